@@ -1,0 +1,204 @@
+"""The ``mtmrules`` command line (DESIGN §5.3).
+
+Exit codes: 0 success; 1 problems at or above ``--fail-on`` (only when given), or failing rule tests;
+2 bad input, with one line naming the file and field — never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mtmrules.errors import MtmRulesError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Find medication-related problems in patient profiles with declarative YAML rule packs.")
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ExecutorName(str, Enum):
+    fast = "fast"
+    naive = "naive"
+    durable = "durable"
+
+
+class SchemaName(str, Enum):
+    pack = "pack"
+    profile = "profile"
+    report = "report"
+
+
+SEVERITY_RANK = {"minor": 0, "moderate": 1, "major": 2, "contraindicated": 3}
+
+
+def _fail(error: Exception) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
+def _engine(packs: list[Path] | None, executor: str, only: bool = False):
+    from mtmrules.engine.engine import Engine
+    if packs and only:
+        return Engine(packs=list(packs), executor=executor)
+    return Engine.with_packs(list(packs or []), executor=executor) if packs else Engine(executor=executor)
+
+
+def _parse_date(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise MtmRulesError(f"--as-of: expected a date as YYYY-MM-DD (got {text!r})") from None
+
+
+@app.command()
+def check(
+    profiles: list[Path] = typer.Argument(..., help="Native profile files (JSON or YAML)."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today)."),
+    pack: list[Path] = typer.Option([], "--pack", help="Extra rule pack(s) to load beside the built-in ones."),
+    engine: ExecutorName = typer.Option(ExecutorName.fast, "--engine"),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 if a problem has this severity or worse."),
+    color: bool = typer.Option(False, "--color", help="Colour the text output."),
+) -> None:
+    """Screen patient profiles and print ranked problems."""
+    from mtmrules.profile.native import read_profiles
+    from mtmrules.report.text import render_text
+    try:
+        when = _parse_date(as_of)
+        if fail_on is not None and fail_on not in SEVERITY_RANK:
+            raise MtmRulesError(f"--fail-on: expected one of {', '.join(SEVERITY_RANK)} (got {fail_on!r})")
+        eng = _engine(pack, engine.value)
+        loaded = [p for path in profiles for p in read_profiles(path)]
+        reports = [eng.check(p, as_of=when) for p in loaded]
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    if format is Format.json:
+        data = [r.to_dict() for r in reports]
+        typer.echo(json.dumps(data[0] if len(data) == 1 and len(profiles) == 1 and len(loaded) == 1 else data,
+                              indent=2, ensure_ascii=False))
+    else:
+        typer.echo("\n".join(render_text(r, color=color) for r in reports), nl=False)
+    if fail_on is not None:
+        threshold = SEVERITY_RANK[fail_on]
+        if any(SEVERITY_RANK[p.severity] >= threshold for r in reports for p in r.problems):
+            raise typer.Exit(1)
+
+
+def _pack_paths(packs: list[Path]) -> list[Path]:
+    from mtmrules.engine.engine import builtin_pack_paths
+    return list(packs) if packs else builtin_pack_paths()
+
+
+@app.command()
+def lint(packs: list[Path] = typer.Argument(None, help="Pack files (default: the built-in packs).")) -> None:
+    """Validate rule packs; print each error as file:line: rule-id: message."""
+    from mtmrules.engine.compiler import PackCompiler
+    from mtmrules.knowledge.base import KnowledgeBase
+    try:
+        kb = KnowledgeBase()
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    compiler = PackCompiler(kb)
+    errors, count = 0, 0
+    for path in _pack_paths(packs or []):
+        try:
+            _, rules = compiler.compile(path)
+            count += len(rules)
+        except MtmRulesError as exc:
+            errors += 1
+            typer.echo(str(exc))
+    typer.echo(f"{count} rules checked, {errors} error(s)", err=True)
+    raise typer.Exit(2 if errors else 0)
+
+
+@app.command()
+def test(
+    packs: list[Path] = typer.Argument(None, help="Pack files (default: the built-in packs)."),
+    engine: ExecutorName = typer.Option(ExecutorName.fast, "--engine"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List passing tests too."),
+) -> None:
+    """Run every rule's embedded tests; print 'N passed, N failed'."""
+    from mtmrules.engine.testing import run_rule_tests
+    try:
+        eng = _engine(packs, engine.value, only=True)
+        results = run_rule_tests(eng, engine.value)
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    for r in results:
+        if not r.passed or verbose:
+            status = "ok  " if r.passed else "FAIL"
+            typer.echo(f"{status} {r.rule} test {r.index + 1} ({r.expectation}) {r.detail}".rstrip()
+                       + (f"  [{r.location}]" if not r.passed else ""))
+    passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    typer.echo(f"{passed} passed, {failed} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def schema(which: SchemaName = typer.Argument(..., help="pack, profile or report")) -> None:
+    """Print the JSON Schema of rule packs, profiles or reports."""
+    from mtmrules.schema import json_schema
+    typer.echo(json.dumps(json_schema(which.value), indent=2))
+
+
+@app.command()
+def rules(
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+    pack: list[Path] = typer.Option([], "--pack", help="Extra rule pack(s)."),
+) -> None:
+    """List every rule (a table-driven rule once per table row)."""
+    try:
+        eng = _engine(pack, "naive")
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    rows = [{"id": r.id, "pack": r.pack, "kind": r.kind, "category": r.category, "severity": r.severity,
+             "title": r.title, "references": list(r.references), "tests": len(r.tests)} for r in eng.rules]
+    if format is Format.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['id']:<60} {row['kind']:<22} {row['severity']:<15} {row['tests']} tests")
+    typer.echo(f"{len(rows)} rules")
+
+
+@app.command()
+def docs(out: Path = typer.Option(Path("docs/rules"), "--out", help="Folder for the generated pages.")) -> None:
+    """Generate one reference page per rule (plus an index) from the packs."""
+    from mtmrules.docgen import write_rule_docs
+    try:
+        from mtmrules.engine.engine import Engine
+        count = write_rule_docs(Engine(executor="naive"), out)
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"wrote {count} rule pages to {out}")
+
+
+def main() -> None:
+    """Console-script entry point; turns any unexpected error into one line, exit 2."""
+    try:
+        app()
+    except MtmRulesError as exc:  # pragma: no cover - commands catch their own
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Rule engine: pack language → IR → executors → match table."""

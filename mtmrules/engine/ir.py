@@ -1,0 +1,181 @@
+"""The rule IR: a small, closed set of typed nodes that every executor runs.
+
+Classes, condition groups and units are resolved at compile time, so executors only compare
+ingredient ids, group ids and numbers in canonical units (mg, unit, mL/min …).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Numeric bounds in canonical units; inclusion explicit."""
+
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    unit: str | None = None
+
+    def test(self, value: float) -> bool:
+        # A tiny tolerance keeps 0.1 + 0.2 style float sums on the right side of a written bound.
+        eps = 1e-9 * max(1.0, abs(value))
+        return ((self.gt is None or value > self.gt + eps) and (self.gte is None or value >= self.gte - eps)
+                and (self.lt is None or value < self.lt - eps) and (self.lte is None or value <= self.lte + eps))
+
+    def describe(self) -> str:
+        from mtmrules.knowledge.dose import format_number
+        unit = f" {self.unit}" if self.unit else ""
+        parts = [f"{op} {format_number(v)}{unit}" for op, v in
+                 (("<", self.lt), ("≤", self.lte), (">", self.gt), ("≥", self.gte)) if v is not None]
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class MedMatch:
+    """Filter on (medication, ingredient) items."""
+
+    ingredients: frozenset[str]
+    routes: frozenset[str] | None = None
+    exclude_routes: frozenset[str] = frozenset()
+    forms: frozenset[str] | None = None
+    prn: bool | None = None
+    daily: Bounds | None = None
+    per_day: Bounds | None = None
+    text: str = ""                      # human description, e.g. "an NSAID (oral)"
+
+
+@dataclass(frozen=True)
+class Node:
+    bind: str | None = field(default=None, kw_only=True)
+    text: str = field(default="", kw_only=True)
+
+
+@dataclass(frozen=True)
+class All(Node):
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Any_(Node):
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not(Node):
+    """``none:`` — true when no child holds."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Med(Node):
+    match: MedMatch
+
+
+@dataclass(frozen=True)
+class Count(Node):
+    match: MedMatch
+    distinct: str          # ingredient | medication
+    same_ingredient: bool
+    gte: int
+
+
+@dataclass(frozen=True)
+class Total(Node):
+    match: MedMatch
+    measure: str           # daily_dose | score table name
+    bounds: Bounds
+    scores: tuple[tuple[str, float], ...] = ()   # ingredient → score, for score measures
+
+
+@dataclass(frozen=True)
+class CondGroup(Node):
+    groups: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AllergyFilter:
+    reactions: tuple[str, ...] = ()          # lowercase fragments of the reaction text
+    severities: frozenset[str] | None = None
+    types: frozenset[str] | None = None
+
+    def admits(self, allergy) -> bool:
+        if self.reactions and not any(r in (allergy.reaction or "").lower() for r in self.reactions):
+            return False
+        if self.severities is not None and allergy.severity not in self.severities:
+            return False
+        return self.types is None or allergy.type in self.types
+
+
+@dataclass(frozen=True)
+class AllergyTo(Node):
+    ingredients: frozenset[str]
+    filter: AllergyFilter = AllergyFilter()
+
+
+@dataclass(frozen=True)
+class AllergyConflict(Node):
+    match: MedMatch
+    filter: AllergyFilter = AllergyFilter()
+
+
+@dataclass(frozen=True)
+class PatientAttr(Node):
+    attr: str              # age | weight_kg | sex | pregnant | breastfeeding
+    bounds: Bounds | None = None
+    equals: object = None
+
+
+@dataclass(frozen=True)
+class Renal(Node):
+    measure: str           # egfr | crcl
+    bounds: Bounds
+
+
+@dataclass(frozen=True)
+class LabValueTest(Node):
+    test: str
+    bounds: Bounds
+    within_days: int | None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class LabMissing(Node):
+    test: str
+    within_days: int
+
+
+@dataclass(frozen=True)
+class CompiledModifier:
+    when: Node
+    severity: str | None
+    action_level: str | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """One executable rule (a table-driven template yields one per row)."""
+
+    id: str                 # "pack/rule" or "pack/rule/row"
+    pack: str
+    pack_version: str
+    kind: str
+    category: str
+    severity: str
+    when: Node
+    modifiers: tuple[CompiledModifier, ...]
+    title: str
+    message: str
+    why: str
+    interventions: tuple[dict, ...]
+    patient_text: str
+    references: tuple[str, ...]
+    tests: tuple = ()
+    source_file: str = ""
+    source_line: int | None = None
+    template_id: str = ""   # the rule id in the pack (differs from the last part of ``id`` for table rows)

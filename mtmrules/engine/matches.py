@@ -1,0 +1,92 @@
+"""The canonical match table every executor produces, and the three-valued logic they share.
+
+A predicate is TRUE, FALSE or UNKNOWN (data missing). ``all``/``any``/``none`` follow Kleene's
+logic, so a rule is *not evaluated* only when missing data could change its answer — a patient
+without metformin is not "not evaluated" for a metformin/eGFR rule just because no eGFR is on file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRUE, FALSE, UNKNOWN = "T", "F", "U"
+
+#: A reference to an input item: ("med", entry index, ingredient) | ("condition", i) | ("allergy", i) | ("lab", id)
+Ref = tuple
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    bindings: tuple[tuple[str, tuple[Ref, ...]], ...] = ()
+    evidence: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+
+
+FALSE_OUTCOME = Outcome(FALSE)
+
+
+def bind(outcome: Outcome, name: str | None, refs: tuple[Ref, ...]) -> Outcome:
+    if name is None or outcome.state != TRUE:
+        return outcome
+    return Outcome(outcome.state, outcome.bindings + ((name, refs),), outcome.evidence, outcome.missing)
+
+
+def combine_all(outcomes: list[Outcome]) -> Outcome:
+    if any(o.state == FALSE for o in outcomes):
+        return FALSE_OUTCOME
+    if any(o.state == UNKNOWN for o in outcomes):
+        return Outcome(UNKNOWN, missing=_unique(m for o in outcomes for m in o.missing))
+    return Outcome(TRUE, tuple(b for o in outcomes for b in o.bindings),
+                   _unique(e for o in outcomes for e in o.evidence))
+
+
+def combine_any(outcomes: list[Outcome]) -> Outcome:
+    true = [o for o in outcomes if o.state == TRUE]
+    if true:
+        return Outcome(TRUE, tuple(b for o in true for b in o.bindings), _unique(e for o in true for e in o.evidence))
+    if any(o.state == UNKNOWN for o in outcomes):
+        return Outcome(UNKNOWN, missing=_unique(m for o in outcomes for m in o.missing))
+    return FALSE_OUTCOME
+
+
+def combine_none(outcomes: list[Outcome], texts: list[str]) -> Outcome:
+    inner = combine_any(outcomes)
+    if inner.state == TRUE:
+        return FALSE_OUTCOME
+    if inner.state == UNKNOWN:
+        return inner
+    return Outcome(TRUE, evidence=tuple(f"no {t}" for t in texts if t))
+
+
+def _unique(items) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+@dataclass(frozen=True)
+class Match:
+    """One row of the canonical match table: a rule that fired or could not be evaluated."""
+
+    rule: str
+    state: str                                   # fired | not_evaluated
+    bindings: tuple[tuple[str, tuple[Ref, ...]], ...] = ()
+    evidence: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    modifier: int | None = None
+
+    @staticmethod
+    def from_outcome(rule: str, outcome: Outcome, modifier: int | None) -> "Match | None":
+        if outcome.state == FALSE:
+            return None
+        if outcome.state == UNKNOWN:
+            return Match(rule, "not_evaluated", missing=outcome.missing)
+        merged: dict[str, set] = {}
+        for name, refs in outcome.bindings:
+            merged.setdefault(name, set()).update(refs)
+        bindings = tuple(sorted((k, tuple(sorted(v, key=repr))) for k, v in merged.items()))
+        return Match(rule, "fired", bindings, outcome.evidence, (), modifier)
+
+
+def canonical(matches: list[Match]) -> tuple[Match, ...]:
+    """The match table in its one canonical order."""
+    return tuple(sorted(matches, key=lambda m: (m.rule, m.state)))

@@ -1,0 +1,240 @@
+"""The ``naive`` executor: the executable specification of the IR.
+
+It checks every rule against every patient by scanning every fact, with no index and no shortcut.
+Slow by design and easy to read; the ``fast`` and ``durable`` executors must agree with it exactly
+(tests/test_differential.py).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from mtmrules.engine import ir
+from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
+                                     combine_any, combine_none)
+from mtmrules.facts import MedItem, PatientFacts
+from mtmrules.knowledge.dose import format_number
+
+
+def item_passes(match: ir.MedMatch, item: MedItem) -> bool:
+    """Does the item satisfy the filter's non-dose parts (ingredient, route, form, prn)?"""
+    if item.ingredient not in match.ingredients:
+        return False
+    if match.routes is not None and item.route is not None and item.route not in match.routes:
+        return False
+    if item.route in match.exclude_routes:
+        return False
+    if match.forms is not None and item.form not in match.forms:
+        return False
+    if match.prn is not None and item.prn != match.prn:
+        return False
+    return True
+
+
+def entry_label(facts: PatientFacts, item: MedItem) -> str:
+    return facts.entries[item.med].label
+
+
+def dose_state(match: ir.MedMatch, item: MedItem) -> str:
+    """TRUE/FALSE/UNKNOWN for the dose parts of a filter."""
+    if match.daily is not None:
+        if item.daily is None or item.daily.unit != match.daily.unit:
+            return UNKNOWN
+        if not match.daily.test(item.daily.value):
+            return "F"
+    if match.per_day is not None:
+        if item.per_day is None:
+            return UNKNOWN
+        if not match.per_day.test(item.per_day):
+            return "F"
+    return TRUE
+
+
+def item_evidence(facts: PatientFacts, match: ir.MedMatch, item: MedItem) -> str:
+    text = entry_label(facts, item)
+    if match.daily is not None and item.daily is not None:
+        text += f" ({item.ingredient} {format_number(item.daily.value)} {item.daily.unit}/day, {match.daily.describe()})"
+    if match.per_day is not None and item.per_day is not None:
+        text += f" ({format_number(item.per_day)} doses/day)"
+    return text
+
+
+def unknown_dose_reason(facts: PatientFacts, item: MedItem) -> str:
+    return f"daily dose of {entry_label(facts, item)} unknown ({item.dose_note or 'not given'})"
+
+
+class NaiveExecutor:
+    """Evaluates compiled rules by brute force."""
+
+    name = "naive"
+
+    def __init__(self, rules: list[ir.CompiledRule]) -> None:
+        self.rules = rules
+
+    def run(self, facts: PatientFacts) -> list[Match]:
+        matches = []
+        for rule in self.rules:
+            outcome = self.eval(rule.when, facts)
+            modifier = None
+            if outcome.state == TRUE:
+                for i, mod in enumerate(rule.modifiers):
+                    if self.eval(mod.when, facts).state == TRUE:
+                        modifier = i
+                        break
+            match = Match.from_outcome(rule.id, outcome, modifier)
+            if match:
+                matches.append(match)
+        return matches
+
+    def eval(self, node: ir.Node, facts: PatientFacts) -> Outcome:
+        if isinstance(node, ir.All):
+            out = combine_all([self.eval(c, facts) for c in node.children])
+        elif isinstance(node, ir.Any_):
+            out = combine_any([self.eval(c, facts) for c in node.children])
+        elif isinstance(node, ir.Not):
+            out = combine_none([self.eval(c, facts) for c in node.children], [c.text for c in node.children])
+        else:
+            out, refs = self.leaf(node, facts)
+            return bind(out, node.bind, refs)
+        return out if node.bind is None else bind(out, node.bind, _refs_of(out))
+
+    def leaf(self, node: ir.Node, facts: PatientFacts) -> tuple[Outcome, tuple]:
+        if isinstance(node, ir.Med):
+            true, unknown = [], []
+            for item in facts.items:
+                if item_passes(node.match, item):
+                    state = dose_state(node.match, item)
+                    if state == TRUE:
+                        true.append(item)
+                    elif state == UNKNOWN:
+                        unknown.append(item)
+            if true:
+                return (Outcome(TRUE, evidence=tuple(item_evidence(facts, node.match, i) for i in true)),
+                        tuple(("med", i.med, i.ingredient) for i in true))
+            if unknown:
+                return Outcome(UNKNOWN, missing=tuple(unknown_dose_reason(facts, i) for i in unknown)), ()
+            return FALSE_OUTCOME, ()
+
+        if isinstance(node, ir.Count):
+            items = [i for i in facts.items if item_passes(node.match, i) and dose_state(node.match, i) == TRUE]
+            if node.same_ingredient:
+                groups: dict[str, set[int]] = {}
+                for i in items:
+                    groups.setdefault(i.ingredient, set()).add(i.med)
+                hit = sorted(ing for ing, meds in groups.items() if len(meds) >= node.gte)
+                chosen = [i for i in items if i.ingredient in hit]
+                if not hit:
+                    return FALSE_OUTCOME, ()
+                evidence = tuple(f"{ing} in {len(groups[ing])} entries: "
+                                 + ", ".join(facts.entries[m].label for m in sorted(groups[ing])) for ing in hit)
+            else:
+                keys = {i.ingredient for i in items} if node.distinct == "ingredient" else {i.med for i in items}
+                if len(keys) < node.gte:
+                    return FALSE_OUTCOME, ()
+                chosen = items
+                evidence = (f"{len(keys)} {'different drugs' if node.distinct == 'ingredient' else 'entries'}: "
+                            + ", ".join(sorted({i.ingredient for i in items})),)
+            return Outcome(TRUE, evidence=evidence), tuple(("med", i.med, i.ingredient) for i in chosen)
+
+        if isinstance(node, ir.Total):
+            items = [i for i in facts.items if item_passes(node.match, i)]
+            if node.measure == "daily_dose":
+                known = [i for i in items if i.daily is not None and i.daily.unit == node.bounds.unit]
+                unknown = [i for i in items if i not in known]
+                total = sum(i.daily.value for i in known)  # type: ignore[union-attr]
+            else:
+                scores = dict(node.scores)
+                known = [i for i in items if i.ingredient in scores]
+                unknown = []
+                total = sum(scores[i.ingredient] for i in {i.ingredient: i for i in known}.values())
+            refs = tuple(("med", i.med, i.ingredient) for i in known)
+            unit = f" {node.bounds.unit}" if node.bounds.unit else ""
+            what = "total daily dose" if node.measure == "daily_dose" else f"total {node.measure.replace('_', ' ')}"
+            if node.bounds.test(total):
+                names = ", ".join(sorted({i.ingredient for i in known}))
+                return Outcome(TRUE, evidence=(f"{what} {format_number(total)}{unit} ({names}; "
+                                               f"{node.bounds.describe()})",)), refs
+            if unknown:
+                return Outcome(UNKNOWN, missing=tuple(unknown_dose_reason(facts, i) for i in unknown)), ()
+            return FALSE_OUTCOME, ()
+
+        if isinstance(node, ir.CondGroup):
+            hits = [c for c in facts.conditions if c.groups & node.groups]
+            if not hits:
+                return FALSE_OUTCOME, ()
+            return (Outcome(TRUE, evidence=tuple(f"condition: {c.label}" for c in hits)),
+                    tuple(("condition", c.index) for c in hits))
+
+        if isinstance(node, ir.AllergyTo):
+            hits = [a for a in facts.allergies if a.ingredients & node.ingredients and node.filter.admits(a)]
+            if not hits:
+                return FALSE_OUTCOME, ()
+            return (Outcome(TRUE, evidence=tuple(f"recorded allergy: {a.label}"
+                                                 + (f" ({a.reaction})" if a.reaction else "") for a in hits)),
+                    tuple(("allergy", a.index) for a in hits))
+
+        if isinstance(node, ir.AllergyConflict):
+            refs, evidence = [], []
+            for item in facts.items:
+                if not item_passes(node.match, item):
+                    continue
+                for allergy in facts.allergies:
+                    if item.ingredient in allergy.ingredients and node.filter.admits(allergy):
+                        refs += [("med", item.med, item.ingredient), ("allergy", allergy.index)]
+                        evidence.append(f"{entry_label(facts, item)} contains {item.ingredient}; "
+                                        f"recorded allergy: {allergy.label}"
+                                        + (f" ({allergy.reaction})" if allergy.reaction else ""))
+            if not refs:
+                return FALSE_OUTCOME, ()
+            return Outcome(TRUE, evidence=tuple(evidence)), tuple(dict.fromkeys(refs))
+
+        if isinstance(node, ir.PatientAttr):
+            value = getattr(facts, node.attr)
+            if value is None or (node.attr == "sex" and value not in ("female", "male")):
+                return Outcome(UNKNOWN, missing=(f"{node.attr.replace('_', ' ')} not recorded",)), ()
+            ok = node.bounds.test(value) if node.bounds is not None else value == node.equals
+            if not ok:
+                return FALSE_OUTCOME, ()
+            text = f"age {value}" if node.attr == "age" else (node.attr if value is True else f"{node.attr} {value}")
+            return Outcome(TRUE, evidence=(text,)), ()
+
+        if isinstance(node, ir.Renal):
+            renal = facts.renal.get(node.measure)
+            if renal is None:
+                return Outcome(UNKNOWN, missing=(MISSING_RENAL[node.measure],)), ()
+            if not node.bounds.test(renal.value):
+                return FALSE_OUTCOME, ()
+            return Outcome(TRUE, evidence=(f"{renal.describe()}; {node.text}",)), ()
+
+        if isinstance(node, ir.LabValueTest):
+            lab = facts.labs.get(node.test)
+            if lab is not None and node.within_days is not None and (
+                    lab.date is None or lab.date < facts.as_of - timedelta(days=node.within_days)):
+                lab = None
+            if lab is None:
+                window = f" in the last {node.within_days} days" if node.within_days else ""
+                return Outcome(UNKNOWN, missing=(f"no {node.label} result{window}",)), ()
+            if not node.bounds.test(lab.value):
+                return FALSE_OUTCOME, ()
+            return Outcome(TRUE, evidence=(lab.describe(),)), (("lab", node.test),)
+
+        if isinstance(node, ir.LabMissing):
+            cutoff = facts.as_of - timedelta(days=node.within_days)
+            recent = [v for v in facts.lab_history.get(node.test, ()) if v.date is not None and v.date >= cutoff]
+            if recent:
+                return FALSE_OUTCOME, ()
+            last = facts.labs.get(node.test)
+            tail = f" (last: {last.describe()})" if last else " (none on record)"
+            return Outcome(TRUE, evidence=(node.text + tail,)), ()
+
+        raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
+
+
+MISSING_RENAL = {
+    "egfr": "no eGFR or serum creatinine (with age and sex) on record",
+    "crcl": "no creatinine clearance: needs serum creatinine, age, sex and weight",
+}
+
+
+def _refs_of(outcome: Outcome) -> tuple:
+    return tuple(ref for _, refs in outcome.bindings for ref in refs)

@@ -1,0 +1,59 @@
+"""Runs the tests embedded in rule packs (``fires`` / ``silent`` / ``not_evaluated`` / ``todo_*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from mtmrules.engine.engine import Engine
+from mtmrules.errors import InputError
+
+DEFAULT_TEST_AS_OF = date(2026, 11, 27)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    rule: str
+    index: int
+    expectation: str
+    passed: bool
+    detail: str = ""
+    location: str = ""
+
+
+def run_rule_tests(engine: Engine, executor: str | None = None) -> list[TestResult]:
+    results = []
+    for rule in engine.rules:
+        for index, test in enumerate(rule.tests):
+            location = f"{rule.source_file}:{rule.source_line}" if rule.source_line else rule.source_file
+            data = {"id": f"test-{rule.id}-{index}", **test.profile}
+            try:
+                facts = engine.facts_for(data, test.as_of or DEFAULT_TEST_AS_OF)
+            except InputError as exc:
+                results.append(TestResult(rule.id, index, test.expectation, False, f"bad test profile: {exc}", location))
+                continue
+            matches = {m.rule: m for m in engine.match(facts, executor)}
+            match = matches.get(rule.id)
+            state = "silent" if match is None else ("fires" if match.state == "fired" else "not_evaluated")
+            want = test.expectation.removeprefix("todo_")
+            ok = state == want
+            detail = "" if ok else f"expected {want}, got {state}" + (
+                f" ({'; '.join(match.missing)})" if match is not None and match.missing else "")
+            if ok and want == "fires" and test.expect:
+                report = engine.reporter.build(facts, tuple(matches.values()), executor or engine.executor)
+                problem = next((p for p in report.problems if p.rule == rule.id or rule.id in p.also_found_by), None)
+                got = problem.model_dump(mode="json") if problem else {}
+                for key, value in test.expect.items():
+                    have = got.get(key)
+                    if isinstance(value, list) and isinstance(have, list):
+                        good = all(v in have for v in value)
+                    else:
+                        good = have == value
+                    if not good:
+                        ok, detail = False, f"expected {key}={value!r}, got {have!r}"
+                        break
+            if test.expectation.startswith("todo_"):
+                # A todo documents a known gap: it passes while the gap remains and reports when fixed.
+                ok, detail = (not ok), ("todo now passes: promote it to a real test" if ok else "")
+            results.append(TestResult(rule.id, index, test.expectation, ok, detail, location))
+    return results

@@ -1,0 +1,287 @@
+"""Facts: a profile interpreted against the knowledge base, ready for rule evaluation.
+
+This is the only place that turns what was *written* (names, sigs, lab units) into what rules
+*test* (ingredients, classes, daily doses in canonical units, condition groups, latest lab values,
+kidney function). Executors never look at the raw profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from mtmrules.knowledge.base import KnowledgeBase
+from mtmrules.knowledge.dose import Amount, format_number, parse_regimen
+from mtmrules.knowledge.renal import ckd_epi_2021, cockcroft_gault
+from mtmrules.knowledge.resolve import DrugResolution, Resolver
+from mtmrules.profile.models import Profile
+
+
+@dataclass(frozen=True)
+class MedItem:
+    """One ingredient of one active medication entry."""
+
+    med: int                      # index of the entry in profile.medications
+    ingredient: str
+    route: str | None
+    form: str | None
+    prn: bool
+    daily: Amount | None          # daily amount of this ingredient, canonical unit
+    per_day: float | None         # administrations per day
+    dose_note: str | None = None  # why ``daily`` is unknown
+
+
+@dataclass(frozen=True)
+class MedEntry:
+    """How one input medication was understood (all entries, active or not)."""
+
+    index: int
+    label: str
+    active: bool
+    resolution: DrugResolution
+    daily: dict[str, Amount]
+    dose_note: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class ConditionFact:
+    index: int
+    label: str
+    groups: frozenset[str]
+    source: str | None
+
+
+@dataclass(frozen=True)
+class AllergyFact:
+    index: int
+    label: str
+    ingredients: frozenset[str]
+    recorded_class: str | None
+    status: str
+    reaction: str | None
+    severity: str | None
+    type: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class LabValue:
+    lab: str
+    value: float
+    unit: str
+    date: date | None
+    label: str
+    source: str | None = None
+
+    def describe(self) -> str:
+        when = f" on {self.date.isoformat()}" if self.date else " (undated)"
+        return f"{self.label} {format_number(self.value)} {self.unit}{when}"
+
+
+@dataclass(frozen=True)
+class RenalValue:
+    measure: str                 # egfr | crcl
+    value: float
+    how: str                     # "reported 2026-10-01" / "Cockcroft-Gault from creatinine …"
+
+    def describe(self) -> str:
+        name = "eGFR" if self.measure == "egfr" else "CrCl"
+        unit = "mL/min/1.73m2" if self.measure == "egfr" else "mL/min"
+        return f"{name} {format_number(round(self.value, 1))} {unit} ({self.how})"
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """Everything rules may test about one patient, at one ``as_of`` date."""
+
+    patient_id: str
+    as_of: date
+    age: int | None
+    sex: str
+    pregnant: bool | None
+    breastfeeding: bool | None
+    weight_kg: float | None
+    entries: tuple[MedEntry, ...]
+    items: tuple[MedItem, ...]
+    conditions: tuple[ConditionFact, ...]
+    allergies: tuple[AllergyFact, ...]
+    allergy_status_recorded: bool
+    labs: dict[str, LabValue]
+    lab_history: dict[str, tuple[LabValue, ...]]
+    renal: dict[str, RenalValue] = field(default_factory=dict)
+    unresolved: tuple[tuple[str, str, str], ...] = ()   # (kind, input, reason)
+
+    @property
+    def ingredients(self) -> frozenset[str]:
+        return frozenset(item.ingredient for item in self.items)
+
+    @property
+    def condition_groups(self) -> frozenset[str]:
+        return frozenset().union(*(c.groups for c in self.conditions)) if self.conditions else frozenset()
+
+
+def _source_text(src) -> str | None:
+    return f"{src.type}/{src.id}" if src else None
+
+
+class FactBuilder:
+    """Builds PatientFacts from profiles. Holds only immutable knowledge: safe to share across threads."""
+
+    def __init__(self, kb: KnowledgeBase, resolver: Resolver | None = None) -> None:
+        self.kb = kb
+        self.resolver = resolver or Resolver(kb)
+
+    def build(self, profile: Profile, as_of: date) -> PatientFacts:
+        unresolved: list[tuple[str, str, str]] = []
+        entries, items = [], []
+        for index, med in enumerate(profile.medications):
+            entry, med_items = self._medication(index, med)
+            entries.append(entry)
+            items.extend(med_items)
+            if entry.resolution.status == "unresolved":
+                unresolved.append(("medication", entry.label, entry.resolution.note or "not recognised"))
+
+        conditions = []
+        for index, cond in enumerate(profile.conditions):
+            if cond.status != "active":
+                continue
+            groups = self.resolver.condition(cond.name or (cond.code.display if cond.code else None),
+                                             cond.code.system if cond.code else None,
+                                             cond.code.code if cond.code else None)
+            conditions.append(ConditionFact(index, cond.label, groups, _source_text(cond.source)))
+
+        allergies = []
+        for index, allergy in enumerate(profile.allergies):
+            ings, cls, status = self.resolver.allergen(
+                allergy.substance or (allergy.code.display if allergy.code else None),
+                allergy.code.system if allergy.code else None, allergy.code.code if allergy.code else None)
+            if status == "unresolved" and not ings:
+                unresolved.append(("allergy", allergy.label,
+                                   "substance not in the knowledge base; cannot screen drugs against it"))
+            allergies.append(AllergyFact(index, allergy.label, ings, cls, status, allergy.reaction,
+                                         allergy.severity, allergy.type, _source_text(allergy.source)))
+
+        history: dict[str, list[LabValue]] = {}
+        for lab in profile.labs:
+            lab_id = self.resolver.lab(lab.name, lab.loinc)
+            label = lab.name or f"LOINC {lab.loinc}"
+            if lab_id is None:
+                unresolved.append(("lab", label, "lab not in the knowledge base; not used by any rule"))
+                continue
+            if lab.date and lab.date > as_of:
+                continue  # not yet known at as_of
+            value = self._convert(lab_id, lab.value, lab.unit)
+            if value is None:
+                unresolved.append(("lab", label, f"unit {lab.unit!r} cannot be converted to "
+                                                 f"{self.kb.labs[lab_id].unit}"))
+                continue
+            history.setdefault(lab_id, []).append(
+                LabValue(lab_id, value, self.kb.labs[lab_id].unit, lab.date, label, _source_text(lab.source)))
+        lab_history = {k: tuple(sorted(v, key=lambda x: (x.date or date.min, x.value)))
+                       for k, v in sorted(history.items())}
+        latest = {k: v[-1] for k, v in lab_history.items()}
+
+        age = profile.age_at(as_of)
+        weight = profile.weight_kg or (latest["weight"].value if "weight" in latest else None)
+        renal = self._renal(latest, age, profile.sex, weight)
+        return PatientFacts(
+            patient_id=profile.id, as_of=as_of, age=age, sex=profile.sex, pregnant=profile.pregnant,
+            breastfeeding=profile.breastfeeding, weight_kg=weight, entries=tuple(entries),
+            items=tuple(items), conditions=tuple(conditions), allergies=tuple(allergies),
+            allergy_status_recorded=bool(profile.allergies) or profile.no_known_allergies,
+            labs=latest, lab_history=lab_history, renal=renal, unresolved=tuple(unresolved))
+
+    def _medication(self, index: int, med) -> tuple[MedEntry, list[MedItem]]:
+        code = med.code
+        text = med.name or (code.display if code else None)
+        res = self.resolver.drug(text, code.system if code else None, code.code if code else None,
+                                 med.route or (med.form if med.form else None))
+        if med.form:
+            res.form = res.form or med.form
+        regimen = parse_regimen(med.dose, med.frequency, med.sig)
+        prn = med.prn or regimen.prn
+        daily: dict[str, Amount] = {}
+        note = regimen.problem
+        per_day = regimen.frequency.per_day if regimen.frequency else None
+        if res.ingredients and note is None:
+            daily, note = _daily_amounts(res, regimen.amount, per_day)
+        active = med.status == "active"
+        entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source))
+        items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day, note)
+                 for ing in res.ingredients] if active else []
+        return entry, items
+
+    def _convert(self, lab_id: str, value: float, unit: str | None) -> float | None:
+        lab = self.kb.labs[lab_id]
+        if not unit or not lab.unit:
+            return value
+        key = unit.strip().lower()
+        if key == lab.unit.lower() or _same_unit(key, lab.unit.lower()):
+            return value
+        factor = lab.conversions.get(key)
+        return value * factor if factor is not None else None
+
+    @staticmethod
+    def _renal(latest: dict[str, LabValue], age: int | None, sex: str,
+               weight: float | None) -> dict[str, RenalValue]:
+        renal: dict[str, RenalValue] = {}
+        scr = latest.get("creatinine")
+        reported = latest.get("egfr")
+        scr_newer = scr is not None and (reported is None or (scr.date or date.min) > (reported.date or date.min))
+        if reported is not None and not scr_newer:
+            renal["egfr"] = RenalValue("egfr", reported.value, f"reported{_on(reported)}")
+        elif scr is not None and age is not None:
+            value = ckd_epi_2021(scr.value, age, sex)
+            if value is not None:
+                renal["egfr"] = RenalValue("egfr", value, f"CKD-EPI 2021 from creatinine "
+                                                          f"{format_number(scr.value)} mg/dL{_on(scr)}")
+            elif reported is not None:
+                renal["egfr"] = RenalValue("egfr", reported.value, f"reported{_on(reported)}")
+        reported_crcl = latest.get("creatinine-clearance")
+        if reported_crcl is not None:
+            renal["crcl"] = RenalValue("crcl", reported_crcl.value, f"reported{_on(reported_crcl)}")
+        elif scr is not None and age is not None and weight is not None:
+            value = cockcroft_gault(scr.value, age, sex, weight)
+            if value is not None:
+                renal["crcl"] = RenalValue("crcl", value, f"Cockcroft-Gault from creatinine "
+                                                          f"{format_number(scr.value)} mg/dL{_on(scr)}, "
+                                                          f"{format_number(weight)} kg")
+        return renal
+
+
+def _on(lab: LabValue) -> str:
+    return f" on {lab.date.isoformat()}" if lab.date else ""
+
+
+def _same_unit(a: str, b: str) -> bool:
+    simplify = lambda u: u.replace("{", "").replace("}", "").replace("_", "").replace(" ", "").replace(".", "")
+    return simplify(a) == simplify(b)
+
+
+def _daily_amounts(res: DrugResolution, amount: Amount | None,
+                   per_day: float | None) -> tuple[dict[str, Amount], str | None]:
+    """Daily amount per ingredient, from the amount per administration and the product strengths."""
+    if amount is None:
+        return {}, "no dose given"
+    if per_day is None:
+        return {}, "no frequency given"
+    per_admin: dict[str, Amount] = {}
+    if amount.unit in ("mg", "unit", "meq", "mmol") and len(res.ingredients) == 1:
+        per_admin[res.ingredients[0]] = amount
+    elif amount.unit == "mL":
+        for ing in res.ingredients:
+            strength = res.strengths.get(ing)
+            if strength and strength.per_volume_ml:
+                per_admin[ing] = Amount(amount.value / strength.per_volume_ml * strength.amount.value,
+                                        strength.amount.unit)
+    elif amount.unit not in ("mg", "unit", "meq", "mmol"):
+        for ing in res.ingredients:
+            strength = res.strengths.get(ing)
+            if strength and strength.per_volume_ml is None and strength.per != "hour":
+                per_admin[ing] = Amount(amount.value * strength.amount.value, strength.amount.unit)
+    if not per_admin:
+        if amount.unit in ("mg", "unit"):
+            return {}, "a dose in mg for a combination product is ambiguous; give it in tablets"
+        return {}, f"strength of the product is unknown, so {amount} cannot be converted to mg"
+    return {ing: Amount(a.value * per_day, a.unit) for ing, a in per_admin.items()}, None

@@ -1,0 +1,1 @@
+"""Reports: the problem model and its renderers."""

@@ -1,0 +1,172 @@
+"""Match table → Report: render texts, merge duplicates, score and rank. Shared by every executor.
+
+Score (documented in docs/ranking.md): severity base + kind weight + patient risk.
+- severity: contraindicated 90, major 70, moderate 45, minor 20
+- kind: drug-allergy 8, renal-dose 6, dose-too-high 6, drug-drug-interaction 5, drug-disease 5,
+  duplicate-therapy 4, untreated-condition 4, age-inappropriate 3, ineffective-therapy 3,
+  nonadherence 3, monitoring-gap 2, dose-too-low 2, no-indication 1
+- patient risk: age ≥ 85 +4, ≥ 75 +3, ≥ 65 +2; eGFR < 30 +2; 10 or more active medications +1.5
+Ties break on rule id, so the order is total and deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from mtmrules import __version__
+from mtmrules.engine.ir import CompiledRule
+from mtmrules.engine.matches import Match
+from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.base import KnowledgeBase
+from mtmrules.knowledge.dose import format_number
+from mtmrules.report.models import (ConditionOut, Dose, InterventionOut, MedicationOut, NotEvaluated,
+                                    PatientOut, Problem, Reference, Report, Unresolved)
+
+SEVERITY_BASE = {"contraindicated": 90.0, "major": 70.0, "moderate": 45.0, "minor": 20.0}
+SEVERITY_ORDER = {"contraindicated": 0, "major": 1, "moderate": 2, "minor": 3}
+KIND_WEIGHT = {
+    "drug-allergy": 8, "renal-dose": 6, "dose-too-high": 6, "drug-drug-interaction": 5, "drug-disease": 5,
+    "duplicate-therapy": 4, "untreated-condition": 4, "age-inappropriate": 3, "ineffective-therapy": 3,
+    "nonadherence": 3, "monitoring-gap": 2, "dose-too-low": 2, "no-indication": 1,
+}
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def patient_risk(facts: PatientFacts) -> float:
+    risk = 0.0
+    if facts.age is not None:
+        risk += 4 if facts.age >= 85 else 3 if facts.age >= 75 else 2 if facts.age >= 65 else 0
+    egfr = facts.renal.get("egfr")
+    if egfr is not None and egfr.value < 30:
+        risk += 2
+    if len({i.med for i in facts.items}) >= 10:
+        risk += 1.5
+    return risk
+
+
+class ReportBuilder:
+    def __init__(self, kb: KnowledgeBase, rules: dict[str, CompiledRule], packs: dict[str, str]) -> None:
+        self.kb, self.rules, self.packs = kb, rules, packs
+
+    def build(self, facts: PatientFacts, matches: tuple[Match, ...], engine: str) -> Report:
+        risk = patient_risk(facts)
+        problems = [self._problem(facts, m, risk) for m in matches if m.state == "fired"]
+        problems = _merge(problems)
+        problems.sort(key=lambda p: (-p.score, SEVERITY_ORDER[p.severity], p.rule, p.id))
+        for rank, problem in enumerate(problems, 1):
+            problem.rank = rank
+        not_evaluated = [NotEvaluated(rule=m.rule, reason="; ".join(m.missing)) for m in matches
+                         if m.state == "not_evaluated"]
+        egfr, crcl = facts.renal.get("egfr"), facts.renal.get("crcl")
+        return Report(
+            mtmrules_version=__version__, as_of=facts.as_of, engine=engine, packs=self.packs,
+            patient=PatientOut(id=facts.patient_id, age=facts.age, sex=facts.sex,
+                               egfr=round(egfr.value, 1) if egfr else None, egfr_basis=egfr.how if egfr else None,
+                               crcl=round(crcl.value, 1) if crcl else None, crcl_basis=crcl.how if crcl else None),
+            medications=[_medication(e) for e in facts.entries],
+            conditions=[ConditionOut(input=c.label, groups=sorted(c.groups), source=c.source)
+                        for c in facts.conditions],
+            problems=problems, not_evaluated=not_evaluated,
+            unresolved=[Unresolved(input=text, kind=kind, reason=reason) for kind, text, reason in facts.unresolved])
+
+    def _names(self, facts: PatientFacts, refs: tuple) -> str:
+        names: list[str] = []
+        for ref in refs:
+            if ref[0] == "med":
+                names.append(ref[2])
+            elif ref[0] == "condition":
+                names.append(facts.conditions[[c.index for c in facts.conditions].index(ref[1])].label)
+            elif ref[0] == "allergy":
+                names.append(facts.allergies[ref[1]].label)
+            elif ref[0] == "lab":
+                names.append(self.kb.labs[ref[1]].label)
+        return ", ".join(dict.fromkeys(names))
+
+    def _render(self, text: str, facts: PatientFacts, bindings: dict[str, tuple]) -> str:
+        def value(m: re.Match) -> str:
+            name = m.group(1)
+            if name in bindings:
+                return self._names(facts, bindings[name])
+            if name == "age":
+                return str(facts.age) if facts.age is not None else "unknown age"
+            if name in ("egfr", "crcl"):
+                renal = facts.renal.get(name)
+                return format_number(round(renal.value)) if renal else "unknown"
+            if name == "sex":
+                return facts.sex
+            return m.group(0)
+        rendered = _PLACEHOLDER.sub(value, text)
+        return rendered[:1].upper() + rendered[1:] if rendered else rendered
+
+    def _problem(self, facts: PatientFacts, match: Match, risk: float) -> Problem:
+        rule = self.rules[match.rule]
+        bindings = dict(match.bindings)
+        severity, action_level, note = rule.severity, None, None
+        if match.modifier is not None:
+            mod = rule.modifiers[match.modifier]
+            severity = mod.severity or severity
+            action_level, note = mod.action_level, mod.note
+        refs = [r for _, rs in match.bindings for r in rs]
+        medications = sorted({r[2] for r in refs if r[0] == "med"})
+        cond_index = {c.index: c for c in facts.conditions}
+        conditions = sorted({cond_index[r[1]].label for r in refs if r[0] == "condition" and r[1] in cond_index})
+        message = self._render(rule.message, facts, bindings)
+        explanation = message + " Found: " + "; ".join(match.evidence) + "."
+        if note:
+            explanation += f" {self._render(note, facts, bindings)}"
+        interventions = [InterventionOut(
+            action=iv["action"], to=iv.get("to", "prescriber"), lab=iv.get("lab"),
+            target=self._names(facts, bindings[iv["target"]]) if iv.get("target") in bindings else iv.get("target"),
+            text=self._render(iv["text"], facts, bindings)) for iv in rule.interventions]
+        implicated = sorted({src for src in (_source_of(facts, r) for r in refs) if src})
+        key = "|".join([facts.patient_id, rule.id, ",".join(medications), ",".join(conditions)])
+        return Problem(
+            id=hashlib.sha256(key.encode()).hexdigest()[:16], rank=0,
+            score=round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
+            rule=rule.id, kind=rule.kind, category=rule.category, severity=severity, action_level=action_level,
+            title=self._render(rule.title, facts, bindings), explanation=explanation,
+            evidence=list(match.evidence), medications=medications, conditions=conditions,
+            interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings),
+            references=[Reference(key=k, citation=self.kb.sources[k].citation, url=self.kb.sources[k].url)
+                        for k in rule.references],
+            implicated=implicated)
+
+
+def _source_of(facts: PatientFacts, ref: tuple) -> str | None:
+    if ref[0] == "med":
+        return facts.entries[ref[1]].source
+    if ref[0] == "allergy":
+        return facts.allergies[ref[1]].source
+    if ref[0] == "condition":
+        return next((c.source for c in facts.conditions if c.index == ref[1]), None)
+    return None
+
+
+def _merge(problems: list[Problem]) -> list[Problem]:
+    """One problem per (kind, medications): a class rule and an ingredient rule on the same drugs merge."""
+    groups: dict[tuple, list[Problem]] = {}
+    for problem in problems:
+        key = (problem.kind, tuple(problem.medications)) if problem.medications else (problem.kind, problem.rule)
+        groups.setdefault(key, []).append(problem)
+    merged = []
+    for group in groups.values():
+        group.sort(key=lambda p: (SEVERITY_ORDER[p.severity], -p.score, p.rule))
+        lead = group[0]
+        if len(group) > 1:
+            lead.also_found_by = sorted(p.rule for p in group[1:])
+            refs = {r.key: r for p in group for r in p.references}
+            lead.references = [refs[k] for k in dict.fromkeys(r.key for p in group for r in p.references)]
+            lead.evidence = list(dict.fromkeys(e for p in group for e in p.evidence))
+            lead.conditions = sorted({c for p in group for c in p.conditions})
+        merged.append(lead)
+    return merged
+
+
+def _medication(entry) -> MedicationOut:
+    res = entry.resolution
+    doses = {ing: Dose(value=round(a.value, 4), unit=a.unit) for ing, a in sorted(entry.daily.items())}
+    single = doses.get(res.ingredients[0]) if len(res.ingredients) == 1 else None
+    return MedicationOut(input=entry.label, status=res.status, active=entry.active, ingredients=list(res.ingredients),
+                         daily_dose=single, daily_doses=doses, dose_note=entry.dose_note if res.ingredients else None,
+                         note=res.note, route=res.route, source=entry.source)

@@ -1,0 +1,118 @@
+"""The report contract (DESIGN §5.2) as pydantic models; the JSON Schema is generated from them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Dose(_Out):
+    value: float
+    unit: str
+
+
+class MedicationOut(_Out):
+    """How one input medication was understood."""
+
+    input: str
+    status: str                     # resolved | approximate | unresolved
+    active: bool
+    ingredients: list[str]
+    daily_dose: Dose | None         # for single-ingredient products
+    daily_doses: dict[str, Dose]    # per ingredient (combination products too)
+    dose_note: str | None = None
+    note: str | None = None
+    route: str | None = None
+    source: str | None = None
+
+
+class ConditionOut(_Out):
+    input: str
+    groups: list[str]
+    source: str | None = None
+
+
+class Reference(_Out):
+    key: str
+    citation: str
+    url: str | None = None
+
+
+class InterventionOut(_Out):
+    action: str
+    target: str | None = None
+    to: str
+    text: str
+    lab: str | None = None
+
+
+class Problem(_Out):
+    """One ranked medication-related problem."""
+
+    id: str
+    rank: int
+    score: float
+    rule: str
+    also_found_by: list[str] = []
+    kind: str
+    category: str
+    severity: str
+    action_level: str | None = None
+    title: str
+    explanation: str
+    evidence: list[str]
+    medications: list[str]
+    conditions: list[str]
+    interventions: list[InterventionOut]
+    patient_text: str
+    references: list[Reference]
+    implicated: list[str] = []
+
+
+class NotEvaluated(_Out):
+    rule: str
+    reason: str
+
+
+class Unresolved(_Out):
+    input: str
+    kind: str = "medication"
+    reason: str
+
+
+class PatientOut(_Out):
+    id: str
+    age: int | None
+    sex: str
+    egfr: float | None = None
+    egfr_basis: str | None = None
+    crcl: float | None = None
+    crcl_basis: str | None = None
+
+
+class Report(_Out):
+    """Everything mtmrules found for one patient."""
+
+    mtmrules_version: str
+    as_of: date
+    engine: str
+    packs: dict[str, str]
+    patient: PatientOut
+    medications: list[MedicationOut]
+    conditions: list[ConditionOut]
+    problems: list[Problem]
+    not_evaluated: list[NotEvaluated]
+    unresolved: list[Unresolved]
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Deterministic JSON: same input and as_of → byte-identical text."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=False)
