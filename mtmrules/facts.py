@@ -76,7 +76,9 @@ class LabValue:
 
     def describe(self) -> str:
         when = f" on {self.date.isoformat()}" if self.date else " (undated)"
-        return f"{self.label} {format_number(self.value)} {self.unit}{when}"
+        unit = self.unit.replace("{", "").replace("}", "")
+        unit = "" if unit.lower() == self.lab.lower() else f" {unit}"
+        return f"{self.label} {format_number(self.value)}{unit}{when}"
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,11 @@ def _same_unit(a: str, b: str) -> bool:
 def _daily_amounts(res: DrugResolution, amount: Amount | None,
                    per_day: float | None) -> tuple[dict[str, Amount], str | None]:
     """Daily amount per ingredient, from the amount per administration and the product strengths."""
+    hourly = {ing: st for ing, st in res.strengths.items() if st.per == "hour"}
+    if hourly and (amount is None or amount.unit == "patch"):
+        # A transdermal system delivers its rate continuously, whatever the change interval.
+        patches = amount.value if amount else 1.0
+        return {ing: Amount(st.amount.value * 24 * patches, st.amount.unit) for ing, st in hourly.items()}, None
     if amount is None:
         return {}, "no dose given"
     if per_day is None:

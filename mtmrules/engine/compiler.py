@@ -130,9 +130,9 @@ class _RuleCompiler:
             match = self.med_match(spec.med, here + ("med",))
             is_dose = spec.measure == "daily_dose"
             bounds = self.bounds(spec, here, dose=is_dose)
-            scores = () if is_dose else self.scores(spec.measure, here + ("measure",))
+            weights, per_dose = ((), False) if is_dose else self.weights(spec.measure, here + ("measure",))
             label = "total daily dose" if is_dose else f"total {spec.measure.replace('_', ' ')}"
-            return ir.Total(match, spec.measure, bounds, scores, bind=bind,
+            return ir.Total(match, spec.measure, bounds, weights, per_dose, bind=bind,
                             text=f"{label} of {match.text} {bounds.describe()}")
         if key == "condition":
             groups: set[str] = set()
@@ -183,12 +183,20 @@ class _RuleCompiler:
                                    text=f"{label} {bounds.describe()}")
         raise self.fail(here, f"unsupported predicate {key!r}")  # pragma: no cover - closed set
 
-    def scores(self, measure: str, loc: tuple) -> tuple[tuple[str, float], ...]:
+    def weights(self, measure: str, loc: tuple) -> tuple[tuple[tuple[str, float], ...], bool]:
+        """A measure table: ``ingredient,score`` (per ingredient) or ``ingredient,factor`` (× daily mg)."""
         try:
             rows = self.kb.table(measure)
         except InputError:
-            raise self.fail(loc, f"unknown measure {measure!r} (expected daily_dose or a score table)") from None
-        return tuple(sorted((row["ingredient"], float(row["score"])) for _, row in rows))
+            raise self.fail(loc, f"unknown measure {measure!r} (expected daily_dose or a table with "
+                                 "ingredient and score or factor columns)") from None
+        column = "factor" if rows and "factor" in rows[0][1] else "score"
+        if not rows or column not in rows[0][1] or "ingredient" not in rows[0][1]:
+            raise self.fail(loc, f"table {measure!r} needs columns ingredient and score (or factor)")
+        values: dict[str, float] = {}
+        for _, row in rows:
+            values[row["ingredient"]] = max(values.get(row["ingredient"], 0.0), float(row[column]))
+        return tuple(sorted(values.items())), column == "factor"
 
 
 def _allergy_filter(spec) -> ir.AllergyFilter:
@@ -215,6 +223,22 @@ def _substitute(value: Any, row: dict[str, str]) -> Any:
     return value
 
 
+def _tests_for_row(data: dict, row: dict[str, str]) -> dict:
+    """Keep the template's tests whose ``if_row`` matches this row (boundary tests differ by bound type)."""
+    tests = data.get("tests")
+    if isinstance(tests, list):
+        data["tests"] = [t for t in tests if not (isinstance(t, dict) and isinstance(t.get("if_row"), dict))
+                         or all(row.get(c, "") in _as_list(v) for c, v in t["if_row"].items())]
+    return data
+
+
+def _row_selected(row: dict[str, str], table: dict) -> bool:
+    where = table.get("where") or {}
+    where_not = table.get("where_not") or {}
+    return (all(row.get(c, "") in _as_list(v) for c, v in where.items())
+            and not any(row.get(c, "") in _as_list(v) for c, v in where_not.items()))
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -230,7 +254,7 @@ class PackCompiler:
         if not isinstance(doc.data, dict):
             raise InputError("a rule pack is a mapping with pack, version and rules", file=doc.file, line=1)
         try:
-            pack = Pack.model_validate(doc.data)
+            pack = Pack.model_validate(self._probe(doc.data))
         except ValidationError as exc:
             err = doc.validation_error(exc)
             rule_id = _rule_id_at(doc.data, exc)
@@ -242,6 +266,33 @@ class PackCompiler:
                 raise doc.error(("rules", i, "id"), f"duplicate rule id {rule.id!r}")
             seen[rule.id] = i
         return pack, doc
+
+    def _probe(self, data: dict) -> dict:
+        """The pack with each table-driven template filled from its table's first row, for validation.
+
+        Templates hold ``${column}`` where numbers belong; validating a filled-in copy checks the
+        template's shape while errors still point at the template's own lines.
+        """
+        rules = data.get("rules")
+        if not isinstance(rules, list):
+            return data
+        probed = []
+        for raw in rules:
+            table = raw.get("table") if isinstance(raw, dict) else None
+            if isinstance(table, dict) and isinstance(table.get("name"), str):
+                try:
+                    rows = self.kb.table(table["name"])
+                except InputError:
+                    rows = []
+                rows = [r for r in rows if _row_selected(r[1], table)]
+                if rows:
+                    filled = _tests_for_row(_substitute(raw, rows[0][1]), rows[0][1])
+                    filled["table"] = table
+                    filled["references"] = [*(filled.get("references") or []), *rows[0][1]["source"].split(";")]
+                    probed.append(filled)
+                    continue
+            probed.append(raw)
+        return {**data, "rules": probed}
 
     def compile(self, path: str | Path) -> tuple[Pack, list[ir.CompiledRule]]:
         pack, doc = self.parse(path)
@@ -255,6 +306,8 @@ class PackCompiler:
     def _compile_rule(self, pack: Pack, doc: Document, index: int, rule: Rule) -> list[ir.CompiledRule]:
         loc = ("rules", index)
         if rule.table is None:
+            if any(t.if_row for t in rule.tests):
+                raise doc.error(loc + ("tests",), "if_row is only for table-driven rules")
             return [self._compile_one(pack, doc, loc, rule, f"{pack.pack}/{rule.id}", rule.id)]
         raw = doc.data["rules"][index]
         out = []
@@ -264,10 +317,10 @@ class PackCompiler:
         except InputError as exc:
             raise InputError(exc.reason, file=doc.file, line=doc.line_of(loc + ("table",)), where=rule.id) from None
         for line, row in rows:
-            if any(row.get(col, "") not in _as_list(allowed) for col, allowed in rule.table.where.items()):
+            if not _row_selected(row, rule.table.model_dump()):
                 continue
             row_id = _slug(_TABLE_FIELD.sub(lambda m: row.get(m.group(1), ""), rule.table.row_id))
-            data = _substitute(raw, row)
+            data = _tests_for_row(_substitute(raw, row), row)
             data["references"] = list(dict.fromkeys([*data.get("references", []), *row["source"].split(";")]))
             try:
                 concrete = Rule.model_validate(data)

@@ -147,20 +147,24 @@ def _compile_leaf(node: ir.Node) -> Eval:
         return count
 
     if isinstance(node, ir.Total):
-        scores = dict(node.scores)
+        weights = dict(node.weights)
+        by_dose = node.measure == "daily_dose" or node.per_dose
+        dose_unit = node.bounds.unit if node.measure == "daily_dose" else "mg"
         unit = f" {node.bounds.unit}" if node.bounds.unit else ""
         what = "total daily dose" if node.measure == "daily_dose" else f"total {node.measure.replace('_', ' ')}"
 
         def total(ctx: _Context):
             items = ctx.items_for(node.match)
-            if node.measure == "daily_dose":
-                known = [i for i in items if i.daily is not None and i.daily.unit == node.bounds.unit]
-                unknown = [i for i in items if i.daily is None or i.daily.unit != node.bounds.unit]
-                value = sum(i.daily.value for i in known)  # type: ignore[union-attr]
+            if by_dose:
+                if node.per_dose:
+                    items = [i for i in items if i.ingredient in weights]
+                known = [i for i in items if i.daily is not None and i.daily.unit == dose_unit]
+                unknown = [i for i in items if i.daily is None or i.daily.unit != dose_unit]
+                value = sum(i.daily.value * weights.get(i.ingredient, 1.0) for i in known)  # type: ignore[union-attr]
             else:
-                known = [i for i in items if i.ingredient in scores]
+                known = [i for i in items if i.ingredient in weights]
                 unknown = []
-                value = sum(scores[ing] for ing in {i.ingredient for i in known})
+                value = sum(weights[ing] for ing in {i.ingredient for i in known})
             if node.bounds.test(value):
                 names = ", ".join(sorted({i.ingredient for i in known}))
                 return Outcome(TRUE, evidence=(f"{what} {format_number(value)}{unit} ({names}; "

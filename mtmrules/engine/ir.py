@@ -85,10 +85,14 @@ class Count(Node):
 
 @dataclass(frozen=True)
 class Total(Node):
+    """Sum of a measure over matching items: the daily dose; a per-ingredient score (counted once per
+    ingredient); or a per-ingredient factor × the daily dose in mg (e.g. morphine milligram equivalents)."""
+
     match: MedMatch
-    measure: str           # daily_dose | score table name
+    measure: str           # daily_dose | name of a knowledge table
     bounds: Bounds
-    scores: tuple[tuple[str, float], ...] = ()   # ingredient → score, for score measures
+    weights: tuple[tuple[str, float], ...] = ()   # ingredient → score or factor
+    per_dose: bool = False                         # True: weight × daily dose; False: weight per ingredient
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,8 @@ def dose_state(match: ir.MedMatch, item: MedItem) -> str:
 def item_evidence(facts: PatientFacts, match: ir.MedMatch, item: MedItem) -> str:
     text = entry_label(facts, item)
     if match.daily is not None and item.daily is not None:
-        text += f" ({item.ingredient} {format_number(item.daily.value)} {item.daily.unit}/day, {match.daily.describe()})"
+        most = "up to " if item.prn else ""
+        text += f" ({item.ingredient} {most}{format_number(item.daily.value)} {item.daily.unit}/day, {match.daily.describe()})"
     if match.per_day is not None and item.per_day is not None:
         text += f" ({format_number(item.per_day)} doses/day)"
     return text
@@ -138,15 +139,17 @@ class NaiveExecutor:
 
         if isinstance(node, ir.Total):
             items = [i for i in facts.items if item_passes(node.match, i)]
-            if node.measure == "daily_dose":
-                known = [i for i in items if i.daily is not None and i.daily.unit == node.bounds.unit]
-                unknown = [i for i in items if i not in known]
-                total = sum(i.daily.value for i in known)  # type: ignore[union-attr]
+            weights = dict(node.weights)
+            if node.measure == "daily_dose" or node.per_dose:
+                unit = node.bounds.unit if node.measure == "daily_dose" else "mg"
+                known = [i for i in items if i.daily is not None and i.daily.unit == unit
+                         and (node.measure == "daily_dose" or i.ingredient in weights)]
+                unknown = [i for i in items if i not in known and (node.measure == "daily_dose" or i.ingredient in weights)]
+                total = sum(i.daily.value * weights.get(i.ingredient, 1.0) for i in known)  # type: ignore[union-attr]
             else:
-                scores = dict(node.scores)
-                known = [i for i in items if i.ingredient in scores]
+                known = [i for i in items if i.ingredient in weights]
                 unknown = []
-                total = sum(scores[i.ingredient] for i in {i.ingredient: i for i in known}.values())
+                total = sum(weights[ing] for ing in {i.ingredient for i in known})
             refs = tuple(("med", i.med, i.ingredient) for i in known)
             unit = f" {node.bounds.unit}" if node.bounds.unit else ""
             what = "total daily dose" if node.measure == "daily_dose" else f"total {node.measure.replace('_', ' ')}"

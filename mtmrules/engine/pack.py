@@ -229,6 +229,8 @@ class RuleTest(_Strict):
     todo_silent: dict[str, Any] | None = None
     as_of: date | None = None
     expect: dict[str, Any] | None = Field(default=None, description="partial match on the problem: severity, medications …")
+    if_row: dict[str, StrOrList] | None = Field(
+        default=None, description="table-driven rules only: keep this test for rows whose columns equal these values")
     note: str | None = None
 
     @model_validator(mode="after")
@@ -255,6 +257,7 @@ class TableSpec(_Strict):
     name: str
     row_id: str = Field(description="template for the row's id suffix, e.g. '${ingredient}'")
     where: dict[str, StrOrList] = Field(default_factory=dict, description="keep rows whose column equals one of these")
+    where_not: dict[str, StrOrList] = Field(default_factory=dict, description="drop rows whose column equals one of these")
 
 
 class Rule(_Strict):

@@ -15,7 +15,7 @@ from typing import Any
 
 from mtmrules.errors import InputError
 from mtmrules.knowledge.text import normalise
-from mtmrules.yamlsource import load_file
+from mtmrules.yamlsource import Document, load_file
 
 
 def default_knowledge_dir() -> Path:
@@ -136,15 +136,18 @@ class KnowledgeBase:
         return key
 
     def _load_sources(self) -> dict[str, Source]:
-        doc = load_file(self.dir / "sources.yaml")
-        if not isinstance(doc.data, dict):
-            raise doc.error((), "expected a mapping of source key → {citation, url, licence, kind}")
-        sources = {}
-        for key, entry in doc.data.items():
-            if not isinstance(entry, dict) or not entry.get("citation"):
-                raise doc.error((key,), "each source needs a citation")
-            sources[key] = Source(key, entry["citation"], entry.get("url"), entry.get("licence"),
-                                  entry.get("kind"))
+        sources: dict[str, Source] = {}
+        for path in self._files("sources", ".yaml"):
+            doc = load_file(path)
+            if not isinstance(doc.data, dict):
+                raise doc.error((), "expected a mapping of source key → {citation, url, licence, kind}")
+            for key, entry in doc.data.items():
+                if not isinstance(entry, dict) or not entry.get("citation"):
+                    raise doc.error((key,), "each source needs a citation")
+                if key in sources:
+                    raise doc.error((key,), f"source {key!r} is defined twice")
+                sources[key] = Source(key, entry["citation"], entry.get("url"), entry.get("licence"),
+                                      entry.get("kind"))
         return sources
 
     def _load_drugs(self) -> dict[str, Ingredient]:
@@ -164,31 +167,47 @@ class KnowledgeBase:
             raise InputError(f"unknown ingredient {ing!r} (not in drugs.csv)", file=str(file), line=line)
         return ing
 
+    def _files(self, stem: str, suffix: str) -> list[Path]:
+        """``stem.suffix`` plus any ``stem-*.suffix`` extension files, in name order."""
+        return [self.dir / f"{stem}{suffix}", *sorted(self.dir.glob(f"{stem}-*{suffix}"))]
+
+    def _yaml_entries(self, stem: str) -> list[tuple[Document, int, dict]]:
+        entries = []
+        for path in self._files(stem, ".yaml"):
+            doc = load_file(path)
+            if not isinstance(doc.data, list):
+                raise doc.error((), "expected a list of entries")
+            for i, entry in enumerate(doc.data):
+                if not isinstance(entry, dict) or "id" not in entry:
+                    raise doc.error((i,), "each entry needs an id")
+                self._check_source(str(entry.get("source", "")), path, doc.line_of((i,)))
+                entries.append((doc, i, entry))
+        seen: set[str] = set()
+        for doc, i, entry in entries:
+            if entry["id"] in seen:
+                raise doc.error((i, "id"), f"duplicate id {entry['id']!r}")
+            seen.add(entry["id"])
+        return entries
+
     def _load_classes(self) -> dict[str, DrugClass]:
-        doc = load_file(self.dir / "classes.yaml")
-        out: dict[str, DrugClass] = {}
-        for i, entry in enumerate(doc.data or []):
-            if not isinstance(entry, dict) or "id" not in entry:
-                raise doc.error((i,), "each class needs an id")
-            self._check_source(str(entry.get("source", "")), self.dir / "classes.yaml", doc.line_of((i,)))
-            out[entry["id"]] = DrugClass(entry["id"], entry.get("label", entry["id"]),
-                                         tuple(entry.get("parents") or ()), entry["source"],
-                                         entry.get("description", ""))
-        for i, cls in enumerate(out.values()):
-            for parent in cls.parents:
+        entries = self._yaml_entries("classes")
+        out = {e["id"]: DrugClass(e["id"], e.get("label", e["id"]), tuple(e.get("parents") or ()), e["source"],
+                                  e.get("description", "")) for _, _, e in entries}
+        for doc, i, entry in entries:
+            for parent in entry.get("parents") or ():
                 if parent not in out:
                     raise doc.error((i, "parents"), f"unknown parent class {parent!r}")
         return out
 
     def _load_members(self) -> dict[str, set[str]]:
-        path = self.dir / "class_members.csv"
         members: dict[str, set[str]] = {c: set() for c in self.classes}
-        for line, row in read_csv(path, ("class", "ingredient", "source")):
-            if row["class"] not in self.classes:
-                raise InputError(f"unknown class {row['class']!r}", file=str(path), line=line)
-            self._require_ingredient(row["ingredient"], path, line)
-            self._check_source(row["source"], path, line)
-            members[row["class"]].add(row["ingredient"])
+        for path in self._files("class_members", ".csv"):
+            for line, row in read_csv(path, ("class", "ingredient", "source")):
+                if row["class"] not in self.classes:
+                    raise InputError(f"unknown class {row['class']!r}", file=str(path), line=line)
+                self._require_ingredient(row["ingredient"], path, line)
+                self._check_source(row["source"], path, line)
+                members[row["class"]].add(row["ingredient"])
         return members
 
     def _load_products(self) -> list[Product]:
@@ -205,18 +224,17 @@ class KnowledgeBase:
         return out
 
     def _load_conditions(self) -> dict[str, ConditionGroup]:
-        doc = load_file(self.dir / "conditions.yaml")
+        entries = self._yaml_entries("conditions")
         out = {}
-        for i, entry in enumerate(doc.data or []):
-            self._check_source(str(entry.get("source", "")), self.dir / "conditions.yaml", doc.line_of((i,)))
+        for _, _, entry in entries:
             out[entry["id"]] = ConditionGroup(
                 entry["id"], entry.get("label", entry["id"]),
                 tuple(str(n).lower() for n in entry.get("names") or ()),
                 tuple(str(c) for c in entry.get("snomed") or ()),
                 tuple(str(c).upper() for c in entry.get("icd10") or ()),
                 tuple(entry.get("parents") or ()))
-        for i, group in enumerate(out.values()):
-            for parent in group.parents:
+        for doc, i, entry in entries:
+            for parent in entry.get("parents") or ():
                 if parent not in out:
                     raise doc.error((i, "parents"), f"unknown parent group {parent!r}")
         return out
