@@ -13,7 +13,8 @@ from datetime import timedelta
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
-from mtmrules.engine.naive import MISSING_RENAL, item_evidence, unknown_dose_reason
+from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, allergy_text, item_evidence, total_evidence,
+                                   unknown_dose_reason)
 from mtmrules.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
 
@@ -150,8 +151,6 @@ def _compile_leaf(node: ir.Node) -> Eval:
         weights = dict(node.weights)
         by_dose = node.measure == "daily_dose" or node.per_dose
         dose_unit = node.bounds.unit if node.measure == "daily_dose" else "mg"
-        unit = f" {node.bounds.unit}" if node.bounds.unit else ""
-        what = "total daily dose" if node.measure == "daily_dose" else f"total {node.measure.replace('_', ' ')}"
 
         def total(ctx: _Context):
             items = ctx.items_for(node.match)
@@ -166,9 +165,7 @@ def _compile_leaf(node: ir.Node) -> Eval:
                 unknown = []
                 value = sum(weights[ing] for ing in {i.ingredient for i in known})
             if node.bounds.test(value):
-                names = ", ".join(sorted({i.ingredient for i in known}))
-                return Outcome(TRUE, evidence=(f"{what} {format_number(value)}{unit} ({names}; "
-                                               f"{node.bounds.describe()})",)), _refs(known)
+                return Outcome(TRUE, evidence=(total_evidence(ctx.facts, node, known, value),)), _refs(known)
             if unknown:
                 return Outcome(UNKNOWN, missing=tuple(unknown_dose_reason(ctx.facts, i) for i in unknown)), ()
             return FALSE_OUTCOME, ()
@@ -195,8 +192,7 @@ def _compile_leaf(node: ir.Node) -> Eval:
             if not seen:
                 return FALSE_OUTCOME, ()
             hits = [seen[k] for k in sorted(seen)]
-            return (Outcome(TRUE, evidence=tuple(f"recorded allergy: {a.label}"
-                                                 + (f" ({a.reaction})" if a.reaction else "") for a in hits)),
+            return (Outcome(TRUE, evidence=tuple(allergy_text(a) for a in hits)),
                     tuple(("allergy", a.index) for a in hits))
         return allergy
 
@@ -208,8 +204,7 @@ def _compile_leaf(node: ir.Node) -> Eval:
                     if not node.filter.admits(a):
                         continue
                     refs += [("med", item.med, item.ingredient), ("allergy", a.index)]
-                    evidence.append(f"{ctx.facts.entries[item.med].label} contains {item.ingredient}; "
-                                    f"recorded allergy: {a.label}" + (f" ({a.reaction})" if a.reaction else ""))
+                    evidence.append(f"{ctx.facts.entries[item.med].label} contains {item.ingredient}; {allergy_text(a)}")
             if not refs:
                 return FALSE_OUTCOME, ()
             return Outcome(TRUE, evidence=tuple(evidence)), tuple(dict.fromkeys(refs))
@@ -221,10 +216,11 @@ def _compile_leaf(node: ir.Node) -> Eval:
         def patient(ctx: _Context):
             value = getattr(ctx.facts, attr)
             if value is None or (attr == "sex" and value not in ("female", "male")):
-                return Outcome(UNKNOWN, missing=(f"{attr} not recorded",)), ()
+                return Outcome(UNKNOWN, missing=(f"{ATTR_NAMES[attr]} not recorded",)), ()
             if not (node.bounds.test(value) if node.bounds is not None else value == node.equals):
                 return FALSE_OUTCOME, ()
-            text = f"age {value}" if attr == "age" else (attr if value is True else f"{attr} {value}")
+            text = (f"{ATTR_NAMES[attr]} {format_number(value)}" if node.bounds is not None
+                    else attr if value is True else f"{attr} {value}")
             return Outcome(TRUE, evidence=(text,)), ()
         return patient
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def _eps(bound: float) -> float:
+    return 1e-9 * max(1.0, abs(bound))
+
+
 @dataclass(frozen=True)
 class Bounds:
     """Numeric bounds in canonical units; inclusion explicit."""
@@ -21,9 +25,8 @@ class Bounds:
 
     def test(self, value: float) -> bool:
         # A tiny tolerance keeps 0.1 + 0.2 style float sums on the right side of a written bound.
-        eps = 1e-9 * max(1.0, abs(value))
-        return ((self.gt is None or value > self.gt + eps) and (self.gte is None or value >= self.gte - eps)
-                and (self.lt is None or value < self.lt - eps) and (self.lte is None or value <= self.lte + eps))
+        return ((self.gt is None or value > self.gt + _eps(self.gt)) and (self.gte is None or value >= self.gte - _eps(self.gte))
+                and (self.lt is None or value < self.lt - _eps(self.lt)) and (self.lte is None or value <= self.lte + _eps(self.lte)))
 
     def describe(self) -> str:
         from mtmrules.knowledge.dose import format_number

@@ -60,6 +60,21 @@ def item_evidence(facts: PatientFacts, match: ir.MedMatch, item: MedItem) -> str
     return text
 
 
+def total_evidence(facts: PatientFacts, node: ir.Total, known: list[MedItem], total: float) -> str:
+    """'total daily dose 5300 mg (> 4000 mg): Norco 5/325 up to 1300 mg as needed + Tylenol 4000 mg'."""
+    unit = f" {node.bounds.unit}" if node.bounds.unit else ""
+    what = "total daily dose" if node.measure == "daily_dose" else f"total {node.measure.replace('_', ' ')}"
+    parts = []
+    for item in known:
+        if item.daily is not None and (node.measure == "daily_dose" or node.per_dose):
+            amount = f"{format_number(item.daily.value)} {item.daily.unit}"
+            parts.append(f"{entry_label(facts, item)}: {item.ingredient} "
+                         + (f"up to {amount} as needed" if item.prn else amount))
+        else:
+            parts.append(f"{entry_label(facts, item)} ({item.ingredient})")
+    return f"{what} {format_number(total)}{unit} ({node.bounds.describe()}) from " + " + ".join(dict.fromkeys(parts))
+
+
 def unknown_dose_reason(facts: PatientFacts, item: MedItem) -> str:
     return f"daily dose of {entry_label(facts, item)} unknown ({item.dose_note or 'not given'})"
 
@@ -99,16 +114,62 @@ class NaiveExecutor:
             return bind(out, node.bind, refs)
         return out if node.bind is None else bind(out, node.bind, _refs_of(out))
 
+    # --- matching: the only part an executor may implement differently (see durable.py) ---------
+
+    def med_states(self, match: ir.MedMatch, facts: PatientFacts) -> tuple[list[MedItem], list[MedItem]]:
+        """Items passing the whole filter (dose included), and items whose dose is unknown."""
+        true, unknown = [], []
+        for item in facts.items:
+            if item_passes(match, item):
+                state = dose_state(match, item)
+                if state == TRUE:
+                    true.append(item)
+                elif state == UNKNOWN:
+                    unknown.append(item)
+        return true, unknown
+
+    def filtered_items(self, match: ir.MedMatch, facts: PatientFacts) -> list[MedItem]:
+        """Items passing the filter's ingredient, route, form and prn parts (dose ignored)."""
+        return [i for i in facts.items if item_passes(match, i)]
+
+    def condition_hits(self, node: ir.CondGroup, facts: PatientFacts) -> list:
+        return [c for c in facts.conditions if c.groups & node.groups]
+
+    def allergy_hits(self, node: ir.AllergyTo, facts: PatientFacts) -> list:
+        return [a for a in facts.allergies if a.ingredients & node.ingredients and node.filter.admits(a)]
+
+    def conflict_pairs(self, node: ir.AllergyConflict, facts: PatientFacts) -> list:
+        return [(item, allergy) for item in self.filtered_items(node.match, facts) for allergy in facts.allergies
+                if item.ingredient in allergy.ingredients and node.filter.admits(allergy)]
+
+    def patient_state(self, node: ir.PatientAttr, facts: PatientFacts) -> str:
+        value = getattr(facts, node.attr)
+        if value is None or (node.attr == "sex" and value not in ("female", "male")):
+            return UNKNOWN
+        return TRUE if (node.bounds.test(value) if node.bounds is not None else value == node.equals) else "F"
+
+    def renal_state(self, node: ir.Renal, facts: PatientFacts) -> str:
+        renal = facts.renal.get(node.measure)
+        if renal is None:
+            return UNKNOWN
+        return TRUE if node.bounds.test(renal.value) else "F"
+
+    def lab_state(self, node: ir.LabValueTest, facts: PatientFacts) -> str:
+        lab = facts.labs.get(node.test)
+        if lab is None or (node.within_days is not None and (
+                lab.date is None or lab.date < facts.as_of - timedelta(days=node.within_days))):
+            return UNKNOWN
+        return TRUE if node.bounds.test(lab.value) else "F"
+
+    def lab_recent(self, node: ir.LabMissing, facts: PatientFacts) -> bool:
+        cutoff = facts.as_of - timedelta(days=node.within_days)
+        return any(v.date is not None and v.date >= cutoff for v in facts.lab_history.get(node.test, ()))
+
+    # --- outcomes: shared by every executor that subclasses this one ---------------------------
+
     def leaf(self, node: ir.Node, facts: PatientFacts) -> tuple[Outcome, tuple]:
         if isinstance(node, ir.Med):
-            true, unknown = [], []
-            for item in facts.items:
-                if item_passes(node.match, item):
-                    state = dose_state(node.match, item)
-                    if state == TRUE:
-                        true.append(item)
-                    elif state == UNKNOWN:
-                        unknown.append(item)
+            true, unknown = self.med_states(node.match, facts)
             if true:
                 return (Outcome(TRUE, evidence=tuple(item_evidence(facts, node.match, i) for i in true)),
                         tuple(("med", i.med, i.ingredient) for i in true))
@@ -117,7 +178,7 @@ class NaiveExecutor:
             return FALSE_OUTCOME, ()
 
         if isinstance(node, ir.Count):
-            items = [i for i in facts.items if item_passes(node.match, i) and dose_state(node.match, i) == TRUE]
+            items = self.med_states(node.match, facts)[0]
             if node.same_ingredient:
                 groups: dict[str, set[int]] = {}
                 for i in items:
@@ -138,99 +199,92 @@ class NaiveExecutor:
             return Outcome(TRUE, evidence=evidence), tuple(("med", i.med, i.ingredient) for i in chosen)
 
         if isinstance(node, ir.Total):
-            items = [i for i in facts.items if item_passes(node.match, i)]
+            items = self.filtered_items(node.match, facts)
             weights = dict(node.weights)
             if node.measure == "daily_dose" or node.per_dose:
                 unit = node.bounds.unit if node.measure == "daily_dose" else "mg"
-                known = [i for i in items if i.daily is not None and i.daily.unit == unit
-                         and (node.measure == "daily_dose" or i.ingredient in weights)]
-                unknown = [i for i in items if i not in known and (node.measure == "daily_dose" or i.ingredient in weights)]
+                counted = [i for i in items if node.measure == "daily_dose" or i.ingredient in weights]
+                known = [i for i in counted if i.daily is not None and i.daily.unit == unit]
+                unknown = [i for i in counted if i not in known]
                 total = sum(i.daily.value * weights.get(i.ingredient, 1.0) for i in known)  # type: ignore[union-attr]
             else:
                 known = [i for i in items if i.ingredient in weights]
                 unknown = []
                 total = sum(weights[ing] for ing in {i.ingredient for i in known})
             refs = tuple(("med", i.med, i.ingredient) for i in known)
-            unit = f" {node.bounds.unit}" if node.bounds.unit else ""
-            what = "total daily dose" if node.measure == "daily_dose" else f"total {node.measure.replace('_', ' ')}"
             if node.bounds.test(total):
-                names = ", ".join(sorted({i.ingredient for i in known}))
-                return Outcome(TRUE, evidence=(f"{what} {format_number(total)}{unit} ({names}; "
-                                               f"{node.bounds.describe()})",)), refs
+                return Outcome(TRUE, evidence=(total_evidence(facts, node, known, total),)), refs
             if unknown:
                 return Outcome(UNKNOWN, missing=tuple(unknown_dose_reason(facts, i) for i in unknown)), ()
             return FALSE_OUTCOME, ()
 
         if isinstance(node, ir.CondGroup):
-            hits = [c for c in facts.conditions if c.groups & node.groups]
+            hits = self.condition_hits(node, facts)
             if not hits:
                 return FALSE_OUTCOME, ()
             return (Outcome(TRUE, evidence=tuple(f"condition: {c.label}" for c in hits)),
                     tuple(("condition", c.index) for c in hits))
 
         if isinstance(node, ir.AllergyTo):
-            hits = [a for a in facts.allergies if a.ingredients & node.ingredients and node.filter.admits(a)]
+            hits = self.allergy_hits(node, facts)
             if not hits:
                 return FALSE_OUTCOME, ()
-            return (Outcome(TRUE, evidence=tuple(f"recorded allergy: {a.label}"
-                                                 + (f" ({a.reaction})" if a.reaction else "") for a in hits)),
+            return (Outcome(TRUE, evidence=tuple(allergy_text(a) for a in hits)),
                     tuple(("allergy", a.index) for a in hits))
 
         if isinstance(node, ir.AllergyConflict):
-            refs, evidence = [], []
-            for item in facts.items:
-                if not item_passes(node.match, item):
-                    continue
-                for allergy in facts.allergies:
-                    if item.ingredient in allergy.ingredients and node.filter.admits(allergy):
-                        refs += [("med", item.med, item.ingredient), ("allergy", allergy.index)]
-                        evidence.append(f"{entry_label(facts, item)} contains {item.ingredient}; "
-                                        f"recorded allergy: {allergy.label}"
-                                        + (f" ({allergy.reaction})" if allergy.reaction else ""))
-            if not refs:
+            pairs = self.conflict_pairs(node, facts)
+            if not pairs:
                 return FALSE_OUTCOME, ()
-            return Outcome(TRUE, evidence=tuple(evidence)), tuple(dict.fromkeys(refs))
+            refs = [r for item, allergy in pairs for r in (("med", item.med, item.ingredient), ("allergy", allergy.index))]
+            evidence = tuple(f"{entry_label(facts, item)} contains {item.ingredient}; {allergy_text(allergy)}"
+                             for item, allergy in pairs)
+            return Outcome(TRUE, evidence=evidence), tuple(dict.fromkeys(refs))
 
         if isinstance(node, ir.PatientAttr):
-            value = getattr(facts, node.attr)
-            if value is None or (node.attr == "sex" and value not in ("female", "male")):
-                return Outcome(UNKNOWN, missing=(f"{node.attr.replace('_', ' ')} not recorded",)), ()
-            ok = node.bounds.test(value) if node.bounds is not None else value == node.equals
-            if not ok:
+            state = self.patient_state(node, facts)
+            if state == UNKNOWN:
+                return Outcome(UNKNOWN, missing=(f"{ATTR_NAMES[node.attr]} not recorded",)), ()
+            if state != TRUE:
                 return FALSE_OUTCOME, ()
-            text = f"age {value}" if node.attr == "age" else (node.attr if value is True else f"{node.attr} {value}")
+            value = getattr(facts, node.attr)
+            text = (f"{ATTR_NAMES[node.attr]} {format_number(value)}" if node.bounds is not None
+                    else node.attr if value is True else f"{node.attr} {value}")
             return Outcome(TRUE, evidence=(text,)), ()
 
         if isinstance(node, ir.Renal):
-            renal = facts.renal.get(node.measure)
-            if renal is None:
+            state = self.renal_state(node, facts)
+            if state == UNKNOWN:
                 return Outcome(UNKNOWN, missing=(MISSING_RENAL[node.measure],)), ()
-            if not node.bounds.test(renal.value):
+            if state != TRUE:
                 return FALSE_OUTCOME, ()
-            return Outcome(TRUE, evidence=(f"{renal.describe()}; {node.text}",)), ()
+            return Outcome(TRUE, evidence=(f"{facts.renal[node.measure].describe()}; {node.text}",)), ()
 
         if isinstance(node, ir.LabValueTest):
-            lab = facts.labs.get(node.test)
-            if lab is not None and node.within_days is not None and (
-                    lab.date is None or lab.date < facts.as_of - timedelta(days=node.within_days)):
-                lab = None
-            if lab is None:
+            state = self.lab_state(node, facts)
+            if state == UNKNOWN:
                 window = f" in the last {node.within_days} days" if node.within_days else ""
                 return Outcome(UNKNOWN, missing=(f"no {node.label} result{window}",)), ()
-            if not node.bounds.test(lab.value):
+            if state != TRUE:
                 return FALSE_OUTCOME, ()
-            return Outcome(TRUE, evidence=(lab.describe(),)), (("lab", node.test),)
+            return Outcome(TRUE, evidence=(facts.labs[node.test].describe(),)), (("lab", node.test),)
 
         if isinstance(node, ir.LabMissing):
-            cutoff = facts.as_of - timedelta(days=node.within_days)
-            recent = [v for v in facts.lab_history.get(node.test, ()) if v.date is not None and v.date >= cutoff]
-            if recent:
+            if self.lab_recent(node, facts):
                 return FALSE_OUTCOME, ()
             last = facts.labs.get(node.test)
             tail = f" (last: {last.describe()})" if last else " (none on record)"
             return Outcome(TRUE, evidence=(node.text + tail,)), ()
 
         raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
+
+
+ATTR_NAMES = {"age": "age", "weight_kg": "weight", "sex": "sex", "pregnant": "pregnancy status",
+              "breastfeeding": "breastfeeding status"}
+
+
+def allergy_text(allergy) -> str:
+    return f"recorded allergy: {allergy.label}" + (f" ({allergy.reaction})" if allergy.reaction else "")
 
 
 MISSING_RENAL = {

@@ -7,7 +7,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from mtmrules.errors import InputError
 from mtmrules.profile.models import Profile
 from mtmrules.yamlsource import Document, load_file
 

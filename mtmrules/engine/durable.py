@@ -1,0 +1,344 @@
+"""The ``durable`` executor: the IR's leaf tests compiled into one durable_rules (Rete) ruleset.
+
+An independent second oracle for the differential tests. Every comparison a leaf makes — route,
+form, as-needed, dose and frequency bounds, ages, kidney function, lab values and recency, allergy
+reaction/severity/type — is evaluated by durable_rules' Rete network. Table lookups (class
+membership, condition groups, allergen coverage) are pushed into fact normalisation, as DESIGN §2
+requires, so each fact carries only a few precomputed attributes. The three-valued combination of
+leaves and the wording of evidence are shared with the ``naive`` executor.
+
+durable_rules 2.0.28 has sharp edges; this adapter respects each of them:
+- one ruleset per process (two live rulesets used alternately end in a double free): a second
+  executor with different rules is refused, the same rules share the one ruleset;
+- never from threads (crashes): calls from any thread but the creating one are refused;
+- one ``sid`` per patient, facts via ``assert_fact`` with unique ids, never ``post``; a fact that
+  matches no rule raises ``MessageNotHandledException``, which here simply means "false";
+  ``delete_state`` only after the (synchronous) actions have run;
+- no ``none()`` negation (order-dependent): negation stays in the Python combinator;
+- action functions take exactly one parameter (two would make them async);
+- C limits: each leaf's id is spread over attributes ``g0``, ``g1`` … with at most 200 values each
+  (> 512 values on one attribute hangs), every rule's first test is its own leaf id (> 256 rules
+  sharing a first pattern is error 108), each fact is aimed at one leaf (> 64 matching tests is
+  error 303), and more than 4,096 rules is refused at compile time with a clear error (error 106).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+from mtmrules.engine import ir
+from mtmrules.engine.naive import NaiveExecutor
+from mtmrules.errors import MtmRulesError
+from mtmrules.facts import PatientFacts
+
+MAX_RULES = 4096
+VALUES_PER_ATTRIBUTE = 200
+RULESET = "mtmrules"
+_PROCESS_LOCK = threading.Lock()
+_ACTIVE: dict[str, Any] = {}      # the one ruleset of this process: fingerprint → (host, leaves)
+
+
+class DurableUnavailable(MtmRulesError):
+    """durable-rules is not installed, or cannot hold these rules."""
+
+
+def _leaf_key(node: ir.Node) -> ir.Node:
+    return dataclasses.replace(node, bind=None, text="")
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _bounds(attr: str, bounds: ir.Bounds) -> list[dict]:
+    tests = []
+    for op, value in (("$gt", bounds.gt), ("$gte", bounds.gte), ("$lt", bounds.lt), ("$lte", bounds.lte)):
+        if value is not None:
+            # The same tolerance as ir.Bounds.test, so float sums land on the same side of a bound.
+            eps = 1e-9 * max(1.0, abs(value))
+            shifted = {"$gt": value + eps, "$gte": value - eps, "$lt": value - eps, "$lte": value + eps}[op]
+            tests.append({op: {attr: shifted}})
+    return tests
+
+
+def _any_of(attr: str, values) -> dict:
+    options = [{attr: v} for v in sorted(values)]
+    return options[0] if len(options) == 1 else {"$or": options}
+
+
+def _all_of(tests: list[dict]) -> dict:
+    return tests[0] if len(tests) == 1 else {"$and": tests}
+
+
+class DurableExecutor(NaiveExecutor):
+    """Leaf tests in Rete, combination in Python (shared with ``naive``)."""
+
+    name = "durable"
+
+    def __init__(self, rules: list[ir.CompiledRule]) -> None:
+        super().__init__(rules)
+        try:
+            from durable.engine import Host, MessageNotHandledException
+        except ImportError:  # pragma: no cover - depends on the install
+            raise DurableUnavailable("the durable executor needs the optional extra: pip install 'mtmrules[durable]'") from None
+        self._not_handled = MessageNotHandledException
+        self._thread = threading.get_ident()
+        self._leaves: dict[ir.Node, int] = {}
+        for rule in rules:
+            for root in (rule.when, *(m.when for m in rule.modifiers)):
+                self._collect(root)
+        definition = self._definition()
+        fingerprint = repr(sorted((repr(k), v) for k, v in self._leaves.items()))
+        with _PROCESS_LOCK:
+            if _ACTIVE and fingerprint not in _ACTIVE:
+                raise DurableUnavailable("durable_rules holds one ruleset per process, and another rule set is "
+                                         "already loaded here; run the durable executor in its own process")
+            if fingerprint not in _ACTIVE:
+                host = Host()
+                host.register_rulesets({RULESET: definition})
+                _ACTIVE[fingerprint] = host
+        self._host = _ACTIVE[fingerprint]
+        self._hits: set[tuple[int, str, str]] = set()
+        self._sequence = 0
+
+    # --- compile -------------------------------------------------------------------------------
+
+    def _collect(self, node: ir.Node) -> None:
+        if isinstance(node, (ir.All, ir.Any_, ir.Not)):
+            for child in node.children:
+                self._collect(child)
+        else:
+            self._leaves.setdefault(_leaf_key(node), len(self._leaves))
+
+    def _id_test(self, leaf: int) -> dict:
+        return {f"g{leaf // VALUES_PER_ATTRIBUTE}": leaf % VALUES_PER_ATTRIBUTE}
+
+    def _id_fields(self, leaf: int) -> dict:
+        return {f"g{leaf // VALUES_PER_ATTRIBUTE}": leaf % VALUES_PER_ATTRIBUTE}
+
+    @staticmethod
+    def _filter_tests(match: ir.MedMatch) -> list[dict]:
+        tests = []
+        if match.routes is not None:
+            tests.append(_any_of("route", set(match.routes) | {"(none)"}))
+        for route in sorted(match.exclude_routes):
+            tests.append({"$neq": {"route": route}})
+        if match.forms is not None:
+            tests.append(_any_of("form", match.forms))
+        if match.prn is not None:
+            tests.append({"prn": int(match.prn)})
+        return tests
+
+    @staticmethod
+    def _dose_pass(match: ir.MedMatch) -> list[dict]:
+        tests = []
+        if match.daily is not None:
+            tests += [{"dk": 1}, *_bounds("daily", match.daily)]
+        if match.per_day is not None:
+            tests += [{"pk": 1}, *_bounds("per_day", match.per_day)]
+        return tests
+
+    @staticmethod
+    def _dose_unknown(match: ir.MedMatch) -> dict | None:
+        if match.daily is None and match.per_day is None:
+            return None
+        options = []
+        if match.daily is not None:
+            options.append({"dk": 0})
+        if match.per_day is not None:
+            daily_ok = [{"dk": 1}, *_bounds("daily", match.daily)] if match.daily is not None else []
+            options.append(_all_of([*daily_ok, {"pk": 0}]))
+        return options[0] if len(options) == 1 else {"$or": options}
+
+    def _definition(self) -> dict:
+        rules: dict[str, dict] = {}
+
+        def add(leaf: int, outcome: str, tests: list[dict]) -> None:
+            rules[f"l{leaf}{outcome}"] = {"all": [{"m": _all_of([self._id_test(leaf), *tests])}],
+                                          "run": self._action(leaf, outcome)}
+
+        for node, leaf in self._leaves.items():
+            if isinstance(node, (ir.Med, ir.Count)):
+                base = self._filter_tests(node.match)
+                add(leaf, "T", base + self._dose_pass(node.match))
+                unknown = self._dose_unknown(node.match)
+                if isinstance(node, ir.Med) and unknown is not None:
+                    add(leaf, "U", base + [unknown])
+            elif isinstance(node, ir.Total):
+                add(leaf, "T", self._filter_tests(node.match))
+            elif isinstance(node, ir.AllergyConflict):
+                add(leaf, "T", self._filter_tests(node.match) + self._allergy_tests(node.filter))
+            elif isinstance(node, ir.AllergyTo):
+                add(leaf, "T", self._allergy_tests(node.filter))
+            elif isinstance(node, ir.CondGroup):
+                add(leaf, "T", [])
+            elif isinstance(node, (ir.PatientAttr, ir.Renal, ir.LabValueTest)):
+                if isinstance(node, ir.PatientAttr) and node.bounds is None:
+                    value_tests = [{"v": int(node.equals) if isinstance(node.equals, bool) else node.equals}]
+                else:
+                    value_tests = _bounds("v", node.bounds)
+                recency = []
+                if isinstance(node, ir.LabValueTest) and node.within_days is not None:
+                    recency = [{"dated": 1}, {"$lte": {"age": node.within_days}}]
+                add(leaf, "T", [{"known": 1}, *recency, *value_tests])
+                unknown = [{"known": 0}]
+                if recency:
+                    unknown = [{"$or": [{"known": 0}, {"dated": 0}, {"$gt": {"age": node.within_days}}]}]
+                add(leaf, "U", unknown)
+            elif isinstance(node, ir.LabMissing):
+                add(leaf, "T", [{"dated": 1}, {"$lte": {"age": node.within_days}}])
+            else:  # pragma: no cover - the IR is closed
+                raise DurableUnavailable(f"durable executor cannot compile {type(node).__name__}")
+        if len(rules) > MAX_RULES:
+            raise DurableUnavailable(f"these packs need {len(rules)} durable_rules rules; durable_rules holds at "
+                                     f"most {MAX_RULES} (error 106). Use the fast or naive executor.")
+        return rules
+
+    def _action(self, leaf: int, outcome: str):
+        def action(c):  # exactly one parameter: with two, durable_rules makes the action async
+            self._hits.add((leaf, outcome, c.m["ref"]))
+        return action
+
+    @staticmethod
+    def _allergy_tests(flt: ir.AllergyFilter) -> list[dict]:
+        tests: list[dict] = []
+        if flt.reactions:
+            options = [{"$mt": {"reaction": f".*{_regex_escape(r)}.*"}} for r in flt.reactions]
+            tests.append(options[0] if len(options) == 1 else {"$or": options})
+        if flt.severities is not None:
+            tests.append(_any_of("severity", flt.severities))
+        if flt.types is not None:
+            tests.append(_any_of("type", flt.types))
+        return tests
+
+    # --- run -----------------------------------------------------------------------------------
+
+    def _facts_for(self, facts: PatientFacts) -> list[dict]:
+        """One fact per (leaf, candidate): membership pushed here, comparisons left to Rete."""
+        out: list[dict] = []
+
+        def fact(leaf: int, ref: str, **fields: Any) -> None:
+            out.append({**self._id_fields(leaf), "ref": ref, **fields})
+
+        for node, leaf in self._leaves.items():
+            if isinstance(node, (ir.Med, ir.Count, ir.Total, ir.AllergyConflict)):
+                match = node.match
+                unit = match.daily.unit if match.daily is not None else None
+                for pos, item in enumerate(facts.items):
+                    if item.ingredient not in match.ingredients:
+                        continue
+                    base = {"route": item.route or "(none)", "form": item.form or "(none)", "prn": int(item.prn)}
+                    dose = {"dk": 0, "pk": 0}
+                    if item.daily is not None and item.daily.unit == unit:
+                        dose.update(dk=1, daily=item.daily.value)
+                    if item.per_day is not None:
+                        dose.update(pk=1, per_day=item.per_day)
+                    if isinstance(node, ir.AllergyConflict):
+                        for allergy in facts.allergies:
+                            if item.ingredient in allergy.ingredients:
+                                fact(leaf, f"{pos}:{allergy.index}", **base, **_allergy_fields(allergy))
+                    else:
+                        fact(leaf, str(pos), **base, **dose)
+            elif isinstance(node, ir.AllergyTo):
+                for allergy in facts.allergies:
+                    if allergy.ingredients & node.ingredients:
+                        fact(leaf, str(allergy.index), **_allergy_fields(allergy))
+            elif isinstance(node, ir.CondGroup):
+                for pos, cond in enumerate(facts.conditions):
+                    if cond.groups & node.groups:
+                        fact(leaf, str(pos))
+            elif isinstance(node, ir.PatientAttr):
+                value = getattr(facts, node.attr)
+                known = value is not None and not (node.attr == "sex" and value not in ("female", "male"))
+                shown = int(value) if isinstance(value, bool) else value
+                fact(leaf, "p", known=int(known), **({"v": shown} if known else {}))
+            elif isinstance(node, ir.Renal):
+                renal = facts.renal.get(node.measure)
+                fact(leaf, "r", known=int(renal is not None), **({"v": renal.value} if renal else {}))
+            elif isinstance(node, ir.LabValueTest):
+                lab = facts.labs.get(node.test)
+                fields: dict[str, Any] = {"known": int(lab is not None), "dated": int(bool(lab and lab.date))}
+                if lab is not None:
+                    fields["v"] = lab.value
+                    if lab.date is not None:
+                        fields["age"] = (facts.as_of - lab.date).days
+                fact(leaf, "l", **fields)
+            elif isinstance(node, ir.LabMissing):
+                for pos, value in enumerate(facts.lab_history.get(node.test, ())):
+                    fact(leaf, str(pos), dated=int(value.date is not None),
+                         **({"age": (facts.as_of - value.date).days} if value.date else {}))
+        return out
+
+    def run(self, facts: PatientFacts):
+        if threading.get_ident() != self._thread:
+            raise DurableUnavailable("durable_rules crashes when called from more than one thread; "
+                                     "use the durable executor only from the thread that created it")
+        self._sequence += 1
+        sid = f"p{self._sequence}"
+        self._hits = set()
+        for n, item in enumerate(self._facts_for(facts)):
+            try:
+                self._host.assert_fact(RULESET, {**item, "sid": sid, "id": f"f{n}"})
+            except self._not_handled:
+                pass  # no rule matched: the leaf test is false for this candidate
+        self._host.delete_state(RULESET, sid)
+        self._current = facts
+        return super().run(facts)
+
+    # --- matching answered from the Rete hits --------------------------------------------------
+
+    def _refs(self, node: ir.Node, outcome: str) -> list[str]:
+        leaf = self._leaves[_leaf_key(node)]
+        return [ref for (l, o, ref) in self._hits if l == leaf and o == outcome]
+
+    def _items(self, node: ir.Node, outcome: str, facts: PatientFacts) -> list:
+        return [facts.items[p] for p in sorted(int(r) for r in self._refs(node, outcome))]
+
+    def eval(self, node: ir.Node, facts: PatientFacts):
+        self._node = node
+        return super().eval(node, facts)
+
+    def med_states(self, match: ir.MedMatch, facts: PatientFacts):
+        node = self._node
+        return self._items(node, "T", facts), self._items(node, "U", facts)
+
+    def filtered_items(self, match: ir.MedMatch, facts: PatientFacts):
+        return self._items(self._node, "T", facts)
+
+    def condition_hits(self, node: ir.CondGroup, facts: PatientFacts):
+        return [facts.conditions[p] for p in sorted(int(r) for r in self._refs(node, "T"))]
+
+    def allergy_hits(self, node: ir.AllergyTo, facts: PatientFacts):
+        return [facts.allergies[i] for i in sorted(int(r) for r in self._refs(node, "T"))]
+
+    def conflict_pairs(self, node: ir.AllergyConflict, facts: PatientFacts):
+        pairs = sorted(tuple(int(x) for x in r.split(":")) for r in self._refs(node, "T"))
+        return [(facts.items[p], facts.allergies[a]) for p, a in pairs]
+
+    def _state(self, node: ir.Node) -> str:
+        if self._refs(node, "T"):
+            return "T"
+        return "U" if self._refs(node, "U") else "F"
+
+    def patient_state(self, node, facts):
+        return self._state(node)
+
+    def renal_state(self, node, facts):
+        return self._state(node)
+
+    def lab_state(self, node, facts):
+        return self._state(node)
+
+    def lab_recent(self, node, facts):
+        return bool(self._refs(node, "T"))
+
+
+def _allergy_fields(allergy) -> dict:
+    return {"reaction": (allergy.reaction or "").lower(), "severity": allergy.severity or "(none)",
+            "type": allergy.type or "(none)"}
+
+
+def _regex_escape(text: str) -> str:
+    return "".join(f"\\{ch}" if ch in ".^$*+?()[]{}|\\" else ch for ch in text)
