@@ -1,0 +1,110 @@
+"""Engine behaviour end to end: three-valued results, merging, ranking, determinism, report contract."""
+
+import json
+
+from mtmrules.engine.testing import run_rule_tests
+
+from conftest import AS_OF, problems_by_rule
+
+
+def check(engine, **profile):
+    return engine.check({"id": "t", **profile}, as_of=AS_OF)
+
+
+def test_every_builtin_rule_has_fires_and_silent_tests(engine):
+    missing = [r.id for r in engine.rules
+               if not any(t.expectation == "fires" for t in r.tests) or not any(t.expectation == "silent" for t in r.tests)]
+    assert missing == []
+
+
+def test_builtin_rule_tests_pass_on_every_executor(engine):
+    for executor in ("fast", "naive"):
+        failures = [(r.rule, r.index, r.detail) for r in run_rule_tests(engine, executor) if not r.passed]
+        assert failures == [], executor
+
+
+def test_missing_data_is_not_evaluated_not_safe(engine):
+    report = check(engine, age=70, sex="female", medications=["metformin 1000 mg twice daily"])
+    reasons = {n.rule: n.reason for n in report.not_evaluated}
+    assert "renal/renal-avoid/metformin-egfr-lt-30" in reasons
+    assert "eGFR" in reasons["renal/renal-avoid/metformin-egfr-lt-30"]
+    assert "renal/renal-avoid/metformin-egfr-lt-30" not in problems_by_rule(report)
+
+
+def test_absent_drug_is_silent_not_unevaluated(engine):
+    report = check(engine, age=70, sex="female", medications=["amlodipine 5 mg daily"])
+    assert not any(n.rule.startswith("renal/renal-avoid/metformin") for n in report.not_evaluated)
+
+
+def test_computed_renal_function_drives_the_finding(engine):
+    report = check(engine, age=80, sex="female", weight_kg=55, medications=["metformin 500 mg twice daily"],
+                   labs=[{"name": "creatinine", "value": 2.5, "unit": "mg/dL", "date": "2026-11-01"}])
+    problem = problems_by_rule(report)["renal/renal-avoid/metformin-egfr-lt-30"]
+    assert problem.severity == "contraindicated"
+    assert "CKD-EPI 2021 from creatinine 2.5 mg/dL" in problem.explanation
+    assert report.patient.egfr is not None and report.patient.egfr < 30
+
+
+def test_creatinine_in_umol_per_litre_is_converted(engine):
+    report = check(engine, age=80, sex="female", medications=["metformin 500 mg twice daily"],
+                   labs=[{"name": "creatinine", "value": 221, "unit": "umol/L", "date": "2026-11-01"}])
+    assert report.patient.egfr is not None and report.patient.egfr < 30
+
+
+def test_class_and_ingredient_rules_on_the_same_drugs_merge(engine):
+    report = check(engine, medications=["simvastatin 40 mg daily", "amlodipine 10 mg daily", "clarithromycin 500 mg bid"])
+    pairs = [tuple(p.medications) for p in report.problems if p.kind == "drug-drug-interaction"]
+    assert len(pairs) == len(set(pairs))
+
+
+def test_ranking_is_deterministic_and_total(engine):
+    profile = {"age": 78, "sex": "female", "medications": ["warfarin 5 mg daily", "ibuprofen 400 mg tid",
+                                                            "diphenhydramine 25 mg at bedtime", "omeprazole 20 mg daily"]}
+    first, second = check(engine, **profile), check(engine, **profile)
+    assert first.to_json() == second.to_json()
+    scores = [p.score for p in first.problems]
+    assert scores == sorted(scores, reverse=True)
+    assert [p.rank for p in first.problems] == list(range(1, len(first.problems) + 1))
+
+
+def test_report_contract(engine):
+    report = check(engine, age=78, sex="female", medications=["warfarin 5 mg daily", "ibuprofen 400 mg three times daily",
+                                                              "Foo 10 mg"])
+    data = json.loads(report.to_json())
+    assert data["as_of"] == "2026-11-27" and data["patient"] == {**data["patient"], "id": "t", "age": 78}
+    assert [m["input"] for m in data["medications"]] == ["warfarin 5 mg daily", "ibuprofen 400 mg three times daily",
+                                                          "Foo 10 mg"]
+    assert data["medications"][1]["daily_dose"] == {"value": 1200.0, "unit": "mg"}
+    assert data["unresolved"] == [{"input": "Foo 10 mg", "kind": "medication",
+                                   "reason": "no drug in the knowledge base matches this name"}]
+    problem = next(p for p in data["problems"] if p["rule"] == "interactions/ddi-warfarin-nsaid")
+    assert problem["kind"] == "drug-drug-interaction" and problem["category"] == "adverse-drug-reaction"
+    assert problem["medications"] == ["ibuprofen", "warfarin"] and problem["severity"] == "major"
+    assert problem["interventions"][0]["target"] == "ibuprofen"
+    assert problem["references"][0]["citation"] and len(problem["id"]) == 16
+
+
+def test_problem_ids_are_stable_across_unrelated_changes(engine):
+    base = check(engine, age=70, medications=["warfarin 5 mg daily", "ibuprofen 400 mg tid"])
+    more = check(engine, age=70, medications=["amlodipine 5 mg daily", "warfarin 5 mg daily", "ibuprofen 400 mg tid"])
+    ids = lambda r: {p.rule: p.id for p in r.problems}
+    assert ids(base)["interactions/ddi-warfarin-nsaid"] == ids(more)["interactions/ddi-warfarin-nsaid"]
+
+
+def test_stopped_medications_are_listed_but_not_screened(engine):
+    report = check(engine, medications=[{"name": "warfarin 5 mg", "status": "stopped"}, "ibuprofen 400 mg tid"])
+    assert report.medications[0].active is False
+    assert "interactions/ddi-warfarin-nsaid" not in problems_by_rule(report)
+
+
+def test_dose_of_combination_product_in_tablets(engine):
+    report = check(engine, medications=["Norco 5/325, 2 tabs every 4 hours", "Tylenol 500 mg, 2 tabs three times daily"])
+    norco = report.medications[0]
+    assert norco.daily_doses["acetaminophen"].value == 3900 and norco.daily_doses["hydrocodone"].value == 60
+    assert "dosing/max-daily-dose/acetaminophen-oral" in problems_by_rule(report)
+
+
+def test_unknown_labs_and_allergies_are_reported(engine):
+    report = check(engine, allergies=["kryptonite"], labs=[{"name": "mystery index", "value": 3}])
+    kinds = {(u.kind, u.input) for u in report.unresolved}
+    assert ("allergy", "kryptonite") in kinds and ("lab", "mystery index") in kinds
