@@ -8,7 +8,9 @@ Only when nothing matches exactly is a close misspelling accepted, and then it i
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -113,14 +115,30 @@ class Resolver:
         return index
 
     @cached_property
-    def _single_words(self) -> dict[str, _Hit]:
-        return {k[0]: v for k, v in self._phrases.items() if len(k) == 1 and len(k[0]) >= 4 and k[0].isalpha()}
+    def _single_words(self) -> dict[tuple[str, int], list[str]]:
+        """One-word names by (first letter, length), for fast misspelling candidates."""
+        index: dict[tuple[str, int], list[str]] = {}
+        for key in self._phrases:
+            if len(key) == 1 and len(key[0]) >= 4 and key[0].isalpha():
+                index.setdefault((key[0][0], len(key[0])), []).append(key[0])
+        return index
+
+    def _near_words(self, word: str) -> list[str]:
+        # Misspellings nearly always keep the first letter and change the length by at most two.
+        return sorted(w for n in range(len(word) - 2, len(word) + 3)
+                      for w in self._single_words.get((word[0], n), ()))
 
     # --- medications ---------------------------------------------------------------------------
 
     def drug(self, text: str | None, code_system: str | None = None, code: str | None = None,
              route: str | None = None) -> DrugResolution:
-        """Resolve one medication from its code and/or text."""
+        """Resolve one medication from its code and/or text (a fresh object each call; lookups are cached)."""
+        cached = self._drug_cached(text, code_system, code, route)
+        return dataclasses.replace(cached, ingredients=list(cached.ingredients), strengths=dict(cached.strengths))
+
+    @functools.lru_cache(maxsize=65536)
+    def _drug_cached(self, text: str | None, code_system: str | None, code: str | None,
+                     route: str | None) -> DrugResolution:
         result: DrugResolution | None = None
         if code and code_system == "rxnorm" and code in self._by_rxcui:
             result = self._from_hits([(0, self._by_rxcui[code])], text or "")
@@ -161,7 +179,7 @@ class Resolver:
         fixed, notes = [], []
         for word in words:
             if len(word) >= 5 and word.isalpha():
-                close = difflib.get_close_matches(word, self._single_words, n=1, cutoff=0.84)
+                close = difflib.get_close_matches(word, self._near_words(word), n=1, cutoff=0.84)
                 if close:
                     fixed.append(close[0])
                     notes.append(f"read {word!r} as {close[0]!r}")
