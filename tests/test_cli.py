@@ -84,3 +84,10 @@ def test_engines_selectable(engine):
                            check_rc=0).stdout)
     fast.pop("engine"), other.pop("engine")
     assert fast == other
+
+
+def test_generated_rule_docs_are_current(tmp_path):
+    run("docs", "--out", str(tmp_path), check_rc=0)
+    committed = ROOT / "docs" / "rules"
+    generated = {p.name: p.read_text() for p in tmp_path.glob("*.md")}
+    assert generated == {p.name: p.read_text() for p in committed.glob("*.md")}, "run `mtmrules docs` and commit"

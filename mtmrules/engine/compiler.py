@@ -116,7 +116,10 @@ class _RuleCompiler:
                 raise self.fail(here, f"'{key}' needs at least one condition")
             children = tuple(self.node(c, here + (i,)) for i, c in enumerate(spec))
             cls = {"all": ir.All, "any": ir.Any_, "none": ir.Not}[key]
-            return cls(children, bind=bind)
+            texts = [c.text for c in children if c.text]
+            text = {"all": " and ".join(texts), "any": " or ".join(texts),
+                    "none": "no " + " and no ".join(texts)}[key] if texts else ""
+            return cls(children, bind=bind, text=text)
         if key == "med":
             match = self.med_match(spec, here)
             return ir.Med(match, bind=bind, text=match.text)

@@ -16,10 +16,12 @@ durable_rules 2.0.28 has sharp edges; this adapter respects each of them:
   ``delete_state`` only after the (synchronous) actions have run;
 - no ``none()`` negation (order-dependent): negation stays in the Python combinator;
 - action functions take exactly one parameter (two would make them async);
-- C limits: each leaf's id is spread over attributes ``g0``, ``g1`` … with at most 200 values each
-  (> 512 values on one attribute hangs), every rule's first test is its own leaf id (> 256 rules
-  sharing a first pattern is error 108), each fact is aimed at one leaf (> 64 matching tests is
-  error 303), and more than 4,096 rules is refused at compile time with a clear error (error 106).
+- C limits: a leaf's id is two tests, a bucket ``b`` then a slot ``g`` inside it. More than 512
+  distinct tests under one Rete node hangs ruleset creation (measured here: it is the count of
+  equality tests under the root, whatever the attributes), and more than 256 rules sharing a first
+  pattern is error 108; so buckets hold 100 leaves (at most 200 rules each) and the root sees one
+  test per bucket. Each fact is aimed at one leaf (> 64 matching tests is error 303), and more than
+  4,096 rules is refused at compile time with a clear error (error 106).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from mtmrules.errors import MtmRulesError
 from mtmrules.facts import PatientFacts
 
 MAX_RULES = 4096
-VALUES_PER_ATTRIBUTE = 200
+LEAVES_PER_BUCKET = 100
 RULESET = "mtmrules"
 _PROCESS_LOCK = threading.Lock()
 _ACTIVE: dict[str, Any] = {}      # the one ruleset of this process: fingerprint → (host, leaves)
@@ -112,11 +114,9 @@ class DurableExecutor(NaiveExecutor):
         else:
             self._leaves.setdefault(_leaf_key(node), len(self._leaves))
 
-    def _id_test(self, leaf: int) -> dict:
-        return {f"g{leaf // VALUES_PER_ATTRIBUTE}": leaf % VALUES_PER_ATTRIBUTE}
-
-    def _id_fields(self, leaf: int) -> dict:
-        return {f"g{leaf // VALUES_PER_ATTRIBUTE}": leaf % VALUES_PER_ATTRIBUTE}
+    @staticmethod
+    def _id_fields(leaf: int) -> dict:
+        return {"b": leaf // LEAVES_PER_BUCKET, "g": leaf % LEAVES_PER_BUCKET}
 
     @staticmethod
     def _filter_tests(match: ir.MedMatch) -> list[dict]:
@@ -156,7 +156,8 @@ class DurableExecutor(NaiveExecutor):
         rules: dict[str, dict] = {}
 
         def add(leaf: int, outcome: str, tests: list[dict]) -> None:
-            rules[f"l{leaf}{outcome}"] = {"all": [{"m": _all_of([self._id_test(leaf), *tests])}],
+            ids = self._id_fields(leaf)
+            rules[f"l{leaf}{outcome}"] = {"all": [{"m": _all_of([{"b": ids["b"]}, {"g": ids["g"]}, *tests])}],
                                           "run": self._action(leaf, outcome)}
 
         for node, leaf in self._leaves.items():

@@ -98,7 +98,7 @@ def compile_node(node: ir.Node) -> Callable[[_Context], Outcome]:
                 return combine_none([child(ctx) for child in children], texts)
         if name is None:
             return run
-        return lambda ctx: bind(out := run(ctx), name, tuple(r for _, refs in out.bindings for r in refs))
+        return lambda ctx: bind(out := run(ctx), name, out.refs)
 
     leaf = _compile_leaf(node)
     name = node.bind

@@ -21,15 +21,18 @@ class Outcome:
     bindings: tuple[tuple[str, tuple[Ref, ...]], ...] = ()
     evidence: tuple[str, ...] = ()
     missing: tuple[str, ...] = ()
+    refs: tuple[Ref, ...] = ()      # every input item that made this true, bound or not
 
 
 FALSE_OUTCOME = Outcome(FALSE)
 
 
 def bind(outcome: Outcome, name: str | None, refs: tuple[Ref, ...]) -> Outcome:
-    if name is None or outcome.state != TRUE:
+    """Attach the matched items as ``refs`` and, when the condition has ``as: name``, as a binding."""
+    if outcome.state != TRUE:
         return outcome
-    return Outcome(outcome.state, outcome.bindings + ((name, refs),), outcome.evidence, outcome.missing)
+    bindings = outcome.bindings + ((name, refs),) if name is not None else outcome.bindings
+    return Outcome(outcome.state, bindings, outcome.evidence, outcome.missing, _unique(outcome.refs + refs))
 
 
 def combine_all(outcomes: list[Outcome]) -> Outcome:
@@ -38,13 +41,14 @@ def combine_all(outcomes: list[Outcome]) -> Outcome:
     if any(o.state == UNKNOWN for o in outcomes):
         return Outcome(UNKNOWN, missing=_unique(m for o in outcomes for m in o.missing))
     return Outcome(TRUE, tuple(b for o in outcomes for b in o.bindings),
-                   _unique(e for o in outcomes for e in o.evidence))
+                   _unique(e for o in outcomes for e in o.evidence), refs=_unique(r for o in outcomes for r in o.refs))
 
 
 def combine_any(outcomes: list[Outcome]) -> Outcome:
     true = [o for o in outcomes if o.state == TRUE]
     if true:
-        return Outcome(TRUE, tuple(b for o in true for b in o.bindings), _unique(e for o in true for e in o.evidence))
+        return Outcome(TRUE, tuple(b for o in true for b in o.bindings), _unique(e for o in true for e in o.evidence),
+                       refs=_unique(r for o in true for r in o.refs))
     if any(o.state == UNKNOWN for o in outcomes):
         return Outcome(UNKNOWN, missing=_unique(m for o in outcomes for m in o.missing))
     return FALSE_OUTCOME

@@ -112,7 +112,7 @@ class NaiveExecutor:
         else:
             out, refs = self.leaf(node, facts)
             return bind(out, node.bind, refs)
-        return out if node.bind is None else bind(out, node.bind, _refs_of(out))
+        return out if node.bind is None else bind(out, node.bind, out.refs)
 
     # --- matching: the only part an executor may implement differently (see durable.py) ---------
 
@@ -291,7 +291,3 @@ MISSING_RENAL = {
     "egfr": "no eGFR or serum creatinine (with age and sex) on record",
     "crcl": "no creatinine clearance: needs serum creatinine, age, sex and weight",
 }
-
-
-def _refs_of(outcome: Outcome) -> tuple:
-    return tuple(ref for _, refs in outcome.bindings for ref in refs)
