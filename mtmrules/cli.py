@@ -26,6 +26,12 @@ class Format(str, Enum):
     json = "json"
 
 
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    fhir = "fhir"
+
+
 class ExecutorName(str, Enum):
     fast = "fast"
     naive = "naive"
@@ -64,8 +70,10 @@ def _parse_date(text: str | None) -> date:
 
 @app.command()
 def check(
-    profiles: list[Path] = typer.Argument(..., help="Native profile files (JSON or YAML)."),
-    format: Format = typer.Option(Format.text, "--format", "-f"),
+    profiles: list[Path] = typer.Argument(..., help="Native profiles (JSON/YAML), FHIR Bundles or resource lists "
+                                                     "(JSON/NDJSON), or FHIR Bulk Data export folders."),
+    format: CheckFormat = typer.Option(CheckFormat.text, "--format", "-f",
+                                       help="text table, report JSON, or a FHIR Bundle of DetectedIssues"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today)."),
     pack: list[Path] = typer.Option([], "--pack", help="Extra rule pack(s) to load beside the built-in ones."),
     engine: ExecutorName = typer.Option(ExecutorName.fast, "--engine"),
@@ -73,22 +81,25 @@ def check(
     color: bool = typer.Option(False, "--color", help="Colour the text output."),
 ) -> None:
     """Screen patient profiles and print ranked problems."""
-    from mtmrules.profile.native import read_profiles
+    from mtmrules.profile.inputs import read_any
     from mtmrules.report.text import render_text
     try:
         when = _parse_date(as_of)
         if fail_on is not None and fail_on not in SEVERITY_RANK:
             raise MtmRulesError(f"--fail-on: expected one of {', '.join(SEVERITY_RANK)} (got {fail_on!r})")
         eng = _engine(pack, engine.value)
-        loaded = [p for path in profiles for p in read_profiles(path)]
+        loaded = [p for path in profiles for p in read_any(path)]
         reports = [eng.check(p, as_of=when) for p in loaded]
     except MtmRulesError as exc:
         _fail(exc)
         return
-    if format is Format.json:
+    if format is CheckFormat.fhir:
+        from mtmrules.report.fhir import detected_issue_bundle
+        typer.echo(json.dumps(detected_issue_bundle(reports), indent=2, ensure_ascii=False))
+    elif format is CheckFormat.json:
         data = [r.to_dict() for r in reports]
-        typer.echo(json.dumps(data[0] if len(data) == 1 and len(profiles) == 1 and len(loaded) == 1 else data,
-                              indent=2, ensure_ascii=False))
+        single = len(data) == 1 and len(profiles) == 1 and not profiles[0].is_dir()
+        typer.echo(json.dumps(data[0] if single else data, indent=2, ensure_ascii=False))
     else:
         typer.echo("\n".join(render_text(r, color=color) for r in reports), nl=False)
     if fail_on is not None:

@@ -135,7 +135,7 @@ class FactBuilder:
         self.resolver = resolver or Resolver(kb)
 
     def build(self, profile: Profile, as_of: date) -> PatientFacts:
-        unresolved: list[tuple[str, str, str]] = []
+        unresolved: list[tuple[str, str, str]] = [(i.kind, i.input, i.reason) for i in profile.import_issues]
         entries, items = [], []
         for index, med in enumerate(profile.medications):
             entry, med_items = self._medication(index, med)
@@ -165,11 +165,12 @@ class FactBuilder:
                                          allergy.severity, allergy.type, _source_text(allergy.source)))
 
         history: dict[str, list[LabValue]] = {}
+        unknown_labs: dict[str, None] = {}
         for lab in profile.labs:
             lab_id = self.resolver.lab(lab.name, lab.loinc)
             label = lab.name or f"LOINC {lab.loinc}"
             if lab_id is None:
-                unresolved.append(("lab", label, "lab not in the knowledge base; not used by any rule"))
+                unknown_labs[label] = None
                 continue
             if lab.date and lab.date > as_of:
                 continue  # not yet known at as_of
@@ -180,19 +181,30 @@ class FactBuilder:
                 continue
             history.setdefault(lab_id, []).append(
                 LabValue(lab_id, value, self.kb.labs[lab_id].unit, lab.date, label, _source_text(lab.source)))
+        if unknown_labs:
+            names = list(unknown_labs)
+            shown = "; ".join(names[:5]) + (f"; and {len(names) - 5} more" if len(names) > 5 else "")
+            unresolved.append(("lab", shown, f"{len(names)} kind(s) of result not in the knowledge base; "
+                                             "no rule uses them"))
         lab_history = {k: tuple(sorted(v, key=lambda x: (x.date or date.min, x.value)))
                        for k, v in sorted(history.items())}
         latest = {k: v[-1] for k, v in lab_history.items()}
 
         age = profile.age_at(as_of)
+        pregnant = profile.pregnant
+        if pregnant is None and profile.sex == "male":
+            pregnant = False
+        if pregnant is None and any("pregnancy" in c.groups for c in conditions):
+            pregnant = True
+        breastfeeding = False if profile.breastfeeding is None and profile.sex == "male" else profile.breastfeeding
         weight = profile.weight_kg or (latest["weight"].value if "weight" in latest else None)
         renal = self._renal(latest, age, profile.sex, weight)
         return PatientFacts(
-            patient_id=profile.id, as_of=as_of, age=age, sex=profile.sex, pregnant=profile.pregnant,
-            breastfeeding=profile.breastfeeding, weight_kg=weight, entries=tuple(entries),
+            patient_id=profile.id, as_of=as_of, age=age, sex=profile.sex, pregnant=pregnant,
+            breastfeeding=breastfeeding, weight_kg=weight, entries=tuple(entries),
             items=tuple(items), conditions=tuple(conditions), allergies=tuple(allergies),
             allergy_status_recorded=bool(profile.allergies) or profile.no_known_allergies,
-            labs=latest, lab_history=lab_history, renal=renal, unresolved=tuple(unresolved))
+            labs=latest, lab_history=lab_history, renal=renal, unresolved=tuple(dict.fromkeys(unresolved)))
 
     def _medication(self, index: int, med) -> tuple[MedEntry, list[MedItem]]:
         code = med.code

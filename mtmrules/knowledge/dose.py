@@ -169,7 +169,8 @@ _FREQ_PATTERNS: list[tuple[re.Pattern[str], float | None]] = [
     ]
 ]
 _EVERY_HOURS = re.compile(r"\b(?:every|q)\s*(\d+(?:\.\d+)?)(?:\s*-\s*\d+)?\s*(?:hours?|hrs?|h)\b", re.IGNORECASE)
-_TIMES_DAY = re.compile(r"\b(\d+)\s*(?:x|times)\s*(?:a|per|/)?\s*da(?:y|ily)\b", re.IGNORECASE)
+_TIMES_DAY = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:x|times)\s*(?:a|per|/)?\s*da(?:y|ily)\b", re.IGNORECASE)
+_EVERY_DAYS = re.compile(r"\bevery\s*(\d+(?:\.\d+)?)\s*(days?|weeks?)\b", re.IGNORECASE)
 _PRN = re.compile(r"\b(prn|p\.r\.n\.|as needed|when needed|if needed)\b", re.IGNORECASE)
 
 
@@ -184,6 +185,10 @@ def parse_frequency(text: str | None) -> Frequency | None:
     times = _TIMES_DAY.search(text)
     if times:
         return Frequency(float(times.group(1)), prn, text)
+    days = _EVERY_DAYS.search(text)
+    if days and float(days.group(1)) > 0:
+        span = float(days.group(1)) * (7 if days.group(2).lower().startswith("week") else 1)
+        return Frequency(1 / span, prn, text)
     for pattern, per_day in _FREQ_PATTERNS:
         if pattern.search(text):
             return Frequency(per_day, prn, text)

@@ -162,6 +162,14 @@ class Lab(_Strict):
         return self
 
 
+class ImportIssue(_Strict):
+    """Something in the source data (e.g. a FHIR resource) that could not be used, and why."""
+
+    kind: str
+    input: str
+    reason: str
+
+
 class Profile(_Strict):
     """A patient profile: demographics, medications, conditions, allergies, labs."""
 
@@ -178,6 +186,7 @@ class Profile(_Strict):
     allergies: list[Allergy] = Field(default_factory=list)
     no_known_allergies: bool = False
     labs: list[Lab] = Field(default_factory=list)
+    import_issues: list[ImportIssue] = Field(default_factory=list, description="filled by input adapters")
 
     @field_validator("id", mode="before")
     @classmethod
