@@ -202,6 +202,56 @@ def docs(out: Path = typer.Option(Path("docs/rules"), "--out", help="Folder for 
     typer.echo(f"wrote {count} rule pages to {out}")
 
 
+@app.command()
+def hook(
+    request: Path = typer.Argument(..., help="A CDS Hooks request (JSON) with hook, context and prefetch."),
+    service: Optional[str] = typer.Option(None, "--service", help="Service id (default: from the request's hook)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today)."),
+    db: Optional[Path] = typer.Option(None, "--db", help="SQLite suppression store (default: none)."),
+) -> None:
+    """Run one CDS Hooks request offline and print the response (the server's code path)."""
+    from mtmrules.cdshooks import SERVICES, CdsHooksService, HookError, SuppressionStore
+    from mtmrules.engine.engine import Engine
+    try:
+        when = _parse_date(as_of) if as_of else None
+        try:
+            body = json.loads(request.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise MtmRulesError(f"{request}: file not found") from None
+        except json.JSONDecodeError as exc:
+            raise MtmRulesError(f"{request}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        sid = service or next((k for k, v in SERVICES.items() if isinstance(body, dict) and v[0] == body.get("hook")), None)
+        if sid is None:
+            raise MtmRulesError(f"{request}: hook: expected one of {', '.join(v[0] for v in SERVICES.values())}")
+        svc = CdsHooksService(Engine.default(), SuppressionStore(db) if db else None, when)
+        typer.echo(json.dumps(svc.call(sid, body), indent=2, ensure_ascii=False))
+    except HookError as exc:
+        typer.echo(json.dumps(exc.outcome), err=False)
+        typer.echo(f"error: HTTP {exc.status}: {exc}", err=True)
+        raise typer.Exit(2)
+    except MtmRulesError as exc:
+        _fail(exc)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port"),
+    db: Path = typer.Option(Path("mtmrules-cds.sqlite"), "--db", help="SQLite file for card feedback and suppressions."),
+    suppress_days: int = typer.Option(90, "--suppress-days", help="How long an override with a reason hides a problem."),
+) -> None:
+    """Serve CDS Hooks 2.0 (discovery, patient-view, order-select, order-sign, feedback)."""
+    try:
+        import uvicorn
+    except ImportError:
+        _fail(MtmRulesError("the server needs the optional extra: pip install 'mtmrules[serve]'"))
+        return
+    from mtmrules.cdshooks import CdsHooksService, SuppressionStore, create_app
+    from mtmrules.engine.engine import Engine
+    app_ = create_app(CdsHooksService(Engine.default(), SuppressionStore(db, days=suppress_days)))
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     """Console-script entry point; turns any unexpected error into one line, exit 2."""
     try:

@@ -143,11 +143,20 @@ def _source_of(facts: PatientFacts, ref: tuple) -> str | None:
     return None
 
 
+#: Kinds where two rules on the same drugs ask for different actions (start X vs start Y, test A vs
+#: test B), so they are never merged.
+NEVER_MERGED = {"untreated-condition", "monitoring-gap", "ineffective-therapy"}
+
+
 def _merge(problems: list[Problem]) -> list[Problem]:
-    """One problem per (kind, medications): a class rule and an ingredient rule on the same drugs merge."""
+    """One problem per (kind, medications, conditions): a class rule and an ingredient rule on the same
+    drugs merge into one problem."""
     groups: dict[tuple, list[Problem]] = {}
     for problem in problems:
-        key = (problem.kind, tuple(problem.medications)) if problem.medications else (problem.kind, problem.rule)
+        if problem.medications and problem.kind not in NEVER_MERGED:
+            key = (problem.kind, tuple(problem.medications), tuple(problem.conditions))
+        else:
+            key = (problem.kind, problem.rule)
         groups.setdefault(key, []).append(problem)
     merged = []
     for group in groups.values():
@@ -158,7 +167,6 @@ def _merge(problems: list[Problem]) -> list[Problem]:
             refs = {r.key: r for p in group for r in p.references}
             lead.references = [refs[k] for k in dict.fromkeys(r.key for p in group for r in p.references)]
             lead.evidence = list(dict.fromkeys(e for p in group for e in p.evidence))
-            lead.conditions = sorted({c for p in group for c in p.conditions})
         merged.append(lead)
     return merged
 

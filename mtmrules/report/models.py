@@ -86,6 +86,16 @@ class Unresolved(_Out):
     reason: str
 
 
+class Suppressed(_Out):
+    """A problem hidden because a clinician overrode it with a reason (until the date given)."""
+
+    id: str
+    rule: str
+    title: str
+    reason: str
+    until: str
+
+
 class PatientOut(_Out):
     id: str
     age: int | None
@@ -109,6 +119,7 @@ class Report(_Out):
     problems: list[Problem]
     not_evaluated: list[NotEvaluated]
     unresolved: list[Unresolved]
+    suppressed: list[Suppressed] = []
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")
