@@ -190,6 +190,39 @@ def rules(
 
 
 @app.command()
+def coverage(
+    inputs: list[Path] = typer.Argument(None, help="Profiles, FHIR files or Bulk folders to measure drug resolution on."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """Count rules per kind and knowledge breadth; with inputs, the drug-resolution rate."""
+    from mtmrules.coverage import resolution_rate, rule_counts
+    from mtmrules.engine.engine import Engine
+    try:
+        eng = Engine(executor="naive")
+        result = rule_counts(eng)
+        if inputs:
+            result["resolution"] = resolution_rate(eng, list(inputs))
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    if format is Format.json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"{result['rules']} rules")
+    for kind, n in result["by_kind"].items():
+        typer.echo(f"  {kind:<24} {n}")
+    for key in ("ingredients", "products", "classes", "condition_groups", "sources", "max_daily_dose_ingredients",
+                "renal_threshold_drugs"):
+        typer.echo(f"{key.replace('_', ' ')}: {result[key]}")
+    if "resolution" in result:
+        res = result["resolution"]
+        typer.echo(f"drug resolution: {res['resolution_rate']:.1%} of {res['active_medications']} active medications "
+                   f"({res['patients']} patients): {res['by_status']}")
+        for name, n in res["unresolved"].items():
+            typer.echo(f"  unresolved ×{n}: {name}")
+
+
+@app.command()
 def docs(out: Path = typer.Option(Path("docs/rules"), "--out", help="Folder for the generated pages.")) -> None:
     """Generate one reference page per rule (plus an index) from the packs."""
     from mtmrules.docgen import write_rule_docs

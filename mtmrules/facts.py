@@ -29,6 +29,7 @@ class MedItem:
     daily: Amount | None          # daily amount of this ingredient, canonical unit
     per_day: float | None         # administrations per day
     dose_note: str | None = None  # why ``daily`` is unknown
+    fills: tuple[tuple[date, int], ...] = ()   # dispensing history: (date, days' supply)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,8 @@ class FactBuilder:
             daily, note = _daily_amounts(res, regimen.amount, per_day)
         active = med.status == "active"
         entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source))
-        items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day, note)
+        fills = tuple(sorted((f.date, f.days_supply) for f in med.fills))
+        items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day, note, fills)
                  for ing in res.ingredients] if active else []
         return entry, items
 

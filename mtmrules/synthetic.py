@@ -67,6 +67,13 @@ class ProfileFactory:
             med["route"] = route
         if rng.random() < 0.05:
             med["status"] = "stopped"
+        if rng.random() < 0.25:
+            start = date(2026, 11, 27) - timedelta(days=rng.randint(40, 400))
+            fills = []
+            for _ in range(rng.randint(1, 6)):
+                fills.append({"date": start.isoformat(), "days_supply": rng.choice([30, 30, 90])})
+                start += timedelta(days=rng.randint(20, 120))
+            med["fills"] = [f for f in fills if f["date"] <= "2026-11-27"]
         return med
 
     def profile(self, rng: random.Random, pid: str = "p", as_of: date = date(2026, 11, 27),

@@ -184,6 +184,10 @@ class _RuleCompiler:
             bounds = self.bounds(spec.value, here + ("value",))
             return ir.LabValueTest(spec.test, bounds, spec.within_days, label, bind=bind,
                                    text=f"{label} {bounds.describe()}")
+        if key == "adherence":
+            match = self.med_match(spec.med, here + ("med",))
+            bounds = self.bounds(spec.pdc, here + ("pdc",))
+            return ir.Adherence(match, bounds, bind=bind, text=f"adherence (PDC) to {match.text} {bounds.describe()}%")
         raise self.fail(here, f"unsupported predicate {key!r}")  # pragma: no cover - closed set
 
     def weights(self, measure: str, loc: tuple) -> tuple[tuple[tuple[str, float], ...], bool]:

@@ -31,7 +31,7 @@ import threading
 from typing import Any
 
 from mtmrules.engine import ir
-from mtmrules.engine.naive import NaiveExecutor
+from mtmrules.engine.naive import NaiveExecutor, group_pdc
 from mtmrules.errors import MtmRulesError
 from mtmrules.facts import PatientFacts
 
@@ -169,6 +169,11 @@ class DurableExecutor(NaiveExecutor):
                     add(leaf, "U", base + [unknown])
             elif isinstance(node, ir.Total):
                 add(leaf, "T", self._filter_tests(node.match))
+            elif isinstance(node, ir.Adherence):
+                # items pass the filter in Rete (outcome "I"); the group's PDC is then compared in Rete
+                add(leaf, "I", [{"pdc": 0}, *self._filter_tests(node.match)])
+                add(leaf, "T", [{"pdc": 1}, {"known": 1}, *_bounds("v", node.bounds)])
+                add(leaf, "U", [{"pdc": 1}, {"known": 0}])
             elif isinstance(node, ir.AllergyConflict):
                 add(leaf, "T", self._filter_tests(node.match) + self._allergy_tests(node.filter))
             elif isinstance(node, ir.AllergyTo):
@@ -224,6 +229,11 @@ class DurableExecutor(NaiveExecutor):
             out.append({**self._id_fields(leaf), "ref": ref, **fields})
 
         for node, leaf in self._leaves.items():
+            if isinstance(node, ir.Adherence):
+                candidates = [(pos, item) for pos, item in enumerate(facts.items) if item.ingredient in node.match.ingredients]
+                for pos, item in candidates:
+                    fact(leaf, str(pos), pdc=0, route=item.route or "(none)", form=item.form or "(none)", prn=int(item.prn))
+                continue
             if isinstance(node, (ir.Med, ir.Count, ir.Total, ir.AllergyConflict)):
                 match = node.match
                 unit = match.daily.unit if match.daily is not None else None
@@ -272,21 +282,45 @@ class DurableExecutor(NaiveExecutor):
                          **({"age": (facts.as_of - value.date).days} if value.date else {}))
         return out
 
+    def adherence_state(self, node: ir.Adherence, facts: PatientFacts):
+        """Items pass the filter in Rete; their group's PDC is asserted as a second fact and compared in Rete."""
+        items = self._items(node, "I", facts)
+        if not items:
+            return [], "F", None, ""
+        value, how = group_pdc(items, facts.as_of)
+        leaf = self._leaves[_leaf_key(node)]
+        self._assert({**self._id_fields(leaf), "ref": "pdc", "pdc": 1, "known": int(value is not None),
+                      **({"v": value} if value is not None else {})})
+        return items, self._state(node), value, how
+
+    def _assert(self, fact: dict) -> None:
+        self._sequence_fact += 1
+        self._asserted = True
+        try:
+            self._host.assert_fact(RULESET, {"id": f"x{self._sequence_fact}", **fact, "sid": self._sid})
+        except self._not_handled:
+            pass  # no rule matched: the leaf test is false for this candidate
+
     def run(self, facts: PatientFacts):
         if threading.get_ident() != self._thread:
             raise DurableUnavailable("durable_rules crashes when called from more than one thread; "
                                      "use the durable executor only from the thread that created it")
         self._sequence += 1
-        sid = f"p{self._sequence}"
+        self._sid = sid = f"p{self._sequence}"
+        self._sequence_fact = 0
         self._hits = set()
+        self._asserted = False
         for n, item in enumerate(self._facts_for(facts)):
-            try:
-                self._host.assert_fact(RULESET, {**item, "sid": sid, "id": f"f{n}"})
-            except self._not_handled:
-                pass  # no rule matched: the leaf test is false for this candidate
-        self._host.delete_state(RULESET, sid)
-        self._current = facts
-        return super().run(facts)
+            self._assert({**item, "id": f"f{n}"})
+        try:
+            return super().run(facts)
+        finally:
+            if self._asserted:
+                try:
+                    self._host.delete_state(RULESET, sid)
+                except Exception as exc:  # noqa: BLE001 - durable_rules raises a bare C-level error
+                    if "309" not in str(exc):  # 309: no state, because no asserted fact matched a rule
+                        raise
 
     # --- matching answered from the Rete hits --------------------------------------------------
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
-from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, allergy_text, item_evidence, total_evidence,
-                                   unknown_dose_reason)
+from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_outcome, allergy_text, group_pdc,
+                                   item_evidence, total_evidence, unknown_dose_reason)
 from mtmrules.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
 
@@ -248,6 +248,16 @@ def _compile_leaf(node: ir.Node) -> Eval:
             return Outcome(TRUE, evidence=(lab.describe(),)), (("lab", node.test),)
         return lab_value
 
+    if isinstance(node, ir.Adherence):
+        def adherence(ctx: _Context):
+            items = ctx.items_for(node.match)
+            if not items:
+                return FALSE_OUTCOME, ()
+            value, how = group_pdc(items, ctx.facts.as_of)
+            state = UNKNOWN if value is None else TRUE if node.bounds.test(value) else "F"
+            return (FALSE_OUTCOME, ()) if state == "F" else adherence_outcome(items, state, value, how)
+        return adherence
+
     if isinstance(node, ir.LabMissing):
         def lab_missing(ctx: _Context):
             history = ctx.facts.lab_history.get(node.test, ())
@@ -265,7 +275,7 @@ def _compile_leaf(node: ir.Node) -> Eval:
 
 def _anchor_tokens(node: ir.Node) -> frozenset[str] | None:
     """Tokens ("ing:x", "grp:y") of which one must be present for the node to be true."""
-    if isinstance(node, (ir.Med, ir.Count, ir.AllergyConflict)):
+    if isinstance(node, (ir.Med, ir.Count, ir.AllergyConflict, ir.Adherence)):
         return frozenset(f"ing:{i}" for i in node.match.ingredients)
     if isinstance(node, ir.Total):
         b = node.bounds

@@ -157,6 +157,14 @@ class LabMissing(Node):
 
 
 @dataclass(frozen=True)
+class Adherence(Node):
+    """PDC (percent) over the fills of the matching items, drugs of the set counted together."""
+
+    match: MedMatch
+    bounds: Bounds
+
+
+@dataclass(frozen=True)
 class CompiledModifier:
     when: Node
     severity: str | None

@@ -13,6 +13,7 @@ from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
 from mtmrules.facts import MedItem, PatientFacts
+from mtmrules.knowledge.adherence import pdc
 from mtmrules.knowledge.dose import format_number
 
 
@@ -165,6 +166,13 @@ class NaiveExecutor:
         cutoff = facts.as_of - timedelta(days=node.within_days)
         return any(v.date is not None and v.date >= cutoff for v in facts.lab_history.get(node.test, ()))
 
+    def adherence_state(self, node: ir.Adherence, facts: PatientFacts) -> tuple[list[MedItem], str, float | None, str]:
+        """The matching items, whether the group's PDC passes the bounds, the PDC and how it was computed."""
+        items = self.filtered_items(node.match, facts)
+        value, how = group_pdc(items, facts.as_of)
+        state = UNKNOWN if value is None else TRUE if node.bounds.test(value) else "F"
+        return items, state, value, how
+
     # --- outcomes: shared by every executor that subclasses this one ---------------------------
 
     def leaf(self, node: ir.Node, facts: PatientFacts) -> tuple[Outcome, tuple]:
@@ -269,6 +277,12 @@ class NaiveExecutor:
                 return FALSE_OUTCOME, ()
             return Outcome(TRUE, evidence=(facts.labs[node.test].describe(),)), (("lab", node.test),)
 
+        if isinstance(node, ir.Adherence):
+            items, state, value, how = self.adherence_state(node, facts)
+            if not items or state == "F":
+                return FALSE_OUTCOME, ()
+            return adherence_outcome(items, state, value, how)
+
         if isinstance(node, ir.LabMissing):
             if self.lab_recent(node, facts):
                 return FALSE_OUTCOME, ()
@@ -277,6 +291,21 @@ class NaiveExecutor:
             return Outcome(TRUE, evidence=(node.text + tail,)), ()
 
         raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
+
+
+def group_pdc(items: list[MedItem], as_of) -> tuple[float | None, str]:
+    fills: dict[str, set] = {}
+    for item in items:
+        fills.setdefault(item.ingredient, set()).update(item.fills)
+    return pdc(fills, as_of)
+
+
+def adherence_outcome(items: list[MedItem], state: str, value: float | None, how: str) -> tuple[Outcome, tuple]:
+    names = ", ".join(sorted({i.ingredient for i in items}))
+    if state == UNKNOWN:
+        return Outcome(UNKNOWN, missing=(f"adherence to {names}: {how}",)), ()
+    return (Outcome(TRUE, evidence=(f"proportion of days covered for {names}: {format_number(value)}% ({how})",)),
+            tuple(("med", i.med, i.ingredient) for i in items))
 
 
 ATTR_NAMES = {"age": "age", "weight_kg": "weight", "sex": "sex", "pregnant": "pregnancy status",

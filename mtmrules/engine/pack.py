@@ -163,8 +163,15 @@ class LabSpec(_Strict):
         return self
 
 
+class AdherenceSpec(_Strict):
+    """Proportion of days covered (PQA method, percent) over the matching medications' fills."""
+
+    med: MedFilter
+    pdc: Range
+
+
 PREDICATE_KEYS = ("all", "any", "none", "med", "count", "total", "condition", "allergy",
-                  "allergy_conflict", "patient", "renal", "lab")
+                  "allergy_conflict", "patient", "renal", "lab", "adherence")
 
 
 class Condition(_Strict):
@@ -182,6 +189,7 @@ class Condition(_Strict):
     patient: PatientSpec | None = None
     renal: RenalSpec | None = None
     lab: LabSpec | None = None
+    adherence: AdherenceSpec | None = None
     as_: str | None = Field(default=None, alias="as", pattern=r"^[a-z][a-z0-9_]*$")
 
     @model_validator(mode="before")

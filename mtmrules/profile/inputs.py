@@ -13,12 +13,20 @@ from mtmrules.yamlsource import load_file
 
 
 def read_any(path: str | Path) -> Iterator[Profile]:
-    """Profiles from a file or folder: a Bulk Data export folder, an .ndjson file of FHIR resources,
-    a FHIR Bundle / resource / resource list (JSON), or native profiles (JSON or YAML)."""
+    """Profiles from a file or folder: a Bulk Data export folder (``*.ndjson``), a folder of profile or
+    Bundle files, an .ndjson file of FHIR resources, a FHIR Bundle / resource / resource list (JSON),
+    or native profiles (JSON or YAML)."""
     from mtmrules import fhir
     path = Path(path)
     if path.is_dir():
-        yield from fhir.read_bulk(path)
+        if any(path.glob("*.ndjson")):
+            yield from fhir.read_bulk(path)
+        else:
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml"))
+            if not files:
+                raise InputError("folder holds no .ndjson, .json or .yaml inputs", file=str(path))
+            for file in files:
+                yield from read_any(file)
         return
     if path.suffix.lower() == ".ndjson":
         resources = []

@@ -1,0 +1,46 @@
+"""Proportion of days covered (PDC), the PQA adherence measure, from dispensing history.
+
+Method (Pharmacy Quality Alliance, restated): the measurement period runs from the first fill
+(index date) to the end of the period (here the ``as_of`` date). Each fill covers ``days_supply``
+days from its date; when a fill of the same drug arrives before the previous one runs out, it is
+shifted to start the day after (early refills are stockpiled, not double-counted). Days covered by
+any drug of the group count once. PDC = covered days ÷ days in the period. At least two fills on
+different dates are needed. PDC ≥ 80% is the usual adherence threshold.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Iterable
+
+Fill = tuple[date, int]
+
+
+def shifted_intervals(fills: Iterable[Fill]) -> list[tuple[date, date]]:
+    """Covered [start, end] intervals of one drug, overlapping fills shifted forward."""
+    intervals = []
+    next_free: date | None = None
+    for day, supply in sorted(fills):
+        start = day if next_free is None or day >= next_free else next_free
+        end = start + timedelta(days=supply - 1)
+        intervals.append((start, end))
+        next_free = end + timedelta(days=1)
+    return intervals
+
+
+def pdc(fills_by_drug: dict[str, Iterable[Fill]], as_of: date) -> tuple[float | None, str]:
+    """PDC in percent (0-100) over all drugs given, or (None, reason) when it cannot be computed."""
+    all_fills = [(d, s) for fills in fills_by_drug.values() for d, s in fills if d <= as_of]
+    if len({d for d, _ in all_fills}) < 2:
+        return None, "fewer than two fills on record (ask the patient how they take it)"
+    index = min(d for d, _ in all_fills)
+    period = (as_of - index).days + 1
+    covered: set[date] = set()
+    for fills in fills_by_drug.values():
+        for start, end in shifted_intervals([(d, s) for d, s in fills if d <= as_of]):
+            day = start
+            while day <= min(end, as_of):
+                covered.add(day)
+                day += timedelta(days=1)
+    value = 100.0 * len(covered) / period
+    return round(value, 1), f"{len(covered)} of {period} days covered since {index.isoformat()}"
