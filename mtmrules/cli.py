@@ -285,6 +285,157 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
+class SessionFormat(str, Enum):
+    text = "text"
+    json = "json"
+    html = "html"
+    md = "md"
+    fhir = "fhir"
+
+
+def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
+    """Engine + the one profile in PROFILE + decisions from --session."""
+    from mtmrules.engine.engine import Engine
+    from mtmrules.profile.inputs import read_any
+    from mtmrules.session.decisions import read_session
+    from mtmrules.session.runner import prepare
+    when = _parse_date(as_of)
+    profiles = list(read_any(profile))
+    if len(profiles) != 1:
+        raise MtmRulesError(f"{profile}: expected one patient, found {len(profiles)}")
+    engine = Engine.default()
+    return engine, prepare(engine, profiles[0], when, read_session(session) if session else None)
+
+
+def _bad_format(fmt: SessionFormat, allowed: tuple[str, ...]) -> None:
+    if fmt.value not in allowed:
+        raise MtmRulesError(f"--format: expected one of {', '.join(allowed)} (got {fmt.value!r})")
+
+
+@app.command()
+def intake(
+    profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
+    format: SessionFormat = typer.Option(SessionFormat.text, "--format", "-f"),
+) -> None:
+    """Before the session: what is missing or stale, as questions to ask or look up."""
+    from mtmrules.session.intake import intake_questions
+    try:
+        _bad_format(format, ("text", "json"))
+        engine, prep = _prepared(profile, as_of, None)
+        questions = intake_questions(engine.kb, prep.profile, prep.facts, prep.report)
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    if format is SessionFormat.json:
+        typer.echo(json.dumps([q.to_dict() for q in questions], indent=2))
+        return
+    for i, q in enumerate(questions, 1):
+        typer.echo(f"{i}. [{q.topic}] {q.question}\n   why: {q.why}")
+    if not questions:
+        typer.echo("Nothing missing: the profile is complete enough for a review.")
+
+
+@app.command()
+def review(
+    profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
+    format: SessionFormat = typer.Option(SessionFormat.text, "--format", "-f"),
+    session: Optional[Path] = typer.Option(None, "--session", help="Pharmacist decisions (YAML/JSON)."),
+) -> None:
+    """The per-medication review: indication, effectiveness, safety, adherence."""
+    try:
+        _bad_format(format, ("text", "json", "html"))
+        engine, prep = _prepared(profile, as_of, session)
+        rows = prep.review(engine)
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    if format is SessionFormat.json:
+        typer.echo(json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False))
+    elif format is SessionFormat.html:
+        from jinja2 import Environment, PackageLoader, select_autoescape
+        env = Environment(loader=PackageLoader("mtmrules.session", "templates"), autoescape=select_autoescape(["html"]))
+        typer.echo(env.get_template("review.html.j2").render(rows=rows, patient=prep.report.patient.id,
+                                                             as_of=prep.report.as_of.isoformat()))
+    else:
+        for r in rows:
+            typer.echo(f"{r.medication}\n  how taken:     {r.how_taken}\n  indication:    {r.indication}\n"
+                       f"  effectiveness: {r.effectiveness}\n  safety:        {'; '.join(r.safety) or 'no problems found'}\n"
+                       f"  adherence:     {r.adherence}")
+
+
+@app.command()
+def plan(
+    profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
+    format: SessionFormat = typer.Option(SessionFormat.md, "--format", "-f"),
+    session: Optional[Path] = typer.Option(None, "--session", help="Pharmacist decisions (YAML/JSON)."),
+) -> None:
+    """The patient's Medication Action Plan, medication list and daily schedule."""
+    from mtmrules.session.plan import build_plan, render_html, render_markdown
+    try:
+        _bad_format(format, ("html", "md", "json"))
+        engine, prep = _prepared(profile, as_of, session)
+        the_plan = build_plan(engine, prep.facts, prep.report, prep.review(engine),
+                              prep.session.pharmacist if prep.session else None)
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    if format is SessionFormat.json:
+        typer.echo(json.dumps(the_plan.to_dict(), indent=2, ensure_ascii=False))
+    elif format is SessionFormat.html:
+        typer.echo(render_html(the_plan))
+    else:
+        typer.echo(render_markdown(the_plan), nl=False)
+
+
+@app.command()
+def letter(
+    profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
+    format: SessionFormat = typer.Option(SessionFormat.text, "--format", "-f"),
+    session: Optional[Path] = typer.Option(None, "--session", help="Pharmacist decisions (YAML/JSON)."),
+) -> None:
+    """SBAR notes to each prescriber with the recommendations that need their decision."""
+    from mtmrules.session import letter as letters
+    try:
+        _bad_format(format, ("text", "md", "fhir"))
+        _, prep = _prepared(profile, as_of, session)
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    if format is SessionFormat.fhir:
+        typer.echo(json.dumps(letters.care_plan_bundle(prep.profile, prep.facts, prep.report), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(letters.render(prep.profile, prep.facts, prep.report, format.value,
+                                  prep.session.pharmacist if prep.session else None), nl=False)
+
+
+@app.command()
+def diff(
+    old: Path = typer.Argument(..., help="Earlier report JSON (or profile)."),
+    new: Path = typer.Argument(..., help="Later report JSON (or profile)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="For profiles: evaluation date of NEW."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """Resolved, persisting and new problems between two reports (or profiles), and a follow-up date."""
+    from mtmrules.session.followup import compare, render_text
+
+    def load(path: Path) -> dict:
+        from mtmrules.yamlsource import load_file
+        data = load_file(path).data
+        if isinstance(data, dict) and "problems" in data and "as_of" in data:
+            return data
+        _, prep = _prepared(path, as_of, None)
+        return prep.report.to_dict()
+    try:
+        comparison = compare(load(old), load(new))
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    if format is Format.json:
+        typer.echo(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        typer.echo(render_text(comparison), nl=False)
+
+
 def main() -> None:
     """Console-script entry point; turns any unexpected error into one line, exit 2."""
     try:

@@ -218,7 +218,9 @@ class Resolver:
                 # "Norco 5/325": combination strengths are written without a unit; they are mg.
                 pair = _UNITLESS_PAIR.search(text)
                 if pair:
-                    parsed = parse_strengths(f"{pair.group(1)}/{pair.group(2)} mg")
+                    # Inhaler combinations (Advair 250/50) are written in mcg; tablets (Norco 5/325) in mg.
+                    inhaled = route == "inhalation" or form == "inhaler" or route_of(text) == "inhalation"
+                    parsed = parse_strengths(f"{pair.group(1)}/{pair.group(2)} {'mcg' if inhaled else 'mg'}")
             if parsed and len(parsed) == len(ingredients):
                 strengths = dict(zip(ingredients, parsed))
         return DrugResolution("resolved", ingredients, strengths, form, route)

@@ -73,6 +73,8 @@ class Problem(_Out):
     patient_text: str
     references: list[Reference]
     implicated: list[str] = []
+    decision: str | None = None          # proposed | accepted | deferred (from a session file)
+    decision_note: str | None = None
 
 
 class NotEvaluated(_Out):
