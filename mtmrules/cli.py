@@ -285,6 +285,33 @@ def serve(
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
+@app.command()
+def screen(
+    source: Path = typer.Argument(..., help="Bulk NDJSON folder, folder of profiles/bundles, or claims CSV/Parquet."),
+    out: Path = typer.Option(..., "--out", help="Problems table (.csv or .parquet); .summary and .errors files beside it."),
+    as_of: Optional[str] = typer.Option(None, "--as-of"),
+    engine: ExecutorName = typer.Option(ExecutorName.fast, "--engine"),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    chunk: int = typer.Option(500, "--chunk", min=1, help="Patients per chunk."),
+    diagnoses: Optional[Path] = typer.Option(None, "--diagnoses", help="Claims input: diagnosis table."),
+    patients: Optional[Path] = typer.Option(None, "--patients", help="Claims input: patient table."),
+) -> None:
+    """Screen a whole population: one row per problem and a per-patient summary with a CMR priority score."""
+    from mtmrules.population.screen import screen as run_screen
+    try:
+        if engine.value == "durable" and workers > 1:
+            raise MtmRulesError("--engine durable runs in one process only (durable_rules is not fork/thread safe)")
+        summary = run_screen(source, out, _parse_date(as_of), engine.value, workers, chunk,
+                             diagnoses=str(diagnoses) if diagnoses else None, patients=str(patients) if patients else None)
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"read {summary.read} patients · screened {summary.screened} · rejected {summary.rejected} · "
+               f"{summary.problems} problems", err=True)
+    for key, path in summary.outputs.items():
+        typer.echo(f"{key}: {path}", err=True)
+
+
 class SessionFormat(str, Enum):
     text = "text"
     json = "json"

@@ -388,12 +388,36 @@ def _bulk_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ndjson") if p.name.split(".")[0] in USED_TYPES)
 
 
-def read_bulk(folder: str | Path) -> Iterator[Profile]:
-    """Stream one profile per patient from a FHIR Bulk Data export folder (``<Type>.*.ndjson``).
+def read_bulk(folder: str | Path, on_error=None) -> Iterator[Profile]:
+    """Stream one profile per patient from a FHIR Bulk Data export folder (``<Type>.*.ndjson``)."""
 
-    A first pass records, per patient, the byte offsets of its lines in each file; profiles are then
-    built one patient at a time, so memory holds offsets, not the export.
+    def fail(error: InputError) -> None:
+        if on_error is None:
+            raise error
+        on_error(":".join(str(p) for p in (error.file, error.line) if p is not None), error.reason)
+
+    for pid, resources in bulk_groups(folder, on_error):
+        try:
+            profiles = profiles_from_resources(resources, str(folder))
+        except InputError as exc:
+            fail(InputError(f"Patient/{pid}: {exc.reason}", file=exc.file))
+            continue
+        yield from profiles
+
+
+def bulk_groups(folder: str | Path, on_error=None) -> Iterator[tuple[str, list[dict]]]:
+    """(patient id, that patient's resources + every Medication resource), one patient at a time.
+
+    A first pass records, per patient, the byte offsets of its lines in each file; patients are then
+    read one at a time, so memory holds offsets, not the export. With ``on_error(location, reason)``,
+    a malformed line is reported and skipped instead of stopping the run.
     """
+
+    def fail(error: InputError) -> None:
+        if on_error is None:
+            raise error
+        on_error(":".join(str(p) for p in (error.file, error.line) if p is not None), error.reason)
+
     folder = Path(folder)
     files = _bulk_files(folder)
     if not files:
@@ -411,10 +435,12 @@ def read_bulk(folder: str | Path) -> Iterator[Profile]:
                     try:
                         resource = json.loads(raw)
                     except json.JSONDecodeError as exc:
-                        raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=line_no) from None
+                        fail(InputError(f"not valid JSON: {exc.msg}", file=str(path), line=line_no))
+                        position += len(raw)
+                        continue
                     if not isinstance(resource, dict):
-                        raise InputError("expected one FHIR resource per line", file=str(path), line=line_no)
-                    if resource.get("resourceType") == "Medication":
+                        fail(InputError("expected one FHIR resource per line", file=str(path), line=line_no))
+                    elif resource.get("resourceType") == "Medication":
                         medication_lines.append((file_no, position))
                     else:
                         pid = _subject(resource)
@@ -433,8 +459,7 @@ def read_bulk(folder: str | Path) -> Iterator[Profile]:
         medications = {str(m.get("id")): m for m in (read(f, p) for f, p in medication_lines)}
         listed = set(patient_order)
         for pid in [*dict.fromkeys(patient_order), *(p for p in order if p not in listed)]:
-            resources = [read(f, p) for f, p in offsets[pid]]
-            yield from profiles_from_resources([*medications.values(), *resources], str(folder))
+            yield pid, [*medications.values(), *(read(f, p) for f, p in offsets[pid])]
     finally:
         for handle in handles:
             handle.close()

@@ -83,6 +83,16 @@ class Engine:
         """The canonical match table for already-built facts."""
         return canonical(self._executor(executor or self.executor).run(facts))
 
+    def screen(self, source, as_of: date | None = None, workers: int = 1, chunk_size: int = 500):
+        """Screen a population — a claims-style fills DataFrame, or a path (Bulk NDJSON folder, profile
+        folder, claims CSV/Parquet) — and return one row per problem as a pandas DataFrame."""
+        import pandas as pd
+
+        from mtmrules.population.screen import PROBLEM_COLUMNS, screen
+        _, problems, _, _ = screen(source, None, as_of or date.today(), self.executor, workers, chunk_size,
+                                   progress=False, collect=True)
+        return pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
+
     def check(self, profile: dict | Profile, as_of: date | None = None, executor: str | None = None) -> Report:
         """Screen one profile. ``as_of`` defaults to today; pass it for reproducible output."""
         facts = self.facts_for(profile, as_of)

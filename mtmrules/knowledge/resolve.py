@@ -238,6 +238,7 @@ class Resolver:
                 names.setdefault(key + "s", cls.id)
         return names
 
+    @functools.lru_cache(maxsize=16384)
     def allergen(self, text: str | None, code_system: str | None = None,
                  code: str | None = None) -> tuple[frozenset[str], str | None, str]:
         """(ingredients the allergy covers, class id if recorded as a class, status)."""
@@ -277,6 +278,7 @@ class Resolver:
                 out.setdefault(tuple(tokens(name)), group.id)
         return out
 
+    @functools.lru_cache(maxsize=65536)
     def condition(self, text: str | None, code_system: str | None = None,
                   code: str | None = None) -> frozenset[str]:
         """Every condition group (ancestors included) the entry belongs to; empty if none."""
@@ -318,6 +320,7 @@ class Resolver:
                 by_name.setdefault(normalise(name), lab.id)
         return by_loinc, by_name
 
+    @functools.lru_cache(maxsize=16384)
     def lab(self, name: str | None, loinc: str | None) -> str | None:
         by_loinc, by_name = self._lab_index
         if loinc and loinc in by_loinc:

@@ -76,7 +76,7 @@ class ReportBuilder:
             if ref[0] == "med":
                 names.append(ref[2])
             elif ref[0] == "condition":
-                names.append(facts.conditions[[c.index for c in facts.conditions].index(ref[1])].label)
+                names.append(next(c.label for c in facts.conditions if c.index == ref[1]))
             elif ref[0] == "allergy":
                 names.append(facts.allergies[ref[1]].label)
             elif ref[0] == "lab":

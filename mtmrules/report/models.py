@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
@@ -59,7 +59,7 @@ class Problem(_Out):
     rank: int
     score: float
     rule: str
-    also_found_by: list[str] = []
+    also_found_by: list[str] = Field(default_factory=list)
     kind: str
     category: str
     severity: str
@@ -72,7 +72,7 @@ class Problem(_Out):
     interventions: list[InterventionOut]
     patient_text: str
     references: list[Reference]
-    implicated: list[str] = []
+    implicated: list[str] = Field(default_factory=list)
     decision: str | None = None          # proposed | accepted | deferred (from a session file)
     decision_note: str | None = None
 
@@ -121,7 +121,7 @@ class Report(_Out):
     problems: list[Problem]
     not_evaluated: list[NotEvaluated]
     unresolved: list[Unresolved]
-    suppressed: list[Suppressed] = []
+    suppressed: list[Suppressed] = Field(default_factory=list)
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")

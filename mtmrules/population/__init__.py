@@ -1,0 +1,1 @@
+"""Population screening: claims input, chunked streaming, worker processes, vectorised matching, Dask."""

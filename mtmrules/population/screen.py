@@ -1,0 +1,279 @@
+"""Population screening: stream patients in chunks, screen each chunk (in worker processes if asked),
+write one row per problem and a per-patient summary, and report bad records without stopping.
+
+Memory is bounded by the chunk size and the number of chunks in flight (at most two per worker),
+not by the population: inputs are streamed (Bulk NDJSON by byte offsets, claims tables in row
+chunks, profile folders file by file) and results are appended to the output as they arrive.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from mtmrules.errors import InputError, MtmRulesError
+from mtmrules.profile.models import Profile
+
+PROBLEM_COLUMNS = ["patient_id", "rank", "kind", "category", "severity", "score", "rule", "medications", "title"]
+SUMMARY_COLUMNS = ["patient_id", "problems", "contraindicated", "major", "moderate", "minor", "not_evaluated",
+                   "unresolved", "active_medications", "cmr_priority"]
+#: CMR priority: severity-weighted problem count (who to call first for a Comprehensive Medication Review)
+PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "minor": 0.5}
+CHUNK = 500
+
+
+def cmr_priority(problems: Iterable[Any], active_meds: int) -> float:
+    """Severity-weighted problem count, plus 0.25 per active medication beyond 8 (polypharmacy)."""
+    return round(sum(PRIORITY_WEIGHT[p.severity] for p in problems) + max(0, active_meds - 8) * 0.25, 2)
+
+
+@dataclass
+class ScreenSummary:
+    read: int = 0
+    screened: int = 0
+    rejected: int = 0
+    problems: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+# --- per-chunk work (runs in workers) ----------------------------------------------------------
+
+_ENGINE = None
+
+
+def _init_worker(executor: str) -> None:
+    global _ENGINE
+    from mtmrules.engine.engine import Engine
+    _ENGINE = Engine.default(executor=executor)
+
+
+def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
+    kind, data = item
+    if kind == "fhir":  # (patient id, raw resources): FHIR parsing happens in the worker, not the reader
+        from mtmrules.fhir import profiles_from_resources
+        return profiles_from_resources(data[1], f"Patient/{data[0]}")
+    return [data if isinstance(data, Profile) else Profile.model_validate(data)]
+
+
+def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fast") -> tuple[list[list], list[list], list[list]]:
+    """Screen a chunk of ("profile", dict | Profile) / ("fhir", (patient id, resources)) items
+    → (problem rows, summary rows, error rows)."""
+    global _ENGINE
+    if _ENGINE is None or _ENGINE.executor != executor:
+        _init_worker(executor)
+    engine = _ENGINE
+    problems, summaries, errors = [], [], []
+    for item in items:
+        try:
+            reports = [engine.check(profile, as_of=as_of) for profile in _profiles_of(item)]
+        except MtmRulesError as exc:
+            ident = item[1][0] if item[0] == "fhir" else getattr(item[1], "id", None) or item[1].get("id")
+            errors.append([f"patient {ident}", str(exc)])
+            continue
+        for report in reports:
+            _rows(report, problems, summaries)
+    return problems, summaries, errors
+
+
+def _rows(report, problems: list, summaries: list) -> None:
+    """Append one report's problem rows and its summary row."""
+    for p in report.problems:
+        problems.append([report.patient.id, p.rank, p.kind, p.category, p.severity, p.score, p.rule,
+                         ";".join(p.medications), p.title])
+    counts = {s: sum(p.severity == s for p in report.problems) for s in PRIORITY_WEIGHT}
+    active = sum(m.active for m in report.medications)
+    summaries.append([report.patient.id, len(report.problems), counts["contraindicated"], counts["major"],
+                      counts["moderate"], counts["minor"], len(report.not_evaluated), len(report.unresolved),
+                      active, cmr_priority(report.problems, active)])
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+def iter_items(source: Any, as_of: date, on_error: Callable[[str, str], None],
+               diagnoses: str | None = None, patients: str | None = None) -> Iterator[tuple[str, Any]]:
+    """Work items from a Bulk export folder (raw resources per patient), a folder/file of profiles or
+    bundles, a claims table, or a DataFrame (profiles)."""
+    import pandas as pd
+    if not isinstance(source, pd.DataFrame) and Path(source).is_dir() and any(Path(source).glob("*.ndjson")):
+        from mtmrules.fhir import bulk_groups
+        for group in bulk_groups(source, on_error):
+            yield "fhir", group
+        return
+    for profile in iter_profiles(source, as_of, on_error, diagnoses, patients):
+        yield "profile", profile
+
+
+def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None],
+                  diagnoses: str | None = None, patients: str | None = None) -> Iterator[Profile]:
+    """Profiles from a Bulk export folder, a folder/file of profiles or bundles, a claims table, or a DataFrame."""
+    import pandas as pd
+    if isinstance(source, pd.DataFrame):
+        from mtmrules.population.claims import _profile
+        frame = source.astype(str)
+        cols = {c.lower(): c for c in frame.columns}
+        pid_col = cols.get("patient_id") or cols.get("member_id")
+        if pid_col is None:
+            raise InputError("the DataFrame needs a patient_id column")
+        for pid, group in frame.groupby(pid_col, sort=False):
+            rows = [(i + 2, {k.lower(): v for k, v in rec.items()}) for i, rec in enumerate(group.to_dict("records"))]
+            try:
+                yield _profile(str(pid), rows, [], {}, as_of, "<dataframe>")
+            except InputError as exc:
+                on_error(f"<dataframe> patient {pid}", exc.reason)
+        return
+    path = Path(source)
+    if path.suffix.lower() in (".csv", ".parquet"):
+        from mtmrules.population.claims import read_claims
+        yield from read_claims(path, as_of, diagnoses, patients, on_error)
+        return
+    if path.is_dir() and any(path.glob("*.ndjson")):
+        from mtmrules.fhir import read_bulk
+        yield from read_bulk(path, on_error)
+        return
+    from mtmrules.profile.inputs import read_any
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml")) if path.is_dir() else [path]
+    for file in files:
+        try:
+            yield from read_any(file)
+        except InputError as exc:
+            on_error(":".join(str(p) for p in (exc.file, exc.line) if p is not None) or str(file), exc.reason)
+
+
+def _chunks(items: Iterator[tuple[str, Any]], size: int, summary: ScreenSummary) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        summary.read += 1
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- output --------------------------------------------------------------------------------------
+
+class _Table:
+    """Append-only CSV or Parquet file."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path, self.columns = path, columns
+        self.parquet = path.suffix.lower() == ".parquet"
+        self._writer = None
+        self._handle = None
+
+    def write(self, rows: list[list]) -> None:
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+            table = pa.Table.from_pylist([dict(zip(self.columns, r)) for r in rows], schema=self._schema())
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, table.schema)
+            if rows:
+                self._writer.write_table(table)
+        else:
+            if self._handle is None:
+                self._handle = self.path.open("w", newline="", encoding="utf-8")
+                self._writer = csv.writer(self._handle)
+                self._writer.writerow(self.columns)
+            self._writer.writerows(rows)
+
+    def _schema(self):
+        import pyarrow as pa
+        types = {"rank": pa.int32(), "score": pa.float64(), "cmr_priority": pa.float64(), "problems": pa.int32(),
+                 "contraindicated": pa.int32(), "major": pa.int32(), "moderate": pa.int32(), "minor": pa.int32(),
+                 "not_evaluated": pa.int32(), "unresolved": pa.int32(), "active_medications": pa.int32()}
+        return pa.schema([(c, types.get(c, pa.string())) for c in self.columns])
+
+    def close(self) -> None:
+        if self._writer is None:
+            self.write([])
+        if self.parquet and self._writer is not None:
+            self._writer.close()
+        if self._handle is not None:
+            self._handle.close()
+
+
+def output_paths(out: str | Path) -> dict[str, Path]:
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("--out: expected a .csv or .parquet file name", file=str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return {"problems": out, "summary": out.with_name(f"{out.stem}.summary{out.suffix}"),
+            "errors": out.with_name(f"{out.stem}.errors.csv")}
+
+
+def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fast", workers: int = 1,
+           chunk_size: int = CHUNK, progress: bool | None = None, diagnoses: str | None = None,
+           patients: str | None = None, collect: bool = False):
+    """Screen a population. With ``out``, writes the tables and returns a ScreenSummary; with
+    ``collect=True``, also returns (summary, problem rows, summary rows, error rows) in memory."""
+    summary = ScreenSummary()
+    error_rows: list[list] = []
+    paths = output_paths(out) if out is not None else {}
+    tables = {k: _Table(v, cols) for (k, v), cols in zip(paths.items(), (PROBLEM_COLUMNS, SUMMARY_COLUMNS, ["location", "reason"]))} \
+        if out is not None else {}
+    collected: dict[str, list] = {"problems": [], "summary": [], "errors": []}
+
+    def on_error(location: str, reason: str) -> None:
+        error_rows.append([location, reason])
+        summary.rejected += 1
+
+    def emit(result: tuple[list, list, list]) -> None:
+        problems, summaries, errors = result
+        summary.screened += len(summaries)
+        summary.problems += len(problems)
+        summary.rejected += len(errors)
+        batch = {"problems": problems, "summary": summaries, "errors": errors + error_rows[:]}
+        error_rows.clear()
+        for key, rows in batch.items():
+            if out is not None:
+                tables[key].write(rows)
+            if collect:
+                collected[key].extend(rows)
+        if bar is not None:
+            bar.update(task, completed=summary.screened + summary.rejected)
+
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = task = None
+    if show:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        bar = Progress(TextColumn("screening"), BarColumn(), TextColumn("{task.completed} patients"),
+                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True)
+        bar.start()
+        task = bar.add_task("screen", total=None, rate="")
+    try:
+        chunks = _chunks(iter_items(source, as_of, on_error, diagnoses, patients), chunk_size, summary)
+        if workers <= 1:
+            for chunk in chunks:
+                emit(screen_chunk(chunk, as_of, executor))
+        else:
+            import multiprocessing as mp
+            context = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
+            with context.Pool(workers, initializer=_init_worker, initargs=(executor,)) as pool:
+                pending = []
+                for chunk in chunks:  # at most two chunks per worker in flight: memory stays bounded
+                    pending.append(pool.apply_async(screen_chunk, (chunk, as_of, executor)))
+                    while len(pending) >= 2 * workers:
+                        emit(pending.pop(0).get())
+                for job in pending:
+                    emit(job.get())
+        if error_rows:
+            emit(([], [], []))
+    finally:
+        if bar is not None:
+            bar.stop()
+        for table in tables.values():
+            table.close()
+    summary.outputs = {k: str(v) for k, v in paths.items()}
+    if collect:
+        return summary, collected["problems"], collected["summary"], collected["errors"]
+    return summary
