@@ -97,7 +97,7 @@ def read_claims(path: str | Path, as_of: date, diagnoses: str | Path | None = No
         cols = _columns(frame, ("patient_id", "fill_date", "days_supply"), str(path))
         if not ({"drug", "ndc", "rxnorm"} & set(cols)):
             raise InputError("need a drug name, ndc or rxnorm column", file=str(path))
-        for record in frame.astype(str).to_dict("records"):
+        for record in frame.astype(object).where(frame.notna(), "").astype(str).to_dict("records"):
             line += 1
             row = {k: record[v].strip() for k, v in cols.items()}
             pid = row["patient_id"]

@@ -116,14 +116,11 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
     """Profiles from a Bulk export folder, a folder/file of profiles or bundles, a claims table, or a DataFrame."""
     import pandas as pd
     if isinstance(source, pd.DataFrame):
-        from mtmrules.population.claims import _profile
-        frame = source.astype(str)
-        cols = {c.lower(): c for c in frame.columns}
-        pid_col = cols.get("patient_id") or cols.get("member_id")
-        if pid_col is None:
-            raise InputError("the DataFrame needs a patient_id column")
-        for pid, group in frame.groupby(pid_col, sort=False):
-            rows = [(i + 2, {k.lower(): v for k, v in rec.items()}) for i, rec in enumerate(group.to_dict("records"))]
+        from mtmrules.population.claims import _columns, _profile
+        frame = source.astype(object).where(source.notna(), "").astype(str)
+        cols = _columns(frame, ("patient_id", "fill_date", "days_supply"), "<dataframe>")
+        for pid, group in frame.groupby(cols["patient_id"], sort=False):
+            rows = [(i + 2, {k: rec[v].strip() for k, v in cols.items()}) for i, rec in enumerate(group.to_dict("records"))]
             try:
                 yield _profile(str(pid), rows, [], {}, as_of, "<dataframe>")
             except InputError as exc:

@@ -1,0 +1,106 @@
+"""Population screening: inputs, bad records, workers, DataFrame API and the Dask adapter."""
+
+import csv
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from mtmrules.population.screen import PROBLEM_COLUMNS, screen
+
+from conftest import AS_OF, SHARED
+
+FILLS = """patient_id,drug,rxnorm,fill_date,days_supply,quantity
+A1,warfarin 5 mg tablet,,2026-09-01,90,90
+A1,ibuprofen 400 mg tablet,,2026-11-01,30,90
+A1,atorvastatin 40 mg,,2026-07-01,30,30
+A1,atorvastatin 40 mg,,2026-10-01,30,30
+B2,lisinopril 10 MG Oral Tablet,314076,2026-10-15,30,30
+B2,metformin 500 mg tablet,,2026-10-15,30,60
+C3,simvastatin 40 mg,,2026-10-01,notanumber,30
+D4,Foo 10 mg,,2026-10-01,30,30
+"""
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_claims_table_screen_with_side_tables(tmp_path):
+    fills = write(tmp_path, "fills.csv", FILLS)
+    dx = write(tmp_path, "dx.csv", "patient_id,icd10,description\nA1,I48.91,atrial fibrillation\nB2,E11.9,type 2 diabetes\n")
+    pts = write(tmp_path, "patients.csv", "patient_id,birth_date,sex\nA1,1946-01-01,F\nB2,1960-05-05,M\n")
+    summary = screen(fills, tmp_path / "out.csv", AS_OF, diagnoses=str(dx), patients=str(pts), progress=False)
+    assert (summary.read, summary.screened, summary.rejected) == (3, 3, 1)
+    problems = read_csv(tmp_path / "out.csv")
+    assert list(problems[0]) == PROBLEM_COLUMNS
+    a1 = {p["rule"] for p in problems if p["patient_id"] == "A1"}
+    assert "interactions/ddi-warfarin-nsaid" in a1 and "adherence/pdc-statins" in a1
+    summary_rows = {r["patient_id"]: r for r in read_csv(tmp_path / "out.summary.csv")}
+    assert set(summary_rows) == {"A1", "B2", "D4"}
+    assert float(summary_rows["A1"]["cmr_priority"]) > float(summary_rows["B2"]["cmr_priority"])
+    assert summary_rows["D4"]["unresolved"] == "1"
+    errors = read_csv(tmp_path / "out.errors.csv")
+    assert errors and "C3" in errors[0]["reason"] and "days_supply" in errors[0]["reason"]
+
+
+def test_claims_rows_must_be_contiguous(tmp_path):
+    from mtmrules.errors import InputError
+    fills = write(tmp_path, "fills.csv", "patient_id,drug,fill_date,days_supply\nA,warfarin,2026-10-01,30\n"
+                                         "B,warfarin,2026-10-01,30\nA,aspirin,2026-10-01,30\n")
+    with pytest.raises(InputError) as info:
+        screen(fills, tmp_path / "o.csv", AS_OF, progress=False)
+    assert "not contiguous" in str(info.value) and ":4" in str(info.value)
+
+
+def test_bulk_export_with_a_bad_line_continues(tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(SHARED / "fixtures" / "bulk-fhir-10", export)
+    with open(export / "Condition.000.ndjson", "a") as handle:
+        handle.write("{not json\n")
+    summary = screen(export, tmp_path / "out.parquet", AS_OF, progress=False)
+    assert summary.screened == 13 and summary.rejected == 1
+    errors = read_csv(tmp_path / "out.errors.csv")
+    assert "Condition.000.ndjson" in errors[0]["location"] and "not valid JSON" in errors[0]["reason"]
+    problems = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(problems.columns) == PROBLEM_COLUMNS and len(problems) == summary.problems
+
+
+def test_two_workers_give_the_same_rows(tmp_path):
+    folder = SHARED / "fixtures" / "synthea-r4"
+    one = screen(folder, tmp_path / "one.csv", AS_OF, workers=1, chunk_size=7, progress=False)
+    two = screen(folder, tmp_path / "two.csv", AS_OF, workers=2, chunk_size=7, progress=False)
+    assert one.screened == two.screened == 40
+    assert (tmp_path / "one.csv").read_text() == (tmp_path / "two.csv").read_text()
+    assert (tmp_path / "one.summary.csv").read_text() == (tmp_path / "two.summary.csv").read_text()
+
+
+def test_engine_screen_dataframe(engine):
+    frame = pd.read_csv(pd.io.common.StringIO(FILLS), dtype=str)
+    frame = frame[frame.patient_id.isin(["A1", "B2"])]
+    problems = engine.screen(frame, as_of=AS_OF)
+    assert list(problems.columns) == PROBLEM_COLUMNS
+    assert "interactions/ddi-warfarin-nsaid" in set(problems.rule)
+
+
+def test_dask_local_cluster_matches_single_process(engine):
+    dd = pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    from mtmrules.dask import screen as dask_screen
+    frame = pd.read_csv(pd.io.common.StringIO(FILLS), dtype=str)
+    frame = frame[frame.patient_id != "C3"]
+    expected = engine.screen(frame, as_of=AS_OF).sort_values(["patient_id", "rank"]).reset_index(drop=True)
+    parts = dd.from_pandas(frame, npartitions=1).shuffle("patient_id", npartitions=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster):
+        got = dask_screen(parts, AS_OF).compute()
+    got = got.sort_values(["patient_id", "rank"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
