@@ -36,6 +36,7 @@ class ExecutorName(str, Enum):
     fast = "fast"
     naive = "naive"
     durable = "durable"
+    vectorized = "vectorized"
 
 
 class SchemaName(str, Enum):

@@ -20,7 +20,7 @@ from mtmrules.report.build import ReportBuilder
 from mtmrules.report.models import Report
 
 BUILTIN_PACKS = Path(__file__).resolve().parent.parent / "rules"
-EXECUTORS = ("fast", "naive", "durable")
+EXECUTORS = ("fast", "naive", "durable", "vectorized")
 
 
 def builtin_pack_paths() -> list[Path]:
@@ -66,6 +66,9 @@ class Engine:
                 self._executors[name] = FastExecutor(self.rules)
             elif name == "naive":
                 self._executors[name] = NaiveExecutor(self.rules)
+            elif name == "vectorized":
+                from mtmrules.engine.vectorized import VectorizedExecutor
+                self._executors[name] = VectorizedExecutor(self.rules)
             elif name == "durable":
                 from mtmrules.engine.durable import DurableExecutor
                 self._executors[name] = DurableExecutor(self.rules)

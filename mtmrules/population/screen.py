@@ -71,15 +71,20 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
         _init_worker(executor)
     engine = _ENGINE
     problems, summaries, errors = [], [], []
+    batch = []   # facts of the chunk, in order
     for item in items:
         try:
-            reports = [engine.check(profile, as_of=as_of) for profile in _profiles_of(item)]
+            batch.extend(engine.facts.build(profile, as_of) for profile in _profiles_of(item))
         except MtmRulesError as exc:
             ident = item[1][0] if item[0] == "fhir" else getattr(item[1], "id", None) or item[1].get("id")
             errors.append([f"patient {ident}", str(exc)])
-            continue
-        for report in reports:
-            _rows(report, problems, summaries)
+    if executor == "vectorized":   # the whole chunk at once
+        tables = engine._executor("vectorized").run_many(batch)
+    else:
+        tables = [engine._executor(executor).run(facts) for facts in batch]
+    from mtmrules.engine.matches import canonical
+    for facts, matches in zip(batch, tables):
+        _rows(engine.reporter.build(facts, canonical(matches), executor), problems, summaries)
     return problems, summaries, errors
 
 

@@ -1,0 +1,258 @@
+"""The ``vectorized`` executor: rule states for a whole chunk of patients at once, over integer-coded
+numpy/pandas tables, one vectorised pass per IR node.
+
+Each node yields a state per patient (0 = false, 1 = unknown, 2 = true); Kleene's logic is then
+``all`` = minimum, ``any`` = maximum, ``none`` = 2 − maximum. Only the (patient, rule) pairs that
+come out true or unknown — a few per patient — are then expanded into match rows (bindings,
+evidence, modifiers) by the shared naive outcome code, so the match table is identical to the
+other executors' (tests/test_differential.py checks the states and the tables).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mtmrules.engine import ir
+from mtmrules.engine.matches import Match
+from mtmrules.engine.naive import NaiveExecutor, group_pdc
+from mtmrules.facts import PatientFacts
+
+F, U, T = 0, 1, 2
+
+
+def _bound_mask(values: np.ndarray, bounds: ir.Bounds) -> np.ndarray:
+    """Vectorised ir.Bounds.test (same tolerance); NaN compares false."""
+    out = np.ones(values.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if bounds.gt is not None:
+            out &= values > bounds.gt + ir._eps(bounds.gt)
+        if bounds.gte is not None:
+            out &= values >= bounds.gte - ir._eps(bounds.gte)
+        if bounds.lt is not None:
+            out &= values < bounds.lt - ir._eps(bounds.lt)
+        if bounds.lte is not None:
+            out &= values <= bounds.lte + ir._eps(bounds.lte)
+    return out
+
+
+class _Tables:
+    """One chunk of patients as flat arrays (rows of items, conditions, allergies, labs)."""
+
+    def __init__(self, chunk: list[PatientFacts]) -> None:
+        self.n = len(chunk)
+        self.facts = chunk
+        rows = [(p, pos, it.ingredient, it.route or "", it.form or "", it.prn,
+                 it.daily.value if it.daily else np.nan, it.daily.unit if it.daily else "",
+                 it.per_day if it.per_day is not None else np.nan, it.med)
+                for p, f in enumerate(chunk) for pos, it in enumerate(f.items)]
+        items = pd.DataFrame(rows, columns=["p", "pos", "ing", "route", "form", "prn", "daily", "unit", "per_day", "med"])
+        self.items = items
+        self.i_p = items["p"].to_numpy(dtype=np.int64)
+        self.i_ing = items["ing"].to_numpy(dtype=object)
+        self.i_route = items["route"].to_numpy(dtype=object)
+        self.i_form = items["form"].to_numpy(dtype=object)
+        self.i_prn = items["prn"].to_numpy(dtype=bool)
+        self.i_daily = items["daily"].to_numpy(dtype=float)
+        self.i_unit = items["unit"].to_numpy(dtype=object)
+        self.i_per_day = items["per_day"].to_numpy(dtype=float)
+        self.i_med = items["med"].to_numpy(dtype=np.int64)
+        conds = [(p, g) for p, f in enumerate(chunk) for c in f.conditions for g in c.groups]
+        self.c_p = np.array([c[0] for c in conds], dtype=np.int64)
+        self.c_g = np.array([c[1] for c in conds], dtype=object)
+        allergies = [(p, a.index, ing, (a.reaction or "").lower(), a.severity, a.type)
+                     for p, f in enumerate(chunk) for a in f.allergies for ing in a.ingredients]
+        self.allergies = pd.DataFrame(allergies, columns=["p", "idx", "ing", "reaction", "severity", "type"])
+        self.as_of = np.array([f.as_of.toordinal() for f in chunk], dtype=np.int64)
+
+    def per_patient_max(self, patients: np.ndarray, states: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n, dtype=np.int8)
+        if len(patients):
+            np.maximum.at(out, patients, states.astype(np.int8))
+        return out
+
+
+class VectorizedExecutor(NaiveExecutor):
+    """States in bulk, match rows through the shared outcome code."""
+
+    name = "vectorized"
+
+    def __init__(self, rules: list[ir.CompiledRule]) -> None:
+        super().__init__(rules)
+
+    # --- states --------------------------------------------------------------------------------
+
+    def states(self, chunk: list[PatientFacts]) -> np.ndarray:
+        """A (patients × rules) int8 array of rule states: 0 false, 1 not evaluable, 2 true."""
+        tables = _Tables(chunk)
+        cache: dict[int, np.ndarray] = {}
+        out = np.zeros((len(chunk), len(self.rules)), dtype=np.int8)
+        for r, rule in enumerate(self.rules):
+            out[:, r] = self._node(rule.when, tables, cache)
+        return out
+
+    def _node(self, node: ir.Node, t: _Tables, cache: dict) -> np.ndarray:
+        key = id(node)
+        if key not in cache:
+            cache[key] = self._compute(node, t, cache)
+        return cache[key]
+
+    def _item_filter(self, match: ir.MedMatch, t: _Tables) -> np.ndarray:
+        mask = np.fromiter((ing in match.ingredients for ing in t.i_ing), dtype=bool, count=len(t.i_ing))
+        if match.routes is not None:
+            mask &= np.fromiter((r == "" or r in match.routes for r in t.i_route), dtype=bool, count=len(t.i_route))
+        if match.exclude_routes:
+            mask &= np.fromiter((r not in match.exclude_routes for r in t.i_route), dtype=bool, count=len(t.i_route))
+        if match.forms is not None:
+            mask &= np.fromiter((f in match.forms for f in t.i_form), dtype=bool, count=len(t.i_form))
+        if match.prn is not None:
+            mask &= t.i_prn == match.prn
+        return mask
+
+    def _dose_states(self, match: ir.MedMatch, t: _Tables, rows: np.ndarray) -> np.ndarray:
+        """Per item (restricted to ``rows``): T/U/F for the dose parts, as naive.dose_state."""
+        state = np.full(rows.sum(), T, dtype=np.int8)
+        if match.daily is not None:
+            daily, unit = t.i_daily[rows], t.i_unit[rows]
+            known = ~np.isnan(daily) & (unit == match.daily.unit)
+            state = np.where(~known, U, np.where(_bound_mask(daily, match.daily), T, F)).astype(np.int8)
+        if match.per_day is not None:
+            per_day = t.i_per_day[rows]
+            pd_state = np.where(np.isnan(per_day), U, np.where(_bound_mask(per_day, match.per_day), T, F))
+            state = np.where(state == T, pd_state, state).astype(np.int8)
+        return state
+
+    def _compute(self, node: ir.Node, t: _Tables, cache: dict) -> np.ndarray:
+        n = t.n
+        if isinstance(node, (ir.All, ir.Any_, ir.Not)):
+            children = np.stack([self._node(c, t, cache) for c in node.children])
+            if isinstance(node, ir.All):
+                return children.min(axis=0)
+            top = children.max(axis=0)
+            return top if isinstance(node, ir.Any_) else (T - top).astype(np.int8)
+        if isinstance(node, ir.Med):
+            rows = self._item_filter(node.match, t)
+            return t.per_patient_max(t.i_p[rows], self._dose_states(node.match, t, rows))
+        if isinstance(node, ir.Count):
+            rows = self._item_filter(node.match, t)
+            ok = np.zeros(len(rows), dtype=bool)
+            ok[rows] = self._dose_states(node.match, t, rows) == T
+            hit = t.items[ok]
+            if node.same_ingredient:
+                sizes = hit.groupby(["p", "ing"])["med"].nunique()
+                patients = sizes[sizes >= node.gte].index.get_level_values("p").unique().to_numpy()
+            else:
+                col = "ing" if node.distinct == "ingredient" else "med"
+                sizes = hit.groupby("p")[col].nunique()
+                patients = sizes[sizes >= node.gte].index.to_numpy()
+            out = np.zeros(n, dtype=np.int8)
+            out[patients.astype(np.int64)] = T
+            return out
+        if isinstance(node, ir.Total):
+            rows = self._item_filter(node.match, t)
+            weights = dict(node.weights)
+            p = t.i_p[rows]
+            if node.measure == "daily_dose" or node.per_dose:
+                unit = node.bounds.unit if node.measure == "daily_dose" else "mg"
+                counted = np.ones(rows.sum(), dtype=bool) if node.measure == "daily_dose" else \
+                    np.fromiter((i in weights for i in t.i_ing[rows]), dtype=bool, count=rows.sum())
+                daily = t.i_daily[rows]
+                known = counted & ~np.isnan(daily) & (t.i_unit[rows] == unit)
+                factor = np.fromiter((weights.get(i, 1.0) for i in t.i_ing[rows]), dtype=float, count=rows.sum())
+                total = np.zeros(n)
+                np.add.at(total, p[known], (daily * factor)[known])
+                unknown = np.zeros(n, dtype=bool)
+                unknown[p[counted & ~known]] = True
+            else:
+                frame = pd.DataFrame({"p": p, "ing": t.i_ing[rows]}).drop_duplicates()
+                frame = frame[frame["ing"].isin(weights)]
+                total = np.zeros(n)
+                np.add.at(total, frame["p"].to_numpy(dtype=np.int64), frame["ing"].map(weights).to_numpy(dtype=float))
+                unknown = np.zeros(n, dtype=bool)
+            return np.where(_bound_mask(total, node.bounds), T, np.where(unknown, U, F)).astype(np.int8)
+        if isinstance(node, ir.CondGroup):
+            mask = np.fromiter((g in node.groups for g in t.c_g), dtype=bool, count=len(t.c_g))
+            out = np.zeros(n, dtype=np.int8)
+            out[t.c_p[mask]] = T
+            return out
+        if isinstance(node, (ir.AllergyTo, ir.AllergyConflict)):
+            a = t.allergies
+            wanted = node.ingredients if isinstance(node, ir.AllergyTo) else node.match.ingredients
+            mask = np.array(a["ing"].isin(wanted), dtype=bool)   # a copy: pandas arrays may be read-only
+            flt = node.filter
+            if flt.reactions:
+                mask &= np.fromiter((any(r in text for r in flt.reactions) for text in a["reaction"]), dtype=bool, count=len(a))
+            if flt.severities is not None:
+                mask &= np.array(a["severity"].isin(flt.severities), dtype=bool)
+            if flt.types is not None:
+                mask &= np.array(a["type"].isin(flt.types), dtype=bool)
+            keep = a.loc[mask]
+            if isinstance(node, ir.AllergyConflict):
+                rows = self._item_filter(node.match, t)
+                items = pd.DataFrame({"p": t.i_p[rows], "ing": t.i_ing[rows]})
+                keep = items.merge(keep, on=["p", "ing"])
+            out = np.zeros(n, dtype=np.int8)
+            out[keep["p"].to_numpy(dtype=np.int64)] = T
+            return out
+        if isinstance(node, ir.PatientAttr):
+            values = [getattr(f, node.attr) for f in t.facts]
+            out = np.zeros(n, dtype=np.int8)
+            for i, value in enumerate(values):
+                if value is None or (node.attr == "sex" and value not in ("female", "male")):
+                    out[i] = U
+                elif node.bounds is not None:
+                    out[i] = T if _bound_mask(np.array([float(value)]), node.bounds)[0] else F
+                else:
+                    out[i] = T if value == node.equals else F
+            return out
+        if isinstance(node, ir.Renal):
+            values = np.array([f.renal[node.measure].value if node.measure in f.renal else np.nan for f in t.facts])
+            return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
+        if isinstance(node, ir.LabValueTest):
+            values = np.full(n, np.nan)
+            for i, f in enumerate(t.facts):
+                lab = f.labs.get(node.test)
+                if lab is None:
+                    continue
+                if node.within_days is not None and (lab.date is None or (f.as_of - lab.date).days > node.within_days):
+                    continue
+                values[i] = lab.value
+            return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
+        if isinstance(node, ir.LabMissing):
+            out = np.full(n, T, dtype=np.int8)
+            for i, f in enumerate(t.facts):
+                if any(v.date is not None and (f.as_of - v.date).days <= node.within_days
+                       for v in f.lab_history.get(node.test, ())):
+                    out[i] = F
+            return out
+        if isinstance(node, ir.Adherence):
+            rows = self._item_filter(node.match, t)
+            out = np.zeros(n, dtype=np.int8)
+            for patient in np.unique(t.i_p[rows]):
+                items = [t.facts[patient].items[pos] for pos in t.items["pos"].to_numpy()[rows & (t.i_p == patient)]]
+                value, _ = group_pdc(items, t.facts[patient].as_of)
+                out[patient] = U if value is None else T if node.bounds.test(value) else F
+            return out
+        raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
+
+    # --- match rows ----------------------------------------------------------------------------
+
+    def run_many(self, chunk: list[PatientFacts]) -> list[list[Match]]:
+        states = self.states(chunk)
+        out = []
+        for i, facts in enumerate(chunk):
+            matches = []
+            for r in np.flatnonzero(states[i]):
+                rule = self.rules[r]
+                outcome = self.eval(rule.when, facts)
+                modifier = None
+                if outcome.state == "T":
+                    modifier = next((k for k, m in enumerate(rule.modifiers) if self.eval(m.when, facts).state == "T"), None)
+                match = Match.from_outcome(rule.id, outcome, modifier)
+                if match:
+                    matches.append(match)
+            out.append(matches)
+        return out
+
+    def run(self, facts: PatientFacts) -> list[Match]:
+        return self.run_many([facts])[0]
