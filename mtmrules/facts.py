@@ -114,6 +114,8 @@ class PatientFacts:
     lab_history: dict[str, tuple[LabValue, ...]]
     renal: dict[str, RenalValue] = field(default_factory=dict)
     unresolved: tuple[tuple[str, str, str], ...] = ()   # (kind, input, reason)
+    problem_list: bool | None = None   # True when any condition is recorded; None: unknown (not "none")
+    deceased: bool = False
 
     @property
     def ingredients(self) -> frozenset[str]:
@@ -199,13 +201,15 @@ class FactBuilder:
             pregnant = True
         breastfeeding = False if profile.breastfeeding is None and profile.sex == "male" else profile.breastfeeding
         weight = profile.weight_kg or (latest["weight"].value if "weight" in latest else None)
-        renal = self._renal(latest, age, profile.sex, weight)
+        renal = self._renal({k: v for k, v in latest.items() if k not in RENAL_LABS or _recent(v, as_of)},
+                            age, profile.sex, weight)
         return PatientFacts(
             patient_id=profile.id, as_of=as_of, age=age, sex=profile.sex, pregnant=pregnant,
             breastfeeding=breastfeeding, weight_kg=weight, entries=tuple(entries),
             items=tuple(items), conditions=tuple(conditions), allergies=tuple(allergies),
             allergy_status_recorded=bool(profile.allergies) or profile.no_known_allergies,
-            labs=latest, lab_history=lab_history, renal=renal, unresolved=tuple(dict.fromkeys(unresolved)))
+            labs=latest, lab_history=lab_history, renal=renal, unresolved=tuple(dict.fromkeys(unresolved)),
+            problem_list=True if profile.conditions else None, deceased=profile.deceased)
 
     def _medication(self, index: int, med) -> tuple[MedEntry, list[MedItem]]:
         code = med.code
@@ -264,6 +268,15 @@ class FactBuilder:
                                                           f"{format_number(scr.value)} mg/dL{_on(scr)}, "
                                                           f"{format_number(weight)} kg")
         return renal
+
+
+#: Kidney function older than this is not used: it says little about today's dosing.
+RENAL_MAX_AGE_DAYS = 365
+RENAL_LABS = ("egfr", "creatinine", "creatinine-clearance")
+
+
+def _recent(lab: LabValue, as_of: date) -> bool:
+    return lab.date is None or (as_of - lab.date).days <= RENAL_MAX_AGE_DAYS
 
 
 def _on(lab: LabValue) -> str:

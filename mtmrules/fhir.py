@@ -300,13 +300,15 @@ def _build(group: _Patient, medications: dict[str, dict], ignored: Counter) -> P
         issues.append(ImportIssue(kind="resource", input=f"{rtype} ×{n}", reason="resource type not used by mtmrules"))
     if patient.get("deceasedDateTime") or patient.get("deceasedBoolean"):
         issues.append(ImportIssue(kind="patient", input=f"Patient/{group.pid}",
-                                  reason=f"patient is deceased ({patient.get('deceasedDateTime', 'date unknown')[:10]})"))
+                                  reason=f"patient is deceased ({patient.get('deceasedDateTime', 'date unknown')[:10]}); "
+                                         "not screened"))
     if not group.patient:
         issues.append(ImportIssue(kind="patient", input=f"Patient/{group.pid}",
                                   reason="no Patient resource: age and sex unknown"))
     gender = patient.get("gender")
     try:
         return Profile(id=group.pid, sex=gender if gender in ("female", "male", "other") else "unknown",
+                       deceased=bool(patient.get("deceasedDateTime") or patient.get("deceasedBoolean")),
                        birth_date=_date(patient.get("birthDate")), medications=meds, conditions=conditions,
                        allergies=allergies, labs=labs, import_issues=issues)
     except ValidationError as exc:

@@ -345,6 +345,11 @@ class PackCompiler:
                      template_id: str) -> ir.CompiledRule:
         rc = _RuleCompiler(self.kb, doc, loc, rule.id if full_id.count("/") == 1 else full_id.split("/", 1)[1])
         when = rc.node(rule.when, ("when",))
+        if rule.kind == "no-indication":
+            # "No indication on the problem list" can only be judged when there is a problem list:
+            # without one the rule is not evaluated, rather than firing for every drug.
+            when = ir.All((ir.PatientAttr("problem_list", equals=True, text="a recorded problem list"), when),
+                          text=when.text)
         modifiers = []
         for i, mod in enumerate(rule.modifiers):
             modifiers.append(ir.CompiledModifier(rc.node(mod.when, ("modifiers", i, "when")), mod.severity,

@@ -83,8 +83,19 @@ class Engine:
         return self.facts.build(self.profile(profile), as_of or date.today())
 
     def match(self, facts: PatientFacts, executor: str | None = None) -> tuple[Match, ...]:
-        """The canonical match table for already-built facts."""
+        """The canonical match table for already-built facts (empty for a deceased patient)."""
+        if facts.deceased:
+            return ()
         return canonical(self._executor(executor or self.executor).run(facts))
+
+    def match_many(self, batch: list[PatientFacts], executor: str | None = None) -> list[tuple[Match, ...]]:
+        """Match tables for a batch; the vectorized executor takes the whole batch at once."""
+        name = executor or self.executor
+        if name != "vectorized":
+            return [self.match(facts, name) for facts in batch]
+        alive = [f for f in batch if not f.deceased]
+        tables = iter(self._executor(name).run_many(alive))
+        return [() if f.deceased else canonical(next(tables)) for f in batch]
 
     def screen(self, source, as_of: date | None = None, workers: int = 1, chunk_size: int = 500):
         """Screen a population — a claims-style fills DataFrame, or a path (Bulk NDJSON folder, profile

@@ -309,7 +309,7 @@ def adherence_outcome(items: list[MedItem], state: str, value: float | None, how
 
 
 ATTR_NAMES = {"age": "age", "weight_kg": "weight", "sex": "sex", "pregnant": "pregnancy status",
-              "breastfeeding": "breastfeeding status"}
+              "breastfeeding": "breastfeeding status", "problem_list": "problem list (conditions)"}
 
 
 def allergy_text(allergy) -> str:
@@ -317,6 +317,6 @@ def allergy_text(allergy) -> str:
 
 
 MISSING_RENAL = {
-    "egfr": "no eGFR or serum creatinine (with age and sex) on record",
-    "crcl": "no creatinine clearance: needs serum creatinine, age, sex and weight",
+    "egfr": "no eGFR or serum creatinine (with age and sex) in the last 12 months",
+    "crcl": "no creatinine clearance: needs a serum creatinine from the last 12 months, age, sex and weight",
 }

@@ -78,13 +78,8 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
         except MtmRulesError as exc:
             ident = item[1][0] if item[0] == "fhir" else getattr(item[1], "id", None) or item[1].get("id")
             errors.append([f"patient {ident}", str(exc)])
-    if executor == "vectorized":   # the whole chunk at once
-        tables = engine._executor("vectorized").run_many(batch)
-    else:
-        tables = [engine._executor(executor).run(facts) for facts in batch]
-    from mtmrules.engine.matches import canonical
-    for facts, matches in zip(batch, tables):
-        _rows(engine.reporter.build(facts, canonical(matches), executor), problems, summaries)
+    for facts, matches in zip(batch, engine.match_many(batch, executor)):
+        _rows(engine.reporter.build(facts, matches, executor), problems, summaries)
     return problems, summaries, errors
 
 

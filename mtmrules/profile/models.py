@@ -185,6 +185,7 @@ class Profile(_Strict):
     conditions: list[Condition] = Field(default_factory=list)
     allergies: list[Allergy] = Field(default_factory=list)
     no_known_allergies: bool = False
+    deceased: bool = False
     labs: list[Lab] = Field(default_factory=list)
     import_issues: list[ImportIssue] = Field(default_factory=list, description="filled by input adapters")
 

@@ -36,6 +36,10 @@ def intake_questions(kb, profile, facts: PatientFacts, report: Report) -> list[Q
         questions.append(Question("allergies", "Does the patient have any drug allergies or intolerances? Record "
                                   "'no known allergies' if none.", "No allergy status is recorded, so allergy "
                                   "screening could not be done."))
+    if facts.problem_list is None:
+        questions.append(Question("conditions", "Which medical conditions does the patient have (the problem list)?",
+                                  "No conditions are recorded, so indications and drug-disease problems "
+                                  "cannot be checked."))
     on_renal = sorted({i.ingredient for i in facts.items} & renal_drugs)
     if on_renal:
         latest = [v.date for lab in ("egfr", "creatinine", "creatinine-clearance")
