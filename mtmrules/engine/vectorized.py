@@ -39,7 +39,7 @@ def _bound_mask(values: np.ndarray, bounds: ir.Bounds) -> np.ndarray:
 class _Tables:
     """One chunk of patients as flat arrays (rows of items, conditions, allergies, labs)."""
 
-    def __init__(self, chunk: list[PatientFacts]) -> None:
+    def __init__(self, chunk: list[PatientFacts], vocabulary: dict[str, int]) -> None:
         self.n = len(chunk)
         self.facts = chunk
         rows = [(p, pos, it.ingredient, it.route or "", it.form or "", it.prn,
@@ -50,6 +50,9 @@ class _Tables:
         self.items = items
         self.i_p = items["p"].to_numpy(dtype=np.int64)
         self.i_ing = items["ing"].to_numpy(dtype=object)
+        # integer-coded ingredients: a filter becomes one vectorised lookup into a boolean table
+        self.i_code = np.fromiter((vocabulary.get(i, len(vocabulary)) for i in self.i_ing), dtype=np.int64,
+                                  count=len(self.i_ing))
         self.i_route = items["route"].to_numpy(dtype=object)
         self.i_form = items["form"].to_numpy(dtype=object)
         self.i_prn = items["prn"].to_numpy(dtype=bool)
@@ -57,19 +60,40 @@ class _Tables:
         self.i_unit = items["unit"].to_numpy(dtype=object)
         self.i_per_day = items["per_day"].to_numpy(dtype=float)
         self.i_med = items["med"].to_numpy(dtype=np.int64)
+        routes = sorted(set(self.i_route) | set(self.i_form))
+        self.text_codes = {r: i for i, r in enumerate(routes)}
+        self.i_route_code = np.fromiter((self.text_codes[r] for r in self.i_route), dtype=np.int64, count=len(self.i_route))
+        self.i_form_code = np.fromiter((self.text_codes[r] for r in self.i_form), dtype=np.int64, count=len(self.i_form))
         conds = [(p, g) for p, f in enumerate(chunk) for c in f.conditions for g in c.groups]
         self.c_p = np.array([c[0] for c in conds], dtype=np.int64)
         self.c_g = np.array([c[1] for c in conds], dtype=object)
+        self.group_codes = {g: i for i, g in enumerate(sorted(set(self.c_g)))}
+        self.c_code = np.fromiter((self.group_codes[g] for g in self.c_g), dtype=np.int64, count=len(self.c_g))
+
         allergies = [(p, a.index, ing, (a.reaction or "").lower(), a.severity, a.type)
                      for p, f in enumerate(chunk) for a in f.allergies for ing in a.ingredients]
         self.allergies = pd.DataFrame(allergies, columns=["p", "idx", "ing", "reaction", "severity", "type"])
         self.as_of = np.array([f.as_of.toordinal() for f in chunk], dtype=np.int64)
+
+    def text_table(self, allowed) -> np.ndarray:
+        """Boolean table over this chunk's route/form codes."""
+        table = np.zeros(len(self.text_codes) + 1, dtype=bool)
+        table[[self.text_codes[r] for r in allowed if r in self.text_codes]] = True
+        return table
 
     def per_patient_max(self, patients: np.ndarray, states: np.ndarray) -> np.ndarray:
         out = np.zeros(self.n, dtype=np.int8)
         if len(patients):
             np.maximum.at(out, patients, states.astype(np.int8))
         return out
+
+
+def _collect_ingredients(node: ir.Node, out: set[str]) -> None:
+    if isinstance(node, (ir.All, ir.Any_, ir.Not)):
+        for child in node.children:
+            _collect_ingredients(child, out)
+    elif isinstance(node, (ir.Med, ir.Count, ir.Total, ir.AllergyConflict, ir.Adherence)):
+        out |= node.match.ingredients
 
 
 class VectorizedExecutor(NaiveExecutor):
@@ -79,12 +103,27 @@ class VectorizedExecutor(NaiveExecutor):
 
     def __init__(self, rules: list[ir.CompiledRule]) -> None:
         super().__init__(rules)
+        names: set[str] = set()
+        for rule in rules:
+            for root in (rule.when, *(m.when for m in rule.modifiers)):
+                _collect_ingredients(root, names)
+        self.vocabulary = {name: code for code, name in enumerate(sorted(names))}
+        self._lookups: dict[frozenset, np.ndarray] = {}
+
+    def _lookup(self, ingredients: frozenset[str]) -> np.ndarray:
+        """Boolean table over ingredient codes (the last slot: ingredients no rule names)."""
+        table = self._lookups.get(ingredients)
+        if table is None:
+            table = np.zeros(len(self.vocabulary) + 1, dtype=bool)
+            table[[self.vocabulary[i] for i in ingredients if i in self.vocabulary]] = True
+            self._lookups[ingredients] = table
+        return table
 
     # --- states --------------------------------------------------------------------------------
 
     def states(self, chunk: list[PatientFacts]) -> np.ndarray:
         """A (patients × rules) int8 array of rule states: 0 false, 1 not evaluable, 2 true."""
-        tables = _Tables(chunk)
+        tables = _Tables(chunk, self.vocabulary)
         cache: dict[int, np.ndarray] = {}
         out = np.zeros((len(chunk), len(self.rules)), dtype=np.int8)
         for r, rule in enumerate(self.rules):
@@ -98,13 +137,15 @@ class VectorizedExecutor(NaiveExecutor):
         return cache[key]
 
     def _item_filter(self, match: ir.MedMatch, t: _Tables) -> np.ndarray:
-        mask = np.fromiter((ing in match.ingredients for ing in t.i_ing), dtype=bool, count=len(t.i_ing))
-        if match.routes is not None:
-            mask &= np.fromiter((r == "" or r in match.routes for r in t.i_route), dtype=bool, count=len(t.i_route))
+        mask = self._lookup(match.ingredients)[t.i_code]
+        if not mask.any():
+            return mask
+        if match.routes is not None:   # an unknown route ("") matches a route list
+            mask &= t.text_table(set(match.routes) | {""})[t.i_route_code]
         if match.exclude_routes:
-            mask &= np.fromiter((r not in match.exclude_routes for r in t.i_route), dtype=bool, count=len(t.i_route))
+            mask &= ~t.text_table(match.exclude_routes)[t.i_route_code]
         if match.forms is not None:
-            mask &= np.fromiter((f in match.forms for f in t.i_form), dtype=bool, count=len(t.i_form))
+            mask &= t.text_table(match.forms)[t.i_form_code]
         if match.prn is not None:
             mask &= t.i_prn == match.prn
         return mask
@@ -171,7 +212,9 @@ class VectorizedExecutor(NaiveExecutor):
                 unknown = np.zeros(n, dtype=bool)
             return np.where(_bound_mask(total, node.bounds), T, np.where(unknown, U, F)).astype(np.int8)
         if isinstance(node, ir.CondGroup):
-            mask = np.fromiter((g in node.groups for g in t.c_g), dtype=bool, count=len(t.c_g))
+            table = np.zeros(len(t.group_codes) + 1, dtype=bool)
+            table[[t.group_codes[g] for g in node.groups if g in t.group_codes]] = True
+            mask = table[t.c_code]
             out = np.zeros(n, dtype=np.int8)
             out[t.c_p[mask]] = T
             return out
@@ -196,15 +239,13 @@ class VectorizedExecutor(NaiveExecutor):
             return out
         if isinstance(node, ir.PatientAttr):
             values = [getattr(f, node.attr) for f in t.facts]
-            out = np.zeros(n, dtype=np.int8)
-            for i, value in enumerate(values):
-                if value is None or (node.attr == "sex" and value not in ("female", "male")):
-                    out[i] = U
-                elif node.bounds is not None:
-                    out[i] = T if _bound_mask(np.array([float(value)]), node.bounds)[0] else F
-                else:
-                    out[i] = T if value == node.equals else F
-            return out
+            unknown = np.array([v is None or (node.attr == "sex" and v not in ("female", "male")) for v in values], dtype=bool)
+            if node.bounds is not None:
+                numbers = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+                passed = _bound_mask(numbers, node.bounds)
+            else:
+                passed = np.array([v == node.equals for v in values], dtype=bool)
+            return np.where(unknown, U, np.where(passed, T, F)).astype(np.int8)
         if isinstance(node, ir.Renal):
             values = np.array([f.renal[node.measure].value if node.measure in f.renal else np.nan for f in t.facts])
             return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)

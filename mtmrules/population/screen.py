@@ -27,9 +27,9 @@ PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "mino
 CHUNK = 500
 
 
-def cmr_priority(problems: Iterable[Any], active_meds: int) -> float:
+def cmr_priority(severities: Iterable[str], active_meds: int) -> float:
     """Severity-weighted problem count, plus 0.25 per active medication beyond 8 (polypharmacy)."""
-    return round(sum(PRIORITY_WEIGHT[p.severity] for p in problems) + max(0, active_meds - 8) * 0.25, 2)
+    return round(sum(PRIORITY_WEIGHT[s] for s in severities) + max(0, active_meds - 8) * 0.25, 2)
 
 
 @dataclass
@@ -79,20 +79,16 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
             ident = item[1][0] if item[0] == "fhir" else getattr(item[1], "id", None) or item[1].get("id")
             errors.append([f"patient {ident}", str(exc)])
     for facts, matches in zip(batch, engine.match_many(batch, executor)):
-        _rows(engine.reporter.build(facts, matches, executor), problems, summaries)
+        # the report's ranking and merging, without building the full report objects
+        rows = engine.reporter.rows(facts, matches)
+        problems.extend(rows)
+        severities = [row[4] for row in rows]
+        counts = {s: severities.count(s) for s in PRIORITY_WEIGHT}
+        active = sum(e.active for e in facts.entries)
+        summaries.append([facts.patient_id, len(rows), counts["contraindicated"], counts["major"], counts["moderate"],
+                          counts["minor"], sum(m.state == "not_evaluated" for m in matches), len(facts.unresolved),
+                          active, cmr_priority(severities, active)])
     return problems, summaries, errors
-
-
-def _rows(report, problems: list, summaries: list) -> None:
-    """Append one report's problem rows and its summary row."""
-    for p in report.problems:
-        problems.append([report.patient.id, p.rank, p.kind, p.category, p.severity, p.score, p.rule,
-                         ";".join(p.medications), p.title])
-    counts = {s: sum(p.severity == s for p in report.problems) for s in PRIORITY_WEIGHT}
-    active = sum(m.active for m in report.medications)
-    summaries.append([report.patient.id, len(report.problems), counts["contraindicated"], counts["major"],
-                      counts["moderate"], counts["minor"], len(report.not_evaluated), len(report.unresolved),
-                      active, cmr_priority(report.problems, active)])
 
 
 # --- input ---------------------------------------------------------------------------------------

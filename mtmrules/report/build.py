@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 from mtmrules import __version__
 from mtmrules.engine.ir import CompiledRule
@@ -49,13 +50,23 @@ class ReportBuilder:
     def __init__(self, kb: KnowledgeBase, rules: dict[str, CompiledRule], packs: dict[str, str]) -> None:
         self.kb, self.rules, self.packs = kb, rules, packs
 
-    def build(self, facts: PatientFacts, matches: tuple[Match, ...], engine: str) -> Report:
+    def ranked(self, facts: PatientFacts, matches: tuple[Match, ...]) -> list[list["_Draft"]]:
+        """Merged and ranked problem groups (lead first) — shared by full reports and screening rows."""
         risk = patient_risk(facts)
-        problems = [self._problem(facts, m, risk) for m in matches if m.state == "fired"]
-        problems = _merge(problems)
-        problems.sort(key=lambda p: (-p.score, SEVERITY_ORDER[p.severity], p.rule, p.id))
-        for rank, problem in enumerate(problems, 1):
-            problem.rank = rank
+        drafts = [self._draft(facts, m, risk) for m in matches if m.state == "fired"]
+        groups = _merge(drafts)
+        groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], g[0].rule, g[0].id))
+        return groups
+
+    def rows(self, facts: PatientFacts, matches: tuple[Match, ...]) -> list[list]:
+        """Screening rows [patient, rank, kind, category, severity, score, rule, medications, title] without
+        building the full report: same merging and ranking."""
+        return [[facts.patient_id, rank, d.kind, d.category, d.severity, d.score, d.rule, ";".join(d.medications),
+                 self._render(self.rules[d.rule].title, facts, dict(d.match.bindings))]
+                for rank, (d, *_) in enumerate(self.ranked(facts, matches), 1)]
+
+    def build(self, facts: PatientFacts, matches: tuple[Match, ...], engine: str) -> Report:
+        problems = [self._problem(facts, group, rank) for rank, group in enumerate(self.ranked(facts, matches), 1)]
         not_evaluated = [NotEvaluated(rule=m.rule, reason="; ".join(m.missing)) for m in matches
                          if m.state == "not_evaluated"]
         egfr, crcl = facts.renal.get("egfr"), facts.renal.get("crcl")
@@ -99,18 +110,29 @@ class ReportBuilder:
         rendered = _PLACEHOLDER.sub(value, text)
         return rendered[:1].upper() + rendered[1:] if rendered else rendered
 
-    def _problem(self, facts: PatientFacts, match: Match, risk: float) -> Problem:
+    def _draft(self, facts: PatientFacts, match: Match, risk: float) -> "_Draft":
         rule = self.rules[match.rule]
-        bindings = dict(match.bindings)
-        severity, action_level, note = rule.severity, None, None
+        severity = rule.severity
         if match.modifier is not None:
-            mod = rule.modifiers[match.modifier]
-            severity = mod.severity or severity
-            action_level, note = mod.action_level, mod.note
+            severity = rule.modifiers[match.modifier].severity or severity
         refs = [r for _, rs in match.bindings for r in rs]
         medications = sorted({r[2] for r in refs if r[0] == "med"})
         cond_index = {c.index: c for c in facts.conditions}
         conditions = sorted({cond_index[r[1]].label for r in refs if r[0] == "condition" and r[1] in cond_index})
+        key = "|".join([facts.patient_id, rule.id, ",".join(medications), ",".join(conditions)])
+        return _Draft(hashlib.sha256(key.encode()).hexdigest()[:16], rule.id, rule.kind, rule.category, severity,
+                      round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
+                      medications, conditions, match)
+
+    def _problem(self, facts: PatientFacts, group: list["_Draft"], rank: int) -> Problem:
+        lead = group[0]
+        match = lead.match
+        rule = self.rules[match.rule]
+        bindings = dict(match.bindings)
+        action_level = note = None
+        if match.modifier is not None:
+            action_level, note = rule.modifiers[match.modifier].action_level, rule.modifiers[match.modifier].note
+        refs = [r for _, rs in match.bindings for r in rs]
         message = self._render(rule.message, facts, bindings)
         explanation = message + " Found: " + "; ".join(match.evidence) + "."
         if note:
@@ -120,16 +142,16 @@ class ReportBuilder:
             target=self._names(facts, bindings[iv["target"]]) if iv.get("target") in bindings else iv.get("target"),
             text=self._render(iv["text"], facts, bindings)) for iv in rule.interventions]
         implicated = sorted({src for src in (_source_of(facts, r) for r in refs) if src})
-        key = "|".join([facts.patient_id, rule.id, ",".join(medications), ",".join(conditions)])
+        keys = dict.fromkeys(k for d in group for k in self.rules[d.rule].references)
         return Problem(
-            id=hashlib.sha256(key.encode()).hexdigest()[:16], rank=0,
-            score=round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
-            rule=rule.id, kind=rule.kind, category=rule.category, severity=severity, action_level=action_level,
+            id=lead.id, rank=rank, score=lead.score, rule=rule.id, also_found_by=sorted(d.rule for d in group[1:]),
+            kind=rule.kind, category=rule.category, severity=lead.severity, action_level=action_level,
             title=self._render(rule.title, facts, bindings), explanation=explanation,
-            evidence=list(match.evidence), medications=medications, conditions=conditions,
+            evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
+            medications=lead.medications, conditions=lead.conditions,
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings),
             references=[Reference(key=k, citation=self.kb.sources[k].citation, url=self.kb.sources[k].url)
-                        for k in rule.references],
+                        for k in keys],
             implicated=implicated)
 
 
@@ -148,27 +170,34 @@ def _source_of(facts: PatientFacts, ref: tuple) -> str | None:
 NEVER_MERGED = {"untreated-condition", "monitoring-gap", "ineffective-therapy"}
 
 
-def _merge(problems: list[Problem]) -> list[Problem]:
-    """One problem per (kind, medications, conditions): a class rule and an ingredient rule on the same
-    drugs merge into one problem."""
-    groups: dict[tuple, list[Problem]] = {}
-    for problem in problems:
-        if problem.medications and problem.kind not in NEVER_MERGED:
-            key = (problem.kind, tuple(problem.medications), tuple(problem.conditions))
+@dataclass
+class _Draft:
+    """What ranking and merging need to know about one fired rule."""
+
+    id: str
+    rule: str
+    kind: str
+    category: str
+    severity: str
+    score: float
+    medications: list[str]
+    conditions: list[str]
+    match: Match
+
+
+def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
+    """Groups of one problem each (lead first): a class rule and an ingredient rule on the same drugs
+    and conditions merge into one problem."""
+    groups: dict[tuple, list[_Draft]] = {}
+    for draft in drafts:
+        if draft.medications and draft.kind not in NEVER_MERGED:
+            key = (draft.kind, tuple(draft.medications), tuple(draft.conditions))
         else:
-            key = (problem.kind, problem.rule)
-        groups.setdefault(key, []).append(problem)
-    merged = []
+            key = (draft.kind, draft.rule)
+        groups.setdefault(key, []).append(draft)
     for group in groups.values():
-        group.sort(key=lambda p: (SEVERITY_ORDER[p.severity], -p.score, p.rule))
-        lead = group[0]
-        if len(group) > 1:
-            lead.also_found_by = sorted(p.rule for p in group[1:])
-            refs = {r.key: r for p in group for r in p.references}
-            lead.references = [refs[k] for k in dict.fromkeys(r.key for p in group for r in p.references)]
-            lead.evidence = list(dict.fromkeys(e for p in group for e in p.evidence))
-        merged.append(lead)
-    return merged
+        group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], -d.score, d.rule))
+    return list(groups.values())
 
 
 def _medication(entry) -> MedicationOut:
