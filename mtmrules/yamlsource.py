@@ -51,13 +51,22 @@ _LineLoader.yaml_implicit_resolvers = {
 class Document:
     """Parsed data plus a way to find the line of any path inside it."""
 
-    def __init__(self, data: Any, file: str, lines: dict[int, tuple[int, dict]] | None = None) -> None:
+    def __init__(self, data: Any, file: str, lines: dict[int, tuple[int, dict]] | None = None,
+                 text: str | None = None) -> None:
         self.data = data
         self.file = file
         self._lines = lines or {}
+        self._text = text   # JSON source: lines are worked out only when an error needs one
 
     def line_of(self, loc: Loc, root: Any = None) -> int | None:
-        """Line of the deepest value along ``loc`` that the loader saw (None for JSON input)."""
+        """Line of the deepest value along ``loc`` that the loader saw."""
+        if self._text is not None and root is None:
+            try:
+                lined = load_text(self._text, self.file)
+                self.data, self._lines = lined.data, lined._lines
+            except InputError:
+                pass
+            self._text = None
         node = self.data if root is None else root
         line = self._lines.get(id(node), (None, {}))[0]
         for part in loc:
@@ -118,7 +127,7 @@ def load_file(path: str | Path) -> Document:
         raise InputError(f"cannot read file ({exc.__class__.__name__})", file=str(path)) from None
     if path.suffix.lower() == ".json":
         try:
-            return Document(json.loads(text), str(path))
+            return Document(json.loads(text), str(path), text=text)
         except json.JSONDecodeError as exc:
             raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
     return load_text(text, str(path))

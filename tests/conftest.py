@@ -25,6 +25,13 @@ def engine(kb) -> Engine:
     return Engine(knowledge=kb)
 
 
+@pytest.fixture(scope="session")
+def factory(engine, kb):
+    """Seeded synthetic profiles drawn from the knowledge base and the loaded rules."""
+    from mtmrules.synthetic import ProfileFactory
+    return ProfileFactory(kb, engine.rules)
+
+
 def problems_by_rule(report) -> dict:
     """rule id (and merged rule ids) → problem."""
     out = {}

@@ -8,16 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mtmrules.synthetic import ProfileFactory
-
 from conftest import AS_OF
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def factory(engine, kb):
-    return ProfileFactory(kb, engine.rules)
 
 
 @SETTINGS

@@ -126,3 +126,10 @@ def test_missing_file():
     with pytest.raises(InputError) as info:
         read_profiles("/no/such/file.yaml")
     assert "file not found" in str(info.value)
+
+
+def test_json_profile_errors_carry_the_line(tmp_path):
+    path = write(tmp_path, "p.json", '{\n  "id": "p1",\n  "medications": [\n    {"name": "warfarin", "frequncy": "daily"}\n  ]\n}\n')
+    with pytest.raises(InputError) as info:
+        read_profiles(path)
+    assert str(info.value).startswith(f"{path}:4: medications.0.frequncy: unknown field")

@@ -1,7 +1,6 @@
 """Population screening: inputs, bad records, workers, DataFrame API and the Dask adapter."""
 
 import csv
-import json
 import shutil
 
 import pandas as pd

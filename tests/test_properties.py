@@ -3,20 +3,12 @@
 import json
 import random
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from mtmrules.synthetic import ProfileFactory
 
 from conftest import AS_OF
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def factory(engine, kb):
-    return ProfileFactory(kb, engine.rules)
 
 
 @SETTINGS
