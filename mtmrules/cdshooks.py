@@ -21,7 +21,7 @@ from typing import Any
 from mtmrules import fhir
 from mtmrules.engine.engine import Engine
 from mtmrules.errors import InputError
-from mtmrules.profile.models import Medication, Profile
+from mtmrules.profile.models import Profile
 from mtmrules.report.models import Problem, Report, Suppressed
 
 try:  # the HTTP server is an optional extra; the service logic and `mtmrules hook` work without it
@@ -305,8 +305,3 @@ def create_app(service: CdsHooksService):
         return {"received": len(items), "suppressions": recorded}
 
     return app
-
-
-def new_medication_order(med: Medication) -> dict:  # pragma: no cover - helper for examples
-    return {"resourceType": "MedicationRequest", "status": "draft", "intent": "order",
-            "medicationCodeableConcept": {"text": med.label}}
