@@ -11,6 +11,7 @@ anything that cannot be used is listed in the profile's ``import_issues`` (and s
 from __future__ import annotations
 
 import json
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -407,6 +408,9 @@ def read_bulk(folder: str | Path, on_error=None) -> Iterator[Profile]:
         yield from profiles
 
 
+_OFFSET_MASK = (1 << 40) - 1
+
+
 def bulk_groups(folder: str | Path, on_error=None) -> Iterator[tuple[str, list[dict]]]:
     """(patient id, that patient's resources + every Medication resource), one patient at a time.
 
@@ -424,7 +428,8 @@ def bulk_groups(folder: str | Path, on_error=None) -> Iterator[tuple[str, list[d
     files = _bulk_files(folder)
     if not files:
         raise InputError("no FHIR Bulk Data files (*.ndjson named by resource type) in this folder", file=str(folder))
-    offsets: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    # per patient: packed (file number << 40 | byte offset) values, 8 bytes per resource
+    offsets: dict[str, array] = defaultdict(lambda: array("q"))
     order: list[str] = []          # Patient-file order first, then patients known only by reference
     medication_lines: list[tuple[int, int]] = []
     patient_order: list[str] = []
@@ -449,7 +454,7 @@ def bulk_groups(folder: str | Path, on_error=None) -> Iterator[tuple[str, list[d
                         if pid is not None:
                             if pid not in offsets:
                                 order.append(pid)
-                            offsets[pid].append((file_no, position))
+                            offsets[pid].append(file_no << 40 | position)
                             if resource.get("resourceType") == "Patient":
                                 patient_order.append(pid)
                 position += len(raw)
@@ -461,7 +466,7 @@ def bulk_groups(folder: str | Path, on_error=None) -> Iterator[tuple[str, list[d
         medications = {str(m.get("id")): m for m in (read(f, p) for f, p in medication_lines)}
         listed = set(patient_order)
         for pid in [*dict.fromkeys(patient_order), *(p for p in order if p not in listed)]:
-            yield pid, [*medications.values(), *(read(f, p) for f, p in offsets[pid])]
+            yield pid, [*medications.values(), *(read(v >> 40, v & _OFFSET_MASK) for v in offsets.pop(pid))]
     finally:
         for handle in handles:
             handle.close()
