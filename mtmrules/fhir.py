@@ -411,8 +411,10 @@ def read_bulk(folder: str | Path, on_error=None) -> Iterator[Profile]:
 _OFFSET_MASK = (1 << 40) - 1
 
 
-def bulk_groups(folder: str | Path, on_error=None) -> Iterator[tuple[str, list[dict]]]:
+def bulk_groups(folder: str | Path, on_error=None, unparsed: bool = False) -> Iterator[tuple[str, list]]:
     """(patient id, that patient's resources + every Medication resource), one patient at a time.
+    With ``unparsed=True`` the patient's own resources come as unparsed NDJSON lines (bytes), so that a
+    worker process, not the reader, parses them.
 
     A first pass records, per patient, the byte offsets of its lines in each file; patients are then
     read one at a time, so memory holds offsets, not the export. With ``on_error(location, reason)``,
@@ -460,13 +462,14 @@ def bulk_groups(folder: str | Path, on_error=None) -> Iterator[tuple[str, list[d
                 position += len(raw)
     handles = [path.open("rb") for path in files]
     try:
-        def read(file_no: int, position: int) -> dict:
+        def line(file_no: int, position: int) -> bytes:
             handles[file_no].seek(position)
-            return json.loads(handles[file_no].readline())
-        medications = {str(m.get("id")): m for m in (read(f, p) for f, p in medication_lines)}
+            return handles[file_no].readline()
+        medications = {str(m.get("id")): m for m in (json.loads(line(f, p)) for f, p in medication_lines)}
         listed = set(patient_order)
         for pid in [*dict.fromkeys(patient_order), *(p for p in order if p not in listed)]:
-            yield pid, [*medications.values(), *(read(v >> 40, v & _OFFSET_MASK) for v in offsets.pop(pid))]
+            lines = [line(v >> 40, v & _OFFSET_MASK) for v in offsets.pop(pid)]
+            yield pid, [*medications.values(), *(lines if unparsed else map(json.loads, lines))]
     finally:
         for handle in handles:
             handle.close()

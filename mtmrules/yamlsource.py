@@ -14,7 +14,7 @@ from mtmrules.errors import InputError
 Loc = tuple[Any, ...]
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available: ~5× faster
     """SafeLoader that records the 1-based line of each mapping value and sequence item."""
 
 

@@ -8,6 +8,7 @@ is returned as ``None`` with a reason, so rules that need a dose say "not evalua
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -210,8 +211,9 @@ class Regimen:
         return bool(self.frequency and self.frequency.prn)
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_regimen(dose: str | float | None, frequency: str | None, sig: str | None) -> Regimen:
-    """Combine structured dose + frequency, falling back to a sig."""
+    """Combine structured dose + frequency, falling back to a sig (cached: populations repeat sigs)."""
     amount = parse_amount(dose) if dose is not None else None
     freq = parse_frequency(frequency) if frequency else None
     if sig:

@@ -57,9 +57,12 @@ def _init_worker(executor: str) -> None:
 
 def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
     kind, data = item
-    if kind == "fhir":  # (patient id, raw resources): FHIR parsing happens in the worker, not the reader
+    if kind == "fhir":  # (patient id, resources as dicts or raw NDJSON lines): parsed here, in the worker
+        import json
+
         from mtmrules.fhir import profiles_from_resources
-        return profiles_from_resources(data[1], f"Patient/{data[0]}")
+        resources = [json.loads(r) if isinstance(r, bytes) else r for r in data[1]]
+        return profiles_from_resources(resources, f"Patient/{data[0]}")
     return [data if isinstance(data, Profile) else Profile.model_validate(data)]
 
 
@@ -100,7 +103,7 @@ def iter_items(source: Any, as_of: date, on_error: Callable[[str, str], None],
     import pandas as pd
     if not isinstance(source, pd.DataFrame) and Path(source).is_dir() and any(Path(source).glob("*.ndjson")):
         from mtmrules.fhir import bulk_groups
-        for group in bulk_groups(source, on_error):
+        for group in bulk_groups(source, on_error, unparsed=True):
             yield "fhir", group
         return
     for profile in iter_profiles(source, as_of, on_error, diagnoses, patients):
