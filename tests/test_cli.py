@@ -91,3 +91,10 @@ def test_generated_rule_docs_are_current(tmp_path):
     committed = ROOT / "docs" / "rules"
     generated = {p.name: p.read_text() for p in tmp_path.glob("*.md")}
     assert generated == {p.name: p.read_text() for p in committed.glob("*.md")}, "run `mtmrules docs` and commit"
+
+
+@pytest.mark.parametrize("name, file", [("pack", "rulepack"), ("profile", "profile"), ("report", "report")])
+def test_committed_json_schemas_are_current(name, file):
+    """The packs point editors at docs/schema/rulepack.schema.json; it must match the models."""
+    generated = json.loads(run("schema", name, check_rc=0).stdout)
+    assert generated == json.loads((ROOT / "docs" / "schema" / f"{file}.schema.json").read_text())
