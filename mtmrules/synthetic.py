@@ -33,8 +33,12 @@ class ProfileFactory:
         mentioned: set[str] = set()
         groups: set[str] = set()
         for rule in rules:
-            for root in (rule.when, *(m.when for m in rule.modifiers)):
-                _collect(root, mentioned, groups)
+            for leaf in ir.rule_leaves(rule):
+                if isinstance(leaf, (ir.Med, ir.Count, ir.Total, ir.AllergyConflict)):
+                    if len(leaf.match.ingredients) < 200:  # "any medication" filters say nothing about what to draw
+                        mentioned |= leaf.match.ingredients
+                elif isinstance(leaf, ir.CondGroup):
+                    groups |= leaf.groups
         self.ingredients = sorted(mentioned) or sorted(kb.ingredients)
         self.all_ingredients = sorted(kb.ingredients)
         self.brands = sorted(b for ing in kb.ingredients.values() for b in ing.brands)
@@ -100,14 +104,3 @@ class ProfileFactory:
             labs.append(lab)
         data["labs"] = labs
         return data
-
-
-def _collect(node: ir.Node, ingredients: set[str], groups: set[str]) -> None:
-    if isinstance(node, (ir.All, ir.Any_, ir.Not)):
-        for child in node.children:
-            _collect(child, ingredients, groups)
-    elif isinstance(node, (ir.Med, ir.Count, ir.Total, ir.AllergyConflict)):
-        if len(node.match.ingredients) < 200:  # "any medication" filters say nothing about what to draw
-            ingredients |= node.match.ingredients
-    elif isinstance(node, ir.CondGroup):
-        groups |= node.groups

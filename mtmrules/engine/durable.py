@@ -89,8 +89,8 @@ class DurableExecutor(NaiveExecutor):
         self._thread = threading.get_ident()
         self._leaves: dict[ir.Node, int] = {}
         for rule in rules:
-            for root in (rule.when, *(m.when for m in rule.modifiers)):
-                self._collect(root)
+            for leaf in ir.rule_leaves(rule):
+                self._leaves.setdefault(_leaf_key(leaf), len(self._leaves))
         definition = self._definition()
         fingerprint = repr(sorted((repr(k), v) for k, v in self._leaves.items()))
         with _PROCESS_LOCK:
@@ -106,13 +106,6 @@ class DurableExecutor(NaiveExecutor):
         self._sequence = 0
 
     # --- compile -------------------------------------------------------------------------------
-
-    def _collect(self, node: ir.Node) -> None:
-        if isinstance(node, (ir.All, ir.Any_, ir.Not)):
-            for child in node.children:
-                self._collect(child)
-        else:
-            self._leaves.setdefault(_leaf_key(node), len(self._leaves))
 
     @staticmethod
     def _id_fields(leaf: int) -> dict:

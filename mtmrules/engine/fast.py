@@ -13,8 +13,8 @@ from datetime import timedelta
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
-from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_outcome, allergy_text, group_pdc,
-                                   item_evidence, total_evidence, unknown_dose_reason)
+from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_outcome, allergy_text, dose_state,
+                                   group_pdc, item_evidence, total_evidence, unknown_dose_reason)
 from mtmrules.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
 
@@ -54,21 +54,6 @@ class _Context:
                     out.append(item)
         out.sort(key=lambda it: self.pos[id(it)])
         return out
-
-
-def _dose_ok(match: ir.MedMatch, item: MedItem) -> str:
-    daily, per_day = match.daily, match.per_day
-    if daily is not None:
-        if item.daily is None or item.daily.unit != daily.unit:
-            return UNKNOWN
-        if not daily.test(item.daily.value):
-            return "F"
-    if per_day is not None:
-        if item.per_day is None:
-            return UNKNOWN
-        if not per_day.test(item.per_day):
-            return "F"
-    return TRUE
 
 
 def _refs(items: list[MedItem]) -> tuple:
@@ -116,7 +101,7 @@ def _compile_leaf(node: ir.Node) -> Eval:
         def med(ctx: _Context):
             true, unknown = [], []
             for item in ctx.items_for(match):
-                state = _dose_ok(match, item)
+                state = dose_state(match, item)
                 (true if state == TRUE else unknown if state == UNKNOWN else []).append(item)
             if true:
                 return Outcome(TRUE, evidence=tuple(item_evidence(ctx.facts, match, i) for i in true)), _refs(true)
@@ -127,7 +112,7 @@ def _compile_leaf(node: ir.Node) -> Eval:
 
     if isinstance(node, ir.Count):
         def count(ctx: _Context):
-            items = [i for i in ctx.items_for(node.match) if _dose_ok(node.match, i) == TRUE]
+            items = [i for i in ctx.items_for(node.match) if dose_state(node.match, i) == TRUE]
             if node.same_ingredient:
                 per_ing: dict[str, set[int]] = {}
                 for i in items:

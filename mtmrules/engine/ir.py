@@ -164,6 +164,21 @@ class Adherence(Node):
     bounds: Bounds
 
 
+def leaves(node: Node):
+    """Every leaf predicate under ``node`` (all/any/none unwrapped), depth first."""
+    if isinstance(node, (All, Any_, Not)):
+        for child in node.children:
+            yield from leaves(child)
+    else:
+        yield node
+
+
+def rule_leaves(rule: "CompiledRule"):
+    """Every leaf predicate of a rule's condition and of its modifiers."""
+    for root in (rule.when, *(m.when for m in rule.modifiers)):
+        yield from leaves(root)
+
+
 @dataclass(frozen=True)
 class CompiledModifier:
     when: Node

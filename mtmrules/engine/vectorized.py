@@ -88,14 +88,6 @@ class _Tables:
         return out
 
 
-def _collect_ingredients(node: ir.Node, out: set[str]) -> None:
-    if isinstance(node, (ir.All, ir.Any_, ir.Not)):
-        for child in node.children:
-            _collect_ingredients(child, out)
-    elif isinstance(node, (ir.Med, ir.Count, ir.Total, ir.AllergyConflict, ir.Adherence)):
-        out |= node.match.ingredients
-
-
 class VectorizedExecutor(NaiveExecutor):
     """States in bulk, match rows through the shared outcome code."""
 
@@ -105,8 +97,9 @@ class VectorizedExecutor(NaiveExecutor):
         super().__init__(rules)
         names: set[str] = set()
         for rule in rules:
-            for root in (rule.when, *(m.when for m in rule.modifiers)):
-                _collect_ingredients(root, names)
+            for leaf in ir.rule_leaves(rule):
+                if isinstance(leaf, (ir.Med, ir.Count, ir.Total, ir.AllergyConflict, ir.Adherence)):
+                    names |= leaf.match.ingredients
         self.vocabulary = {name: code for code, name in enumerate(sorted(names))}
         self._lookups: dict[frozenset, np.ndarray] = {}
 
