@@ -24,36 +24,47 @@ Eval = Callable[["_Context"], tuple[Outcome, tuple]]
 class _Context:
     """Per-patient indexes, built once per check."""
 
-    __slots__ = ("facts", "by_ing", "pos", "tokens", "allergy_by_ing")
+    __slots__ = ("facts", "ingredients", "tokens", "allergy_by_ing", "_items")
 
     def __init__(self, facts: PatientFacts) -> None:
         self.facts = facts
-        self.by_ing: dict[str, list[MedItem]] = {}
-        self.pos: dict[int, int] = {}
-        for position, item in enumerate(facts.items):
-            self.by_ing.setdefault(item.ingredient, []).append(item)
-            self.pos[id(item)] = position
-        self.tokens = {f"ing:{i}" for i in self.by_ing} | {f"grp:{g}" for c in facts.conditions for g in c.groups}
+        self._items: dict[int, list[MedItem]] = {}   # filter_id → items_for(match); many rules share a filter
+        self.ingredients = frozenset(item.ingredient for item in facts.items)
+        self.tokens = {f"ing:{i}" for i in self.ingredients} | {f"grp:{g}" for c in facts.conditions for g in c.groups}
         self.allergy_by_ing: dict[str, list] = {}
         for allergy in facts.allergies:
             for ing in allergy.ingredients:
                 self.allergy_by_ing.setdefault(ing, []).append(allergy)
 
-    def items_for(self, match: ir.MedMatch) -> list[MedItem]:
-        """Items whose ingredient, route, form and prn pass the filter, in profile order."""
-        present = self.by_ing.keys() & match.ingredients
-        if not present:
+    def items_for(self, match: ir.MedMatch, key: int) -> list[MedItem]:
+        """Items whose ingredient, route, form and prn pass the filter, in profile order (do not mutate).
+        ``key`` is the filter's ``filter_id``."""
+        found = self._items.get(key)
+        if found is None:
+            found = self._items[key] = self._filter(match)
+        return found
+
+    def _filter(self, match: ir.MedMatch) -> list[MedItem]:
+        wanted = match.ingredients
+        if self.ingredients.isdisjoint(wanted):
             return []
-        out = []
-        for ing in present:
-            for item in self.by_ing[ing]:
-                if ((match.routes is None or item.route is None or item.route in match.routes)
-                        and item.route not in match.exclude_routes
-                        and (match.forms is None or item.form in match.forms)
-                        and (match.prn is None or item.prn == match.prn)):
-                    out.append(item)
-        out.sort(key=lambda it: self.pos[id(it)])
-        return out
+        items = [item for item in self.facts.items if item.ingredient in wanted]
+        if match.routes is None and not match.exclude_routes and match.forms is None and match.prn is None:
+            return items
+        return [item for item in items
+                if (match.routes is None or item.route is None or item.route in match.routes)
+                and item.route not in match.exclude_routes
+                and (match.forms is None or item.form in match.forms)
+                and (match.prn is None or item.prn == match.prn)]
+
+
+_FILTER_IDS: dict[tuple, int] = {}
+
+
+def filter_id(match: ir.MedMatch) -> int:
+    """A small int naming the item filter of ``match`` (dose bounds aside), equal across rules."""
+    key = (match.ingredients, match.routes, match.exclude_routes, match.forms, match.prn)
+    return _FILTER_IDS.setdefault(key, len(_FILTER_IDS))
 
 
 def _refs(items: list[MedItem]) -> tuple:
@@ -97,10 +108,11 @@ def compile_node(node: ir.Node) -> Callable[[_Context], Outcome]:
 def _compile_leaf(node: ir.Node) -> Eval:
     if isinstance(node, ir.Med):
         match = node.match
+        key = filter_id(match)
 
         def med(ctx: _Context):
             true, unknown = [], []
-            for item in ctx.items_for(match):
+            for item in ctx.items_for(match, key):
                 state = dose_state(match, item)
                 (true if state == TRUE else unknown if state == UNKNOWN else []).append(item)
             if true:
@@ -111,8 +123,10 @@ def _compile_leaf(node: ir.Node) -> Eval:
         return med
 
     if isinstance(node, ir.Count):
+        count_key = filter_id(node.match)
+
         def count(ctx: _Context):
-            items = [i for i in ctx.items_for(node.match) if dose_state(node.match, i) == TRUE]
+            items = [i for i in ctx.items_for(node.match, count_key) if dose_state(node.match, i) == TRUE]
             if node.same_ingredient:
                 per_ing: dict[str, set[int]] = {}
                 for i in items:
@@ -136,9 +150,10 @@ def _compile_leaf(node: ir.Node) -> Eval:
         weights = dict(node.weights)
         by_dose = node.measure == "daily_dose" or node.per_dose
         dose_unit = node.bounds.unit if node.measure == "daily_dose" else "mg"
+        total_key = filter_id(node.match)
 
         def total(ctx: _Context):
-            items = ctx.items_for(node.match)
+            items = ctx.items_for(node.match, total_key)
             if by_dose:
                 if node.per_dose:
                     items = [i for i in items if i.ingredient in weights]
@@ -182,9 +197,11 @@ def _compile_leaf(node: ir.Node) -> Eval:
         return allergy
 
     if isinstance(node, ir.AllergyConflict):
+        conflict_key = filter_id(node.match)
+
         def conflict(ctx: _Context):
             refs, evidence = [], []
-            for item in ctx.items_for(node.match):
+            for item in ctx.items_for(node.match, conflict_key):
                 for a in sorted(ctx.allergy_by_ing.get(item.ingredient, ()), key=lambda a: a.index):
                     if not node.filter.admits(a):
                         continue
@@ -234,8 +251,10 @@ def _compile_leaf(node: ir.Node) -> Eval:
         return lab_value
 
     if isinstance(node, ir.Adherence):
+        adherence_key = filter_id(node.match)
+
         def adherence(ctx: _Context):
-            items = ctx.items_for(node.match)
+            items = ctx.items_for(node.match, adherence_key)
             if not items:
                 return FALSE_OUTCOME, ()
             value, how = group_pdc(items, ctx.facts.as_of)
