@@ -30,6 +30,7 @@ class MedItem:
     per_day: float | None         # administrations per day
     dose_note: str | None = None  # why ``daily`` is unknown
     fills: tuple[tuple[date, int], ...] = ()   # dispensing history: (date, days' supply)
+    days_taken: int | None = None              # days since start date (else first fill); None if neither
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class FactBuilder:
         unresolved: list[tuple[str, str, str]] = [(i.kind, i.input, i.reason) for i in profile.import_issues]
         entries, items = [], []
         for index, med in enumerate(profile.medications):
-            entry, med_items = self._medication(index, med)
+            entry, med_items = self._medication(index, med, as_of)
             entries.append(entry)
             items.extend(med_items)
             if entry.resolution.status == "unresolved":
@@ -211,7 +212,7 @@ class FactBuilder:
             labs=latest, lab_history=lab_history, renal=renal, unresolved=tuple(dict.fromkeys(unresolved)),
             problem_list=True if profile.conditions else None, deceased=profile.deceased)
 
-    def _medication(self, index: int, med) -> tuple[MedEntry, list[MedItem]]:
+    def _medication(self, index: int, med, as_of: date) -> tuple[MedEntry, list[MedItem]]:
         code = med.code
         text = med.name or (code.display if code else None)
         res = self.resolver.drug(text, code.system if code else None, code.code if code else None,
@@ -228,7 +229,9 @@ class FactBuilder:
         active = med.status == "active"
         entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source))
         fills = tuple(sorted((f.date, f.days_supply) for f in med.fills))
-        items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day, note, fills)
+        started = med.start_date or (fills[0][0] if fills else None)
+        days_taken = max(0, (as_of - started).days) if started else None
+        items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day, note, fills, days_taken)
                  for ing in res.ingredients] if active else []
         return entry, items
 

@@ -71,6 +71,8 @@ class ProfileFactory:
             med["route"] = route
         if rng.random() < 0.05:
             med["status"] = "stopped"
+        if rng.random() < 0.3:
+            med["start_date"] = (date(2026, 11, 27) - timedelta(days=rng.randint(0, 200))).isoformat()
         if rng.random() < 0.25:
             start = date(2026, 11, 27) - timedelta(days=rng.randint(40, 400))
             fills = []

@@ -108,3 +108,47 @@ def test_unknown_labs_and_allergies_are_reported(engine):
     report = check(engine, allergies=["kryptonite"], labs=[{"name": "mystery index", "value": 3}])
     kinds = {(u.kind, u.input) for u in report.unresolved}
     assert ("allergy", "kryptonite") in kinds and ("lab", "mystery index") in kinds
+
+
+def test_duration_unknown_is_not_evaluated_with_the_reason(engine):
+    report = check(engine, age=72, sex="female", conditions=["GERD"], medications=["omeprazole 20 mg daily"])
+    reasons = {n.rule: n.reason for n in report.not_evaluated}
+    assert "start date of omeprazole 20 mg daily not recorded" in reasons["geriatric/beers-ppi-beyond-8-weeks"]
+
+
+def test_duration_counts_from_the_first_fill_when_no_start_date(engine):
+    med = {"name": "omeprazole", "dose": "20 mg", "frequency": "daily",
+           "fills": [{"date": "2026-10-20", "days_supply": 30}, {"date": "2026-08-01", "days_supply": 30}]}
+    report = check(engine, age=72, sex="female", conditions=["GERD"], medications=[med])
+    problem = problems_by_rule(report)["geriatric/beers-ppi-beyond-8-weeks"]
+    assert "taken for 118 days" in problem.explanation
+
+
+def test_dose_and_duration_bounds_are_rejected_where_they_would_be_ignored(tmp_path):
+    import pytest
+
+    from mtmrules.engine.compiler import PackCompiler
+    from mtmrules.errors import InputError
+    from mtmrules.knowledge.base import KnowledgeBase
+    pack = tmp_path / "p.yaml"
+    pack.write_text("""pack: p
+version: "1"
+title: t
+rules:
+  - id: r
+    title: t
+    kind: dose-too-high
+    severity: minor
+    when:
+      total: {med: {class: ppi, days_taken: {gt: 56}}, gt: 40, unit: mg}
+    message: m
+    why: w
+    interventions: [{action: assess, to: prescriber, text: x}]
+    patient_text: p
+    references: [ags-beers-2023]
+    tests:
+      - fires: {medications: ["omeprazole 40 mg twice daily"]}
+      - silent: {medications: []}
+""")
+    with pytest.raises(InputError, match="days_taken is only allowed"):
+        PackCompiler(KnowledgeBase()).compile(pack)

@@ -74,6 +74,8 @@ class _RuleCompiler:
         text = " or ".join(names) if names else "any medication"
         if spec.route:
             text += f" ({', '.join(_as_list(spec.route))})"
+        if spec.days_taken:
+            text += f" taken for {self.bounds(spec.days_taken, ()).describe()} days"
         return text
 
     def bounds(self, spec: Range | Any, loc: tuple, dose: bool = False) -> ir.Bounds:
@@ -99,7 +101,16 @@ class _RuleCompiler:
             prn=spec.prn,
             daily=self.bounds(spec.daily_dose, loc + ("daily_dose",), dose=True) if spec.daily_dose else None,
             per_day=self.bounds(spec.per_day, loc + ("per_day",)) if spec.per_day else None,
+            days=self.bounds(spec.days_taken, loc + ("days_taken",)) if spec.days_taken else None,
             text=self.describe_filter(spec))
+
+    def item_filter(self, spec: MedFilter, loc: tuple) -> ir.MedMatch:
+        """A filter on which items count, for predicates that do not test each item's dose or duration."""
+        for field in ("daily_dose", "per_day", "days_taken"):
+            if getattr(spec, field) is not None:
+                raise self.fail(loc + (field,), f"{field} is only allowed in a 'med' or 'count' filter; "
+                                                "for a summed dose use 'total' with gt/gte/lt/lte")
+        return self.med_match(spec, loc)
 
     # --- conditions ---------------------------------------------------------------------------
 
@@ -130,7 +141,7 @@ class _RuleCompiler:
                          f" of {match.text}")
             return ir.Count(match, spec.distinct, spec.same_ingredient, spec.gte, bind=bind, text=text)
         if key == "total":
-            match = self.med_match(spec.med, here + ("med",))
+            match = self.item_filter(spec.med, here + ("med",))
             is_dose = spec.measure == "daily_dose"
             bounds = self.bounds(spec, here, dose=is_dose)
             weights, per_dose = ((), False) if is_dose else self.weights(spec.measure, here + ("measure",))
@@ -151,7 +162,7 @@ class _RuleCompiler:
             return ir.AllergyTo(frozenset(ings), _allergy_filter(spec), bind=bind,
                                 text=f"an allergy to {' or '.join(names)}")
         if key == "allergy_conflict":
-            match = self.med_match(spec.med, here + ("med",))
+            match = self.item_filter(spec.med, here + ("med",))
             return ir.AllergyConflict(match, _allergy_filter(spec), bind=bind,
                                       text=f"{match.text} covered by a recorded allergy")
         if key == "patient":
@@ -185,7 +196,7 @@ class _RuleCompiler:
             return ir.LabValueTest(spec.test, bounds, spec.within_days, label, bind=bind,
                                    text=f"{label} {bounds.describe()}")
         if key == "adherence":
-            match = self.med_match(spec.med, here + ("med",))
+            match = self.item_filter(spec.med, here + ("med",))
             bounds = self.bounds(spec.pdc, here + ("pdc",))
             return ir.Adherence(match, bounds, bind=bind, text=f"adherence (PDC) to {match.text} {bounds.describe()}%")
         raise self.fail(here, f"unsupported predicate {key!r}")  # pragma: no cover - closed set

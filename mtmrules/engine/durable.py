@@ -131,18 +131,22 @@ class DurableExecutor(NaiveExecutor):
             tests += [{"dk": 1}, *_bounds("daily", match.daily)]
         if match.per_day is not None:
             tests += [{"pk": 1}, *_bounds("per_day", match.per_day)]
+        if match.days is not None:
+            tests += [{"tk": 1}, *_bounds("taken", match.days)]
         return tests
 
     @staticmethod
     def _dose_unknown(match: ir.MedMatch) -> dict | None:
-        if match.daily is None and match.per_day is None:
+        """UNKNOWN as naive.dose_state decides it: the first of daily, per_day, days that is unknown
+        after the earlier ones passed."""
+        options, passed = [], []
+        for key, name, bounds in (("dk", "daily", match.daily), ("pk", "per_day", match.per_day),
+                                  ("tk", "taken", match.days)):
+            if bounds is not None:
+                options.append(_all_of([*passed, {key: 0}]))
+                passed += [{key: 1}, *_bounds(name, bounds)]
+        if not options:
             return None
-        options = []
-        if match.daily is not None:
-            options.append({"dk": 0})
-        if match.per_day is not None:
-            daily_ok = [{"dk": 1}, *_bounds("daily", match.daily)] if match.daily is not None else []
-            options.append(_all_of([*daily_ok, {"pk": 0}]))
         return options[0] if len(options) == 1 else {"$or": options}
 
     def _definition(self) -> dict:
@@ -234,11 +238,13 @@ class DurableExecutor(NaiveExecutor):
                     if item.ingredient not in match.ingredients:
                         continue
                     base = {"route": item.route or "(none)", "form": item.form or "(none)", "prn": int(item.prn)}
-                    dose = {"dk": 0, "pk": 0}
+                    dose = {"dk": 0, "pk": 0, "tk": 0}
                     if item.daily is not None and item.daily.unit == unit:
                         dose.update(dk=1, daily=item.daily.value)
                     if item.per_day is not None:
                         dose.update(pk=1, per_day=item.per_day)
+                    if item.days_taken is not None:
+                        dose.update(tk=1, taken=item.days_taken)
                     if isinstance(node, ir.AllergyConflict):
                         for allergy in facts.allergies:
                             if item.ingredient in allergy.ingredients:

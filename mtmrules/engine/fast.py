@@ -118,7 +118,7 @@ def _compile_leaf(node: ir.Node) -> Eval:
             if true:
                 return Outcome(TRUE, evidence=tuple(item_evidence(ctx.facts, match, i) for i in true)), _refs(true)
             if unknown:
-                return Outcome(UNKNOWN, missing=tuple(unknown_dose_reason(ctx.facts, i) for i in unknown)), ()
+                return Outcome(UNKNOWN, missing=tuple(unknown_dose_reason(ctx.facts, i, match) for i in unknown)), ()
             return FALSE_OUTCOME, ()
         return med
 

@@ -47,6 +47,7 @@ class MedMatch:
     prn: bool | None = None
     daily: Bounds | None = None
     per_day: Bounds | None = None
+    days: Bounds | None = None          # days taken so far (MedItem.days_taken)
     text: str = ""                      # human description, e.g. "an NSAID (oral)"
 
 

@@ -37,7 +37,7 @@ def entry_label(facts: PatientFacts, item: MedItem) -> str:
 
 
 def dose_state(match: ir.MedMatch, item: MedItem) -> str:
-    """TRUE/FALSE/UNKNOWN for the dose parts of a filter."""
+    """TRUE/FALSE/UNKNOWN for the dose and duration parts of a filter (tested in that order)."""
     if match.daily is not None:
         if item.daily is None or item.daily.unit != match.daily.unit:
             return UNKNOWN
@@ -47,6 +47,11 @@ def dose_state(match: ir.MedMatch, item: MedItem) -> str:
         if item.per_day is None:
             return UNKNOWN
         if not match.per_day.test(item.per_day):
+            return "F"
+    if match.days is not None:
+        if item.days_taken is None:
+            return UNKNOWN
+        if not match.days.test(item.days_taken):
             return "F"
     return TRUE
 
@@ -58,6 +63,8 @@ def item_evidence(facts: PatientFacts, match: ir.MedMatch, item: MedItem) -> str
         text += f" ({item.ingredient} {most}{format_number(item.daily.value)} {item.daily.unit}/day, {match.daily.describe()})"
     if match.per_day is not None and item.per_day is not None:
         text += f" ({format_number(item.per_day)} doses/day)"
+    if match.days is not None and item.days_taken is not None:
+        text += f" (taken for {item.days_taken} days)"
     return text
 
 
@@ -76,7 +83,13 @@ def total_evidence(facts: PatientFacts, node: ir.Total, known: list[MedItem], to
     return f"{what} {format_number(total)}{unit} ({node.bounds.describe()}) from " + " + ".join(dict.fromkeys(parts))
 
 
-def unknown_dose_reason(facts: PatientFacts, item: MedItem) -> str:
+def unknown_dose_reason(facts: PatientFacts, item: MedItem, match: ir.MedMatch | None = None) -> str:
+    """Why ``dose_state`` (or a summed dose) is UNKNOWN for this item: its dose, or for a duration
+    test whose dose parts are known, its start date."""
+    if match is not None and match.days is not None and item.days_taken is None and (
+            match.daily is None or (item.daily is not None and item.daily.unit == match.daily.unit)) and (
+            match.per_day is None or item.per_day is not None):
+        return f"start date of {entry_label(facts, item)} not recorded"
     return f"daily dose of {entry_label(facts, item)} unknown ({item.dose_note or 'not given'})"
 
 
@@ -182,7 +195,7 @@ class NaiveExecutor:
                 return (Outcome(TRUE, evidence=tuple(item_evidence(facts, node.match, i) for i in true)),
                         tuple(("med", i.med, i.ingredient) for i in true))
             if unknown:
-                return Outcome(UNKNOWN, missing=tuple(unknown_dose_reason(facts, i) for i in unknown)), ()
+                return Outcome(UNKNOWN, missing=tuple(unknown_dose_reason(facts, i, node.match) for i in unknown)), ()
             return FALSE_OUTCOME, ()
 
         if isinstance(node, ir.Count):

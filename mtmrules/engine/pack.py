@@ -84,6 +84,9 @@ class MedFilter(_Strict):
     prn: bool | None = None
     daily_dose: Range | None = Field(default=None, description="this medication's daily amount of the ingredient")
     per_day: Range | None = Field(default=None, description="administrations per day (weekly = 1/7)")
+    days_taken: Range | None = Field(
+        default=None, description="days since this medication was started (its start date, else its first fill) "
+                                  "on the as-of date; unknown when neither is recorded")
 
 
 class CountSpec(_Strict):

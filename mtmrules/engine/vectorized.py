@@ -44,9 +44,11 @@ class _Tables:
         self.facts = chunk
         rows = [(p, pos, it.ingredient, it.route or "", it.form or "", it.prn,
                  it.daily.value if it.daily else np.nan, it.daily.unit if it.daily else "",
-                 it.per_day if it.per_day is not None else np.nan, it.med)
+                 it.per_day if it.per_day is not None else np.nan, it.med,
+                 it.days_taken if it.days_taken is not None else np.nan)
                 for p, f in enumerate(chunk) for pos, it in enumerate(f.items)]
-        items = pd.DataFrame(rows, columns=["p", "pos", "ing", "route", "form", "prn", "daily", "unit", "per_day", "med"])
+        items = pd.DataFrame(rows, columns=["p", "pos", "ing", "route", "form", "prn", "daily", "unit", "per_day", "med",
+                                            "days"])
         self.items = items
         self.i_p = items["p"].to_numpy(dtype=np.int64)
         self.i_ing = items["ing"].to_numpy(dtype=object)
@@ -60,6 +62,7 @@ class _Tables:
         self.i_unit = items["unit"].to_numpy(dtype=object)
         self.i_per_day = items["per_day"].to_numpy(dtype=float)
         self.i_med = items["med"].to_numpy(dtype=np.int64)
+        self.i_days = items["days"].to_numpy(dtype=float)
         routes = sorted(set(self.i_route) | set(self.i_form))
         self.text_codes = {r: i for i, r in enumerate(routes)}
         self.i_route_code = np.fromiter((self.text_codes[r] for r in self.i_route), dtype=np.int64, count=len(self.i_route))
@@ -144,7 +147,7 @@ class VectorizedExecutor(NaiveExecutor):
         return mask
 
     def _dose_states(self, match: ir.MedMatch, t: _Tables, rows: np.ndarray) -> np.ndarray:
-        """Per item (restricted to ``rows``): T/U/F for the dose parts, as naive.dose_state."""
+        """Per item (restricted to ``rows``): T/U/F for the dose and duration parts, as naive.dose_state."""
         state = np.full(rows.sum(), T, dtype=np.int8)
         if match.daily is not None:
             daily, unit = t.i_daily[rows], t.i_unit[rows]
@@ -154,6 +157,10 @@ class VectorizedExecutor(NaiveExecutor):
             per_day = t.i_per_day[rows]
             pd_state = np.where(np.isnan(per_day), U, np.where(_bound_mask(per_day, match.per_day), T, F))
             state = np.where(state == T, pd_state, state).astype(np.int8)
+        if match.days is not None:
+            days = t.i_days[rows]
+            days_state = np.where(np.isnan(days), U, np.where(_bound_mask(days, match.days), T, F))
+            state = np.where(state == T, days_state, state).astype(np.int8)
         return state
 
     def _compute(self, node: ir.Node, t: _Tables, cache: dict) -> np.ndarray:
