@@ -322,16 +322,20 @@ class FastExecutor:
         candidates = set(self._unanchored)
         for token in ctx.tokens:
             candidates.update(self._by_token.get(token, ()))
-        matches = []
-        for position in sorted(candidates):
-            rule, when, modifiers = self._compiled[position]
-            outcome = when(ctx)
-            if outcome.state == "F":
-                continue
-            modifier = None
-            if outcome.state == TRUE:
-                modifier = next((i for i, m in enumerate(modifiers) if m(ctx).state == TRUE), None)
-            match = Match.from_outcome(rule.id, outcome, modifier)
-            if match:
-                matches.append(match)
-        return matches
+        matches = (self.evaluate(position, ctx) for position in sorted(candidates))
+        return [m for m in matches if m is not None]
+
+    @staticmethod
+    def context(facts: PatientFacts) -> _Context:
+        return _Context(facts)
+
+    def evaluate(self, position: int, ctx: _Context) -> Match | None:
+        """The match row of rule ``position`` for the patient of ``ctx`` (None when it is false)."""
+        rule, when, modifiers = self._compiled[position]
+        outcome = when(ctx)
+        if outcome.state == "F":
+            return None
+        modifier = None
+        if outcome.state == TRUE:
+            modifier = next((i for i, m in enumerate(modifiers) if m(ctx).state == TRUE), None)
+        return Match.from_outcome(rule.id, outcome, modifier)

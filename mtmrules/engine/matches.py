@@ -8,6 +8,7 @@ without metformin is not "not evaluated" for a metformin/eGFR rule just because 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 TRUE, FALSE, UNKNOWN = "T", "F", "U"
 
@@ -15,8 +16,10 @@ TRUE, FALSE, UNKNOWN = "T", "F", "U"
 Ref = tuple
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """A predicate's result with what made it so. A NamedTuple, not a dataclass: executors create
+    several per rule evaluation, and tuple construction is several times cheaper."""
+
     state: str
     bindings: tuple[tuple[str, tuple[Ref, ...]], ...] = ()
     evidence: tuple[str, ...] = ()

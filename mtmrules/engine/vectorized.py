@@ -4,7 +4,7 @@ numpy/pandas tables, one vectorised pass per IR node.
 Each node yields a state per patient (0 = false, 1 = unknown, 2 = true); Kleene's logic is then
 ``all`` = minimum, ``any`` = maximum, ``none`` = 2 − maximum. Only the (patient, rule) pairs that
 come out true or unknown — a few per patient — are then expanded into match rows (bindings,
-evidence, modifiers) by the shared naive outcome code, so the match table is identical to the
+evidence, modifiers) by the fast executor's compiled rules, so the match table is identical to the
 other executors' (tests/test_differential.py checks the states and the tables).
 """
 
@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from mtmrules.engine import ir
+from mtmrules.engine.fast import FastExecutor
 from mtmrules.engine.matches import Match
-from mtmrules.engine.naive import NaiveExecutor, group_pdc
+from mtmrules.engine.naive import group_pdc
 from mtmrules.facts import PatientFacts
 
 F, U, T = 0, 1, 2
@@ -78,6 +79,55 @@ class _Tables:
         self.allergies = pd.DataFrame(allergies, columns=["p", "idx", "ing", "reaction", "severity", "type"])
         self.as_of = np.array([f.as_of.toordinal() for f in chunk], dtype=np.int64)
 
+        self._columns: dict[tuple, tuple[np.ndarray, ...]] = {}
+
+    def _column(self, key: tuple, build) -> tuple[np.ndarray, ...]:
+        """A per-patient column computed once per chunk and shared by every rule that tests it."""
+        found = self._columns.get(key)
+        if found is None:
+            found = self._columns[key] = build()
+        return found
+
+    def attribute(self, attr: str) -> tuple[np.ndarray, np.ndarray]:
+        """(values as objects, unknown mask) of a patient attribute."""
+        def build():
+            values = np.array([getattr(f, attr) for f in self.facts] + [None], dtype=object)[:-1]
+            unknown = np.array([v is None or (attr == "sex" and v not in ("female", "male")) for v in values], dtype=bool)
+            return values, unknown
+        return self._column(("attr", attr), build)  # type: ignore[return-value]
+
+    def number(self, attr: str) -> np.ndarray:
+        """A numeric patient attribute as floats (NaN when unknown)."""
+        return self._column(("number", attr), lambda: (np.array(
+            [np.nan if v is None else float(v) for v in self.attribute(attr)[0]], dtype=float),))[0]
+
+    def renal(self, measure: str) -> np.ndarray:
+        return self._column(("renal", measure), lambda: (np.array(
+            [f.renal[measure].value if measure in f.renal else np.nan for f in self.facts], dtype=float),))[0]
+
+    def lab(self, test: str, within_days: int | None) -> np.ndarray:
+        """Latest value of ``test`` per patient (NaN if none, or older than ``within_days``)."""
+        def build():
+            values = np.full(self.n, np.nan)
+            for i, f in enumerate(self.facts):
+                lab = f.labs.get(test)
+                if lab is not None and (within_days is None or (
+                        lab.date is not None and (f.as_of - lab.date).days <= within_days)):
+                    values[i] = lab.value
+            return (values,)
+        return self._column(("lab", test, within_days), build)[0]
+
+    def newest_dated(self, test: str) -> np.ndarray:
+        """Ordinal of the newest dated result of ``test`` per patient (a far-past ordinal if none)."""
+        def build():
+            newest = np.full(self.n, -10**9, dtype=np.int64)   # far past; no overflow in as_of − newest
+            for i, f in enumerate(self.facts):
+                dated = [v.date.toordinal() for v in f.lab_history.get(test, ()) if v.date is not None]
+                if dated:
+                    newest[i] = max(dated)
+            return (newest,)
+        return self._column(("newest", test), build)[0]
+
     def text_table(self, allowed) -> np.ndarray:
         """Boolean table over this chunk's route/form codes."""
         table = np.zeros(len(self.text_codes) + 1, dtype=bool)
@@ -91,19 +141,20 @@ class _Tables:
         return out
 
 
-class VectorizedExecutor(NaiveExecutor):
+class VectorizedExecutor:
     """States in bulk, match rows through the shared outcome code."""
 
     name = "vectorized"
 
     def __init__(self, rules: list[ir.CompiledRule]) -> None:
-        super().__init__(rules)
+        self.rules = rules
         names: set[str] = set()
         for rule in rules:
             for leaf in ir.rule_leaves(rule):
                 if isinstance(leaf, (ir.Med, ir.Count, ir.Total, ir.AllergyConflict, ir.Adherence)):
                     names |= leaf.match.ingredients
         self.vocabulary = {name: code for code, name in enumerate(sorted(names))}
+        self._rows = FastExecutor(rules)   # expands the few true/unknown (patient, rule) pairs into rows
         self._lookups: dict[frozenset, np.ndarray] = {}
 
     def _lookup(self, ingredients: frozenset[str]) -> np.ndarray:
@@ -238,34 +289,22 @@ class VectorizedExecutor(NaiveExecutor):
             out[keep["p"].to_numpy(dtype=np.int64)] = T
             return out
         if isinstance(node, ir.PatientAttr):
-            values = [getattr(f, node.attr) for f in t.facts]
-            unknown = np.array([v is None or (node.attr == "sex" and v not in ("female", "male")) for v in values], dtype=bool)
+            values, unknown = t.attribute(node.attr)
             if node.bounds is not None:
-                numbers = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-                passed = _bound_mask(numbers, node.bounds)
+                passed = _bound_mask(t.number(node.attr), node.bounds)
             else:
-                passed = np.array([v == node.equals for v in values], dtype=bool)
+                passed = values == node.equals
             return np.where(unknown, U, np.where(passed, T, F)).astype(np.int8)
         if isinstance(node, ir.Renal):
-            values = np.array([f.renal[node.measure].value if node.measure in f.renal else np.nan for f in t.facts])
+            values = t.renal(node.measure)
             return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
         if isinstance(node, ir.LabValueTest):
-            values = np.full(n, np.nan)
-            for i, f in enumerate(t.facts):
-                lab = f.labs.get(node.test)
-                if lab is None:
-                    continue
-                if node.within_days is not None and (lab.date is None or (f.as_of - lab.date).days > node.within_days):
-                    continue
-                values[i] = lab.value
+            values = t.lab(node.test, node.within_days)
             return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
         if isinstance(node, ir.LabMissing):
-            out = np.full(n, T, dtype=np.int8)
-            for i, f in enumerate(t.facts):
-                if any(v.date is not None and (f.as_of - v.date).days <= node.within_days
-                       for v in f.lab_history.get(node.test, ())):
-                    out[i] = F
-            return out
+            # a dated result within the window (future dates count as recent, as in the other executors)
+            recent = t.as_of - t.newest_dated(node.test) <= node.within_days
+            return np.where(recent, F, T).astype(np.int8)
         if isinstance(node, ir.Adherence):
             rows = self._item_filter(node.match, t)
             out = np.zeros(n, dtype=np.int8)
@@ -282,17 +321,9 @@ class VectorizedExecutor(NaiveExecutor):
         states = self.states(chunk)
         out = []
         for i, facts in enumerate(chunk):
-            matches = []
-            for r in np.flatnonzero(states[i]):
-                rule = self.rules[r]
-                outcome = self.eval(rule.when, facts)
-                modifier = None
-                if outcome.state == "T":
-                    modifier = next((k for k, m in enumerate(rule.modifiers) if self.eval(m.when, facts).state == "T"), None)
-                match = Match.from_outcome(rule.id, outcome, modifier)
-                if match:
-                    matches.append(match)
-            out.append(matches)
+            ctx = self._rows.context(facts)
+            matches = (self._rows.evaluate(int(r), ctx) for r in np.flatnonzero(states[i]))
+            out.append([m for m in matches if m is not None])
         return out
 
     def run(self, facts: PatientFacts) -> list[Match]:
