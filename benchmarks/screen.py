@@ -62,7 +62,7 @@ def generate(folder: Path, patients: int, seed: int) -> None:
 
 
 def floor(folder: str) -> None:
-    from mtmrules.fhir import bulk_groups
+    from mtmrules.bulk import bulk_groups
     count = sum(1 for _ in bulk_groups(folder))
     print(json.dumps({"patients": count}))
 
@@ -97,13 +97,14 @@ def main() -> None:
     if args._screen:
         run_screen(args._screen[0], args._screen[1], int(args._screen[2]))
         return
-    work = Path(tempfile.mkdtemp(prefix="mtmrules-screen-"))
-    export = work / "export"
-    export.mkdir()
-    generate(export, args.patients, args.seed)
-    floor_s, floor_rss, _ = timed(["--_floor", str(export)])
-    one_s, one_rss, one = timed(["--_screen", str(export), str(work / "one.parquet"), "1"])
-    two_s, two_rss, _ = timed(["--_screen", str(export), str(work / "two.parquet"), "2"])
+    with tempfile.TemporaryDirectory(prefix="mtmrules-screen-") as tmp:
+        work = Path(tmp)
+        export = work / "export"
+        export.mkdir()
+        generate(export, args.patients, args.seed)
+        floor_s, floor_rss, _ = timed(["--_floor", str(export)])
+        one_s, one_rss, one = timed(["--_screen", str(export), str(work / "one.parquet"), "1"])
+        two_s, two_rss, _ = timed(["--_screen", str(export), str(work / "two.parquet"), "2"])
     result = {"patients": args.patients, "floor_s": round(floor_s, 2), "screen_1_s": round(one_s, 2),
               "screen_2_s": round(two_s, 2), "patients_per_s": round(args.patients / one_s, 1),
               "ratio_to_floor": round(one_s / floor_s, 2), "peak_rss_mb": round(max(one_rss, two_rss), 1),

@@ -10,12 +10,9 @@ anything that cannot be used is listed in the profile's ``import_issues`` (and s
 
 from __future__ import annotations
 
-import json
-from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -385,94 +382,6 @@ def profiles_from_bundle(bundle: dict, where: str = "<bundle>") -> list[Profile]
         else:
             resources.append(resource)
     return profiles_from_resources(resources, where)
-
-
-def _bulk_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.ndjson") if p.name.split(".")[0] in USED_TYPES)
-
-
-def read_bulk(folder: str | Path, on_error=None) -> Iterator[Profile]:
-    """Stream one profile per patient from a FHIR Bulk Data export folder (``<Type>.*.ndjson``)."""
-
-    def fail(error: InputError) -> None:
-        if on_error is None:
-            raise error
-        on_error(":".join(str(p) for p in (error.file, error.line) if p is not None), error.reason)
-
-    for pid, resources in bulk_groups(folder, on_error):
-        try:
-            profiles = profiles_from_resources(resources, str(folder))
-        except InputError as exc:
-            fail(InputError(f"Patient/{pid}: {exc.reason}", file=exc.file))
-            continue
-        yield from profiles
-
-
-_OFFSET_MASK = (1 << 40) - 1
-
-
-def bulk_groups(folder: str | Path, on_error=None, unparsed: bool = False) -> Iterator[tuple[str, list]]:
-    """(patient id, that patient's resources + every Medication resource), one patient at a time.
-    With ``unparsed=True`` the patient's own resources come as unparsed NDJSON lines (bytes), so that a
-    worker process, not the reader, parses them.
-
-    A first pass records, per patient, the byte offsets of its lines in each file; patients are then
-    read one at a time, so memory holds offsets, not the export. With ``on_error(location, reason)``,
-    a malformed line is reported and skipped instead of stopping the run.
-    """
-
-    def fail(error: InputError) -> None:
-        if on_error is None:
-            raise error
-        on_error(":".join(str(p) for p in (error.file, error.line) if p is not None), error.reason)
-
-    folder = Path(folder)
-    files = _bulk_files(folder)
-    if not files:
-        raise InputError("no FHIR Bulk Data files (*.ndjson named by resource type) in this folder", file=str(folder))
-    # per patient: packed (file number << 40 | byte offset) values, 8 bytes per resource
-    offsets: dict[str, array] = defaultdict(lambda: array("q"))
-    order: list[str] = []          # Patient-file order first, then patients known only by reference
-    medication_lines: list[tuple[int, int]] = []
-    patient_order: list[str] = []
-    for file_no, path in enumerate(files):
-        with path.open("rb") as handle:
-            line_no, position = 0, 0
-            for raw in handle:
-                line_no += 1
-                if raw.strip():
-                    try:
-                        resource = json.loads(raw)
-                    except json.JSONDecodeError as exc:
-                        fail(InputError(f"not valid JSON: {exc.msg}", file=str(path), line=line_no))
-                        position += len(raw)
-                        continue
-                    if not isinstance(resource, dict):
-                        fail(InputError("expected one FHIR resource per line", file=str(path), line=line_no))
-                    elif resource.get("resourceType") == "Medication":
-                        medication_lines.append((file_no, position))
-                    else:
-                        pid = _subject(resource)
-                        if pid is not None:
-                            if pid not in offsets:
-                                order.append(pid)
-                            offsets[pid].append(file_no << 40 | position)
-                            if resource.get("resourceType") == "Patient":
-                                patient_order.append(pid)
-                position += len(raw)
-    handles = [path.open("rb") for path in files]
-    try:
-        def line(file_no: int, position: int) -> bytes:
-            handles[file_no].seek(position)
-            return handles[file_no].readline()
-        medications = {str(m.get("id")): m for m in (json.loads(line(f, p)) for f, p in medication_lines)}
-        listed = set(patient_order)
-        for pid in [*dict.fromkeys(patient_order), *(p for p in order if p not in listed)]:
-            lines = [line(v >> 40, v & _OFFSET_MASK) for v in offsets.pop(pid)]
-            yield pid, [*medications.values(), *(lines if unparsed else map(json.loads, lines))]
-    finally:
-        for handle in handles:
-            handle.close()
 
 
 def load_fhir_json(data: Any, where: str) -> list[Profile]:

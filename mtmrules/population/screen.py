@@ -133,7 +133,7 @@ def iter_items(source: Any, as_of: date, on_error: Callable[[str, str], None],
     bundles, a claims table, or a DataFrame (profiles)."""
     import pandas as pd
     if not isinstance(source, pd.DataFrame) and Path(source).is_dir() and any(Path(source).glob("*.ndjson")):
-        from mtmrules.fhir import bulk_groups
+        from mtmrules.bulk import bulk_groups
         for group in bulk_groups(source, on_error, unparsed=True):
             yield "fhir", group
         return
@@ -162,7 +162,7 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
         yield from read_claims(path, as_of, diagnoses, patients, on_error)
         return
     if path.is_dir() and any(path.glob("*.ndjson")):
-        from mtmrules.fhir import read_bulk
+        from mtmrules.bulk import read_bulk
         yield from read_bulk(path, on_error)
         return
     from mtmrules.profile.inputs import read_any

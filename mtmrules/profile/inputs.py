@@ -17,10 +17,11 @@ def read_any(path: str | Path) -> Iterator[Profile]:
     Bundle files, an .ndjson file of FHIR resources, a FHIR Bundle / resource / resource list (JSON),
     or native profiles (JSON or YAML)."""
     from mtmrules import fhir
+    from mtmrules.bulk import read_bulk
     path = Path(path)
     if path.is_dir():
         if any(path.glob("*.ndjson")):
-            yield from fhir.read_bulk(path)
+            yield from read_bulk(path)
         else:
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml"))
             if not files:
