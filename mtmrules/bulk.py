@@ -87,14 +87,14 @@ class _SpilledIndex:
 
 
 def bulk_groups(folder: str | Path, on_error: OnError | None = None, unparsed: bool = False,
-                bucket_bytes: int = BUCKET_BYTES) -> Iterator[tuple[str, list]]:
+                bucket_bytes: int | None = None) -> Iterator[tuple[str, list]]:
     """(patient id, that patient's resources + every Medication resource), one patient at a time.
     With ``unparsed=True`` the patient's own resources come as unparsed NDJSON lines (bytes), so that a
     worker process, not the reader, parses them. With ``on_error(location, reason)``, a malformed
     line is reported and skipped instead of stopping the run.
 
     Patients come in Patient-file order (then patients known only by reference); when the export is
-    larger than ``bucket_bytes`` that order holds within each bucket of patients.
+    larger than ``bucket_bytes`` (default ``BUCKET_BYTES``) that order holds within each bucket.
     """
 
     def fail(error: InputError) -> None:
@@ -107,7 +107,7 @@ def bulk_groups(folder: str | Path, on_error: OnError | None = None, unparsed: b
     if not files:
         raise InputError("no FHIR Bulk Data files (*.ndjson named by resource type) in this folder", file=str(folder))
     size = sum(path.stat().st_size for path in files)
-    count = min(MAX_BUCKETS, max(1, math.ceil(size / bucket_bytes)))
+    count = min(MAX_BUCKETS, max(1, math.ceil(size / (bucket_bytes or BUCKET_BYTES))))
     index: _Bucket | _SpilledIndex = _Bucket() if count == 1 else _SpilledIndex(count)
     handles = []
     try:
