@@ -296,19 +296,23 @@ def screen(
     chunk: int = typer.Option(500, "--chunk", min=1, help="Patients per chunk."),
     diagnoses: Optional[Path] = typer.Option(None, "--diagnoses", help="Claims input: diagnosis table."),
     patients: Optional[Path] = typer.Option(None, "--patients", help="Claims input: patient table."),
+    mtm_diseases: int = typer.Option(3, "--mtm-diseases", help="MTM targeting: the plan's minimum number of CMS core chronic diseases (1-3)."),
+    mtm_drugs: int = typer.Option(8, "--mtm-drugs", help="MTM targeting: the plan's minimum number of drugs (1-8)."),
 ) -> None:
-    """Screen a whole population: one row per problem and a per-patient summary with a CMR priority score."""
+    """Screen a whole population: one row per problem and a per-patient summary with a CMR priority
+    score and the Part D MTM disease and drug-count criteria."""
     from mtmrules.population.screen import screen as run_screen
     try:
         if engine.value == "durable" and workers > 1:
             raise MtmRulesError("--engine durable runs in one process only (durable_rules is not fork/thread safe)")
         summary = run_screen(source, out, _parse_date(as_of), engine.value, workers, chunk,
-                             diagnoses=str(diagnoses) if diagnoses else None, patients=str(patients) if patients else None)
+                             diagnoses=str(diagnoses) if diagnoses else None, patients=str(patients) if patients else None,
+                             mtm=(mtm_diseases, mtm_drugs))
     except MtmRulesError as exc:
         _fail(exc)
         return
     typer.echo(f"read {summary.read} patients · screened {summary.screened} · rejected {summary.rejected} · "
-               f"{summary.problems} problems", err=True)
+               f"{summary.problems} problems · {summary.mtm_eligible} meet the MTM disease and drug criteria", err=True)
     for key, path in summary.outputs.items():
         typer.echo(f"{key}: {path}", err=True)
 

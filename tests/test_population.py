@@ -103,3 +103,42 @@ def test_dask_local_cluster_matches_single_process(engine):
         got = dask_screen(parts, AS_OF).compute()
     got = got.sort_values(["patient_id", "rank"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_summary_counts_cms_core_chronic_diseases_and_mtm_criteria(tmp_path):
+    meds = ["lisinopril 10 mg daily", "metformin 500 mg twice daily", "atorvastatin 40 mg daily",
+            "tiotropium 18 mcg inhaled daily", "albuterol inhaler 2 puffs as needed", "amlodipine 5 mg daily",
+            "sertraline 50 mg daily", "omeprazole 20 mg daily"]
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    people = {
+        "three": ["hypertension", "type 2 diabetes mellitus", "COPD"],       # diabetes via its parent group
+        "two": ["hypertension", "hyperlipidemia", "GERD"],                    # GERD is not a core disease
+        "same-category": ["osteoarthritis", "osteoporosis", "hypertension"],  # one category, counted once
+    }
+    for pid, conditions in people.items():
+        write(folder, f"{pid}.yaml", f"id: {pid}\nage: 70\nsex: female\nconditions: {conditions}\nmedications: {meds}\n")
+    write(folder, "few-drugs.yaml", "id: few-drugs\nage: 70\nsex: female\n"
+                                    "conditions: [hypertension, diabetes, asthma]\nmedications: [lisinopril 10 mg daily]\n")
+
+    def summary(**kwargs):
+        result = screen(folder, tmp_path / "out.csv", AS_OF, progress=False, **kwargs)
+        rows = {r["patient_id"]: r for r in read_csv(tmp_path / "out.summary.csv")}
+        return result, {pid: (int(r["cms_chronic_diseases"]), r["meets_mtm_criteria"]) for pid, r in rows.items()}
+
+    result, rows = summary()
+    assert rows == {"three": (3, "True"), "two": (2, "False"), "same-category": (2, "False"), "few-drugs": (3, "False")}
+    assert result.mtm_eligible == 1
+    _, rows = summary(mtm=(2, 8))
+    assert rows["two"] == (2, "True") and rows["few-drugs"] == (3, "False")
+    from mtmrules.errors import InputError
+    with pytest.raises(InputError, match="1-3 chronic diseases"):
+        summary(mtm=(4, 8))
+
+
+def test_every_cms_core_chronic_disease_category_maps_to_condition_groups(kb):
+    from mtmrules.population.targeting import MtmTargeting
+    targeting = MtmTargeting.from_kb(kb)
+    categories = set().union(*targeting.categories.values())
+    assert categories == {"alzheimers", "bone-disease-arthritis", "heart-failure", "diabetes", "dyslipidemia",
+                          "esrd", "hiv-aids", "hypertension", "mental-health", "respiratory"}

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from mtmrules.errors import InputError, MtmRulesError
+from mtmrules.population.targeting import CMS_MAX_DISEASES, CMS_MAX_DRUGS, MtmTargeting, check_minimums
 from mtmrules.profile.models import Profile
 
 PROBLEM_COLUMNS = ["patient_id", "rank", "kind", "category", "severity", "score", "rule", "medications", "title"]
 SUMMARY_COLUMNS = ["patient_id", "problems", "contraindicated", "major", "moderate", "minor", "not_evaluated",
-                   "unresolved", "active_medications", "cmr_priority"]
+                   "unresolved", "active_medications", "cmr_priority", "cms_chronic_diseases", "meets_mtm_criteria"]
 #: CMR priority: severity-weighted problem count (who to call first for a Comprehensive Medication Review)
 PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "minor": 0.5}
 CHUNK = 500
@@ -40,6 +41,7 @@ class ScreenSummary:
     screened: int = 0
     rejected: int = 0
     problems: int = 0
+    mtm_eligible: int = 0          # patients meeting the MTM disease and drug-count criteria
     outputs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -49,6 +51,7 @@ class ScreenSummary:
 # --- per-chunk work (runs in workers) ----------------------------------------------------------
 
 _ENGINE = None
+_TARGETING: dict[tuple[int, int], MtmTargeting] = {}
 
 
 def _init_worker(executor: str) -> None:
@@ -100,10 +103,15 @@ def _engine(executor: str):
     return _ENGINE
 
 
-def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fast") -> tuple[list[list], list[list], list[list]]:
+def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fast",
+                 mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS)) -> tuple[list[list], list[list], list[list]]:
     """Screen a chunk of ("profile", dict | Profile) / ("fhir", (patient id, resources)) items
-    → (problem rows, summary rows, error rows)."""
+    → (problem rows, summary rows, error rows). ``mtm``: the plan's MTM targeting minimums
+    (chronic diseases, drugs)."""
     engine = _engine(executor)
+    targeting = _TARGETING.get(mtm)
+    if targeting is None:
+        targeting = _TARGETING[mtm] = MtmTargeting.from_kb(engine.kb, *mtm)
     problems, summaries, errors = [], [], []
     batch = []   # facts of the chunk, in order
     for item in items:
@@ -119,9 +127,11 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
         severities = [row[4] for row in rows]
         counts = {s: severities.count(s) for s in PRIORITY_WEIGHT}
         active = sum(e.active for e in facts.entries)
+        diseases = targeting.chronic_diseases(facts)
         summaries.append([facts.patient_id, len(rows), counts["contraindicated"], counts["major"], counts["moderate"],
                           counts["minor"], sum(m.state == "not_evaluated" for m in matches), len(facts.unresolved),
-                          active, cmr_priority(severities, active)])
+                          active, cmr_priority(severities, active), diseases,
+                          targeting.meets_criteria(diseases, active)])
     return problems, summaries, errors
 
 
@@ -217,7 +227,8 @@ class _Table:
         import pyarrow as pa
         types = {"rank": pa.int32(), "score": pa.float64(), "cmr_priority": pa.float64(), "problems": pa.int32(),
                  "contraindicated": pa.int32(), "major": pa.int32(), "moderate": pa.int32(), "minor": pa.int32(),
-                 "not_evaluated": pa.int32(), "unresolved": pa.int32(), "active_medications": pa.int32()}
+                 "not_evaluated": pa.int32(), "unresolved": pa.int32(), "active_medications": pa.int32(),
+                 "cms_chronic_diseases": pa.int32(), "meets_mtm_criteria": pa.bool_()}
         return pa.schema([(c, types.get(c, pa.string())) for c in self.columns])
 
     def close(self) -> None:
@@ -240,9 +251,13 @@ def output_paths(out: str | Path) -> dict[str, Path]:
 
 def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fast", workers: int = 1,
            chunk_size: int = CHUNK, progress: bool | None = None, diagnoses: str | None = None,
-           patients: str | None = None, collect: bool = False):
+           patients: str | None = None, collect: bool = False,
+           mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS)):
     """Screen a population. With ``out``, writes the tables and returns a ScreenSummary; with
-    ``collect=True``, also returns (summary, problem rows, summary rows, error rows) in memory."""
+    ``collect=True``, also returns (summary, problem rows, summary rows, error rows) in memory.
+    ``mtm``: the plan's Part D MTM targeting minimums (core chronic diseases, drugs), for the
+    summary's ``meets_mtm_criteria``."""
+    check_minimums(*mtm)
     summary = ScreenSummary()
     error_rows: list[list] = []
     paths = output_paths(out) if out is not None else {}
@@ -257,6 +272,7 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     def emit(result: tuple[list, list, list]) -> None:
         problems, summaries, errors = result
         summary.screened += len(summaries)
+        summary.mtm_eligible += sum(row[-1] for row in summaries)
         summary.problems += len(problems)
         summary.rejected += len(errors)
         batch = {"problems": problems, "summary": summaries, "errors": errors + error_rows[:]}
@@ -283,14 +299,14 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
             _engine(executor)
             with _quiet_gc_while():
                 for chunk in chunks:
-                    emit(screen_chunk(chunk, as_of, executor))
+                    emit(screen_chunk(chunk, as_of, executor, mtm))
         else:
             import multiprocessing as mp
             context = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
             with context.Pool(workers, initializer=_start_worker, initargs=(executor,)) as pool:
                 pending = []
                 for chunk in chunks:  # at most two chunks per worker in flight: memory stays bounded
-                    pending.append(pool.apply_async(screen_chunk, (chunk, as_of, executor)))
+                    pending.append(pool.apply_async(screen_chunk, (chunk, as_of, executor, mtm)))
                     while len(pending) >= 2 * workers:
                         emit(pending.pop(0).get())
                 for job in pending:
