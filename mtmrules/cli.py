@@ -313,6 +313,9 @@ def screen(
         return
     typer.echo(f"read {summary.read} patients · screened {summary.screened} · rejected {summary.rejected} · "
                f"{summary.problems} problems · {summary.mtm_eligible} meet the MTM disease and drug criteria", err=True)
+    if summary.top_priority:
+        typer.echo("highest CMR priority: " + ", ".join(f"{pid} ({score:g})" for score, pid in summary.top_priority[:5]),
+                   err=True)
     for key, path in summary.outputs.items():
         typer.echo(f"{key}: {path}", err=True)
 

@@ -129,6 +129,8 @@ def test_summary_counts_cms_core_chronic_diseases_and_mtm_criteria(tmp_path):
     result, rows = summary()
     assert rows == {"three": (3, "True"), "two": (2, "False"), "same-category": (2, "False"), "few-drugs": (3, "False")}
     assert result.mtm_eligible == 1
+    priorities = [score for score, _ in result.top_priority]
+    assert priorities == sorted(priorities, reverse=True) and len(priorities) <= 10
     _, rows = summary(mtm=(2, 8))
     assert rows["two"] == (2, "True") and rows["few-drugs"] == (3, "False")
     from mtmrules.errors import InputError

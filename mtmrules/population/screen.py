@@ -25,6 +25,7 @@ from mtmrules.profile.models import Profile
 PROBLEM_COLUMNS = ["patient_id", "rank", "kind", "category", "severity", "score", "rule", "medications", "title"]
 SUMMARY_COLUMNS = ["patient_id", "problems", "contraindicated", "major", "moderate", "minor", "not_evaluated",
                    "unresolved", "active_medications", "cmr_priority", "cms_chronic_diseases", "meets_mtm_criteria"]
+_PRIORITY, _MTM = SUMMARY_COLUMNS.index("cmr_priority"), SUMMARY_COLUMNS.index("meets_mtm_criteria")
 #: CMR priority: severity-weighted problem count (who to call first for a Comprehensive Medication Review)
 PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "minor": 0.5}
 CHUNK = 500
@@ -42,10 +43,16 @@ class ScreenSummary:
     rejected: int = 0
     problems: int = 0
     mtm_eligible: int = 0          # patients meeting the MTM disease and drug-count criteria
+    #: the highest CMR priorities seen, as [priority, patient id], highest first (ties by id)
+    top_priority: list[list] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def note_priorities(self, summaries: list[list], keep: int = 10) -> None:
+        ranked = self.top_priority + [[row[_PRIORITY], row[0]] for row in summaries if row[_PRIORITY] > 0]
+        self.top_priority = sorted(ranked, key=lambda r: (-r[0], r[1]))[:keep]
 
 
 # --- per-chunk work (runs in workers) ----------------------------------------------------------
@@ -272,7 +279,8 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     def emit(result: tuple[list, list, list]) -> None:
         problems, summaries, errors = result
         summary.screened += len(summaries)
-        summary.mtm_eligible += sum(row[-1] for row in summaries)
+        summary.mtm_eligible += sum(row[_MTM] for row in summaries)
+        summary.note_priorities(summaries)
         summary.problems += len(problems)
         summary.rejected += len(errors)
         batch = {"problems": problems, "summary": summaries, "errors": errors + error_rows[:]}
