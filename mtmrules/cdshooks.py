@@ -130,8 +130,8 @@ def apply_suppressions(report: Report, store: SuppressionStore | None) -> Report
     kept = [p for p in report.problems if p.id not in active]
     for rank, problem in enumerate(kept, 1):
         problem.rank = rank
-    report.suppressed = [Suppressed(id=p.id, rule=p.rule, title=p.title, reason=active[p.id][1], until=active[p.id][2])
-                         for p in report.problems if p.id in active]
+    report.suppressed += [Suppressed(id=p.id, rule=p.rule, title=p.title, reason=active[p.id][1], until=active[p.id][2])
+                          for p in report.problems if p.id in active]
     report.problems = kept
     return report
 

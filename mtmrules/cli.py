@@ -43,6 +43,7 @@ class SchemaName(str, Enum):
     pack = "pack"
     profile = "profile"
     report = "report"
+    site = "site"
 
 
 SEVERITY_RANK = {"minor": 0, "moderate": 1, "major": 2, "contraindicated": 3}
@@ -53,11 +54,25 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(2)
 
 
+_SITE: Path | None = None   # --site: the site policy every screening command applies
+
+
+@app.callback()
+def global_options(site: Optional[Path] = typer.Option(
+        None, "--site", envvar="MTMRULES_SITE",
+        help="Site policy (YAML): rules switched off or re-tiered, minimum severity; see docs/site-policy.md.")) -> None:
+    """Find medication-related problems with declarative rule packs."""
+    global _SITE
+    _SITE = site
+
+
 def _engine(packs: list[Path] | None, executor: str, only: bool = False):
+    """The engine for a screening command: the packs plus the site policy (rule tests use neither)."""
     from mtmrules.engine.engine import Engine
     if packs and only:
         return Engine(packs=list(packs), executor=executor)
-    return Engine.with_packs(list(packs or []), executor=executor) if packs else Engine(executor=executor)
+    return Engine.with_packs(list(packs or []), executor=executor, site=_SITE) if packs else \
+        Engine(executor=executor, site=_SITE)
 
 
 def _parse_date(text: str | None) -> date:
@@ -163,7 +178,7 @@ def test(
 
 
 @app.command()
-def schema(which: SchemaName = typer.Argument(..., help="pack, profile or report")) -> None:
+def schema(which: SchemaName = typer.Argument(..., help="pack, profile, report or site")) -> None:
     """Print the JSON Schema of rule packs, profiles or reports."""
     from mtmrules.schema import json_schema
     typer.echo(json.dumps(json_schema(which.value), indent=2))
@@ -245,7 +260,6 @@ def hook(
 ) -> None:
     """Run one CDS Hooks request offline and print the response (the server's code path)."""
     from mtmrules.cdshooks import SERVICES, CdsHooksService, HookError, SuppressionStore
-    from mtmrules.engine.engine import Engine
     try:
         when = _parse_date(as_of) if as_of else None
         try:
@@ -257,7 +271,7 @@ def hook(
         sid = service or next((k for k, v in SERVICES.items() if isinstance(body, dict) and v[0] == body.get("hook")), None)
         if sid is None:
             raise MtmRulesError(f"{request}: hook: expected one of {', '.join(v[0] for v in SERVICES.values())}")
-        svc = CdsHooksService(Engine.default(), SuppressionStore(db) if db else None, when)
+        svc = CdsHooksService(_engine(None, "fast"), SuppressionStore(db) if db else None, when)
         typer.echo(json.dumps(svc.call(sid, body), indent=2, ensure_ascii=False))
     except HookError as exc:
         typer.echo(json.dumps(exc.outcome), err=False)
@@ -281,8 +295,12 @@ def serve(
         _fail(MtmRulesError("the server needs the optional extra: pip install 'mtmrules[serve]'"))
         return
     from mtmrules.cdshooks import CdsHooksService, SuppressionStore, create_app
-    from mtmrules.engine.engine import Engine
-    app_ = create_app(CdsHooksService(Engine.default(), SuppressionStore(db, days=suppress_days)))
+    try:
+        engine = _engine(None, "fast")
+    except MtmRulesError as exc:
+        _fail(exc)
+        return
+    app_ = create_app(CdsHooksService(engine, SuppressionStore(db, days=suppress_days)))
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
@@ -307,7 +325,7 @@ def screen(
             raise MtmRulesError("--engine durable runs in one process only (durable_rules is not fork/thread safe)")
         summary = run_screen(source, out, _parse_date(as_of), engine.value, workers, chunk,
                              diagnoses=str(diagnoses) if diagnoses else None, patients=str(patients) if patients else None,
-                             mtm=(mtm_diseases, mtm_drugs))
+                             mtm=(mtm_diseases, mtm_drugs), engine=_engine(None, engine.value))
     except MtmRulesError as exc:
         _fail(exc)
         return
@@ -330,7 +348,6 @@ class SessionFormat(str, Enum):
 
 def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
     """Engine + the one profile in PROFILE + decisions from --session."""
-    from mtmrules.engine.engine import Engine
     from mtmrules.profile.inputs import read_any
     from mtmrules.session.decisions import read_session
     from mtmrules.session.runner import prepare
@@ -338,7 +355,7 @@ def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
     profiles = list(read_any(profile))
     if len(profiles) != 1:
         raise MtmRulesError(f"{profile}: expected one patient, found {len(profiles)}")
-    engine = Engine.default()
+    engine = _engine(None, "fast")
     return engine, prepare(engine, profiles[0], when, read_session(session) if session else None)
 
 

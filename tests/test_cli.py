@@ -93,7 +93,8 @@ def test_generated_rule_docs_are_current(tmp_path):
     assert generated == {p.name: p.read_text() for p in committed.glob("*.md")}, "run `mtmrules docs` and commit"
 
 
-@pytest.mark.parametrize("name, file", [("pack", "rulepack"), ("profile", "profile"), ("report", "report")])
+@pytest.mark.parametrize("name, file", [("pack", "rulepack"), ("profile", "profile"), ("report", "report"),
+                                        ("site", "site")])
 def test_committed_json_schemas_are_current(name, file):
     """The packs point editors at docs/schema/rulepack.schema.json; it must match the models."""
     generated = json.loads(run("schema", name, check_rc=0).stdout)

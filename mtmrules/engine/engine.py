@@ -11,6 +11,7 @@ from mtmrules.engine.fast import FastExecutor
 from mtmrules.engine.ir import CompiledRule
 from mtmrules.engine.matches import Match, canonical
 from mtmrules.engine.naive import NaiveExecutor
+from mtmrules.engine.site import SitePolicy
 from mtmrules.errors import InputError
 from mtmrules.facts import FactBuilder, PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
@@ -32,7 +33,7 @@ class Engine:
     (with the ``fast`` and ``naive`` executors)."""
 
     def __init__(self, packs: list[str | Path] | None = None, knowledge: KnowledgeBase | str | Path | None = None,
-                 executor: str = "fast") -> None:
+                 executor: str = "fast", site: SitePolicy | str | Path | None = None) -> None:
         self.kb = knowledge if isinstance(knowledge, KnowledgeBase) else KnowledgeBase(knowledge)
         self.facts = FactBuilder(self.kb)
         compiler = PackCompiler(self.kb)
@@ -44,21 +45,26 @@ class Engine:
                 raise InputError(f"pack {pack.pack!r} is loaded twice", file=str(path))
             self.packs[pack.pack] = pack.version
             self.rules.extend(rules)
+        self.site = SitePolicy.load(site) if isinstance(site, (str, Path)) else site
+        site_notes: dict[str, str] = {}
+        if self.site is not None:
+            self.rules, site_notes = self.site.apply(self.rules)
         self.rules_by_id = {r.id: r for r in self.rules}
-        self.reporter = ReportBuilder(self.kb, self.rules_by_id, self.packs)
+        self.reporter = ReportBuilder(self.kb, self.rules_by_id, self.packs, self.site, site_notes)
         self._executors: dict[str, Any] = {}
         self.executor = executor
         self._executor(executor)
 
     @classmethod
-    def default(cls, executor: str = "fast") -> "Engine":
-        """The built-in packs over the bundled knowledge."""
-        return cls(executor=executor)
+    def default(cls, executor: str = "fast", site: SitePolicy | str | Path | None = None) -> "Engine":
+        """The built-in packs over the bundled knowledge (with a site policy, if given)."""
+        return cls(executor=executor, site=site)
 
     @classmethod
-    def with_packs(cls, extra: list[str | Path], executor: str = "fast") -> "Engine":
+    def with_packs(cls, extra: list[str | Path], executor: str = "fast",
+                   site: SitePolicy | str | Path | None = None) -> "Engine":
         """The built-in packs plus the user's own."""
-        return cls(packs=[*builtin_pack_paths(), *extra], executor=executor)
+        return cls(packs=[*builtin_pack_paths(), *extra], executor=executor, site=site)
 
     def _executor(self, name: str):
         if name not in self._executors:
@@ -104,7 +110,7 @@ class Engine:
 
         from mtmrules.population.screen import PROBLEM_COLUMNS, screen
         _, problems, _, _ = screen(source, None, as_of or date.today(), self.executor, workers, chunk_size,
-                                   progress=False, collect=True)
+                                   progress=False, collect=True, engine=self)
         return pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
 
     def check(self, profile: dict | Profile, as_of: date | None = None, executor: str | None = None) -> Report:

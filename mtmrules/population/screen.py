@@ -61,14 +61,18 @@ _ENGINE = None
 _TARGETING: dict[tuple[int, int], MtmTargeting] = {}
 
 
-def _init_worker(executor: str) -> None:
+def _engine(executor: str):
+    """The engine screening uses in this process: the one ``screen`` was given (forked workers inherit
+    it), else the built-in packs."""
     global _ENGINE
-    from mtmrules.engine.engine import Engine
-    _ENGINE = Engine.default(executor=executor)
+    if _ENGINE is None:
+        from mtmrules.engine.engine import Engine
+        _ENGINE = Engine.default(executor=executor)
+    return _ENGINE
 
 
 def _start_worker(executor: str) -> None:
-    _init_worker(executor)
+    _engine(executor)
     _quiet_gc()
 
 
@@ -103,11 +107,6 @@ def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
         return profiles_from_resources(resources, f"Patient/{data[0]}")
     return [data if isinstance(data, Profile) else Profile.model_validate(data)]
 
-
-def _engine(executor: str):
-    if _ENGINE is None or _ENGINE.executor != executor:
-        _init_worker(executor)
-    return _ENGINE
 
 
 def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fast",
@@ -259,12 +258,27 @@ def output_paths(out: str | Path) -> dict[str, Path]:
 def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fast", workers: int = 1,
            chunk_size: int = CHUNK, progress: bool | None = None, diagnoses: str | None = None,
            patients: str | None = None, collect: bool = False,
-           mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS)):
+           mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS), engine=None):
     """Screen a population. With ``out``, writes the tables and returns a ScreenSummary; with
     ``collect=True``, also returns (summary, problem rows, summary rows, error rows) in memory.
     ``mtm``: the plan's Part D MTM targeting minimums (core chronic diseases, drugs), for the
-    summary's ``meets_mtm_criteria``."""
+    summary's ``meets_mtm_criteria``. ``engine``: the Engine to screen with (its packs and site
+    policy; default: the built-in packs)."""
+    global _ENGINE
     check_minimums(*mtm)
+    previous = _ENGINE
+    if engine is not None:
+        _ENGINE = engine
+        _TARGETING.clear()
+    try:
+        return _screen(source, out, as_of, executor, workers, chunk_size, progress, diagnoses, patients, collect, mtm)
+    finally:
+        if engine is not None:
+            _ENGINE = previous
+            _TARGETING.clear()
+
+
+def _screen(source, out, as_of, executor, workers, chunk_size, progress, diagnoses, patients, collect, mtm):
     summary = ScreenSummary()
     error_rows: list[list] = []
     paths = output_paths(out) if out is not None else {}

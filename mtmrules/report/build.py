@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mtmrules import __version__
 from mtmrules.engine.ir import CompiledRule
@@ -21,8 +22,12 @@ from mtmrules.engine.matches import Match
 from mtmrules.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
+
+if TYPE_CHECKING:
+    from mtmrules.engine.site import SitePolicy
 from mtmrules.report.models import (ConditionOut, Dose, InterventionOut, MedicationOut, NotEvaluated,
-                                    PatientOut, Problem, Reference, Report, Unresolved)
+                                    PatientOut, Problem, Reference, Report, SiteOut, SiteRuleOut, Suppressed,
+                                    Unresolved)
 
 SEVERITY_BASE = {"contraindicated": 90.0, "major": 70.0, "moderate": 45.0, "minor": 20.0}
 SEVERITY_ORDER = {"contraindicated": 0, "major": 1, "moderate": 2, "minor": 3}
@@ -47,8 +52,14 @@ def patient_risk(facts: PatientFacts) -> float:
 
 
 class ReportBuilder:
-    def __init__(self, kb: KnowledgeBase, rules: dict[str, CompiledRule], packs: dict[str, str]) -> None:
+    def __init__(self, kb: KnowledgeBase, rules: dict[str, CompiledRule], packs: dict[str, str],
+                 site: "SitePolicy | None" = None, site_notes: dict[str, str] | None = None) -> None:
         self.kb, self.rules, self.packs = kb, rules, packs
+        self.site, self.site_notes = site, site_notes or {}
+        self.site_out = None if site is None else SiteOut(
+            name=site.site, min_severity=site.min_severity,
+            disabled=[SiteRuleOut(rule=o.rule, reason=o.reason) for o in site.disabled()],
+            retiered=[SiteRuleOut(rule=rule, reason=note) for rule, note in sorted(self.site_notes.items())])
 
     def ranked(self, facts: PatientFacts, matches: tuple[Match, ...]) -> list[list["_Draft"]]:
         """Merged and ranked problem groups (lead first) — shared by full reports and screening rows."""
@@ -58,15 +69,28 @@ class ReportBuilder:
         groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], g[0].rule, g[0].id))
         return groups
 
+    def _shown(self, groups: list[list["_Draft"]]) -> tuple[list[list["_Draft"]], list[list["_Draft"]]]:
+        """(groups reported as problems, groups below the site's minimum severity)."""
+        if self.site is None or self.site.min_severity is None:
+            return groups, []
+        hidden = [g for g in groups if self.site.below_minimum(g[0].severity)]
+        return [g for g in groups if not self.site.below_minimum(g[0].severity)], hidden
+
     def rows(self, facts: PatientFacts, matches: tuple[Match, ...]) -> list[list]:
         """Screening rows [patient, rank, kind, category, severity, score, rule, medications, title] without
-        building the full report: same merging and ranking."""
+        building the full report: same merging, ranking and site policy."""
+        shown, _ = self._shown(self.ranked(facts, matches))
         return [[facts.patient_id, rank, d.kind, d.category, d.severity, d.score, d.rule, ";".join(d.medications),
                  self._render(self.rules[d.rule].title, facts, dict(d.match.bindings))]
-                for rank, (d, *_) in enumerate(self.ranked(facts, matches), 1)]
+                for rank, (d, *_) in enumerate(shown, 1)]
 
     def build(self, facts: PatientFacts, matches: tuple[Match, ...], engine: str) -> Report:
-        problems = [self._problem(facts, group, rank) for rank, group in enumerate(self.ranked(facts, matches), 1)]
+        shown, hidden = self._shown(self.ranked(facts, matches))
+        problems = [self._problem(facts, group, rank) for rank, group in enumerate(shown, 1)]
+        suppressed = [Suppressed(id=g[0].id, rule=g[0].rule,
+                                 title=self._render(self.rules[g[0].rule].title, facts, dict(g[0].match.bindings)),
+                                 reason=f"below {self.site.site}'s minimum severity ({self.site.min_severity})")
+                      for g in hidden] if self.site is not None else []
         not_evaluated = [NotEvaluated(rule=m.rule, reason="; ".join(m.missing)) for m in matches
                          if m.state == "not_evaluated"]
         egfr, crcl = facts.renal.get("egfr"), facts.renal.get("crcl")
@@ -79,7 +103,8 @@ class ReportBuilder:
             conditions=[ConditionOut(input=c.label, groups=sorted(c.groups), source=c.source)
                         for c in facts.conditions],
             problems=problems, not_evaluated=not_evaluated,
-            unresolved=[Unresolved(input=text, kind=kind, reason=reason) for kind, text, reason in facts.unresolved])
+            unresolved=[Unresolved(input=text, kind=kind, reason=reason) for kind, text, reason in facts.unresolved],
+            suppressed=suppressed, site=self.site_out)
 
     def _names(self, facts: PatientFacts, refs: tuple) -> str:
         names: list[str] = []
@@ -152,7 +177,7 @@ class ReportBuilder:
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings),
             references=[Reference(key=k, citation=self.kb.sources[k].citation, url=self.kb.sources[k].url)
                         for k in keys],
-            implicated=implicated)
+            implicated=implicated, site_note=self.site_notes.get(rule.id))
 
 
 def _source_of(facts: PatientFacts, ref: tuple) -> str | None:

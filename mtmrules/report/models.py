@@ -75,6 +75,7 @@ class Problem(_Out):
     implicated: list[str] = Field(default_factory=list)
     decision: str | None = None          # proposed | accepted | deferred (from a session file)
     decision_note: str | None = None
+    site_note: str | None = None         # how the site policy changed this rule, and why
 
 
 class NotEvaluated(_Out):
@@ -89,13 +90,28 @@ class Unresolved(_Out):
 
 
 class Suppressed(_Out):
-    """A problem hidden because a clinician overrode it with a reason (until the date given)."""
+    """A problem hidden because a clinician overrode it with a reason (until the date given), or
+    because it is below the site policy's minimum severity (no end date)."""
 
     id: str
     rule: str
     title: str
     reason: str
-    until: str
+    until: str | None = None
+
+
+class SiteRuleOut(_Out):
+    rule: str
+    reason: str
+
+
+class SiteOut(_Out):
+    """The site policy this report was produced under: where it differs from the published packs."""
+
+    name: str
+    min_severity: str | None = None
+    disabled: list[SiteRuleOut] = Field(default_factory=list)
+    retiered: list[SiteRuleOut] = Field(default_factory=list)
 
 
 class PatientOut(_Out):
@@ -122,6 +138,7 @@ class Report(_Out):
     not_evaluated: list[NotEvaluated]
     unresolved: list[Unresolved]
     suppressed: list[Suppressed] = Field(default_factory=list)
+    site: SiteOut | None = None
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")

@@ -27,6 +27,12 @@ def render_text(report: Report, width: int = 120, color: bool = False, details: 
     console.print(Text(head, style="bold"))
     console.print(f"As of {report.as_of.isoformat()} · {len(report.medications)} medications · "
                   f"{len(report.problems)} problems · engine {report.engine}")
+    if report.site is not None:
+        site = report.site
+        parts = [f"minimum severity {site.min_severity}"] if site.min_severity else []
+        parts += [f"{len(site.disabled)} rule setting(s) off"] if site.disabled else []
+        parts += [f"{len(site.retiered)} rule(s) re-tiered"] if site.retiered else []
+        console.print(f"Site policy: {site.name}" + (f" ({'; '.join(parts)})" if parts else ""))
     if report.problems:
         table = Table(show_lines=False, expand=False, pad_edge=False)
         for column in ("#", "Severity", "Kind", "Problem", "Drugs", "Top intervention"):
@@ -45,7 +51,14 @@ def render_text(report: Report, width: int = 120, color: bool = False, details: 
             for iv in prob.interventions:
                 console.print(f"   → {iv.action} ({iv.to}): {iv.text}")
             console.print(f"   Patient: {prob.patient_text}")
+            if prob.site_note:
+                console.print(f"   Site policy: {prob.site_note}")
             console.print("   References: " + "; ".join(r.key for r in prob.references))
+    if report.suppressed:
+        console.print(Text(f"\nNot shown ({len(report.suppressed)})", style="bold"))
+        for item in report.suppressed:
+            until = f" until {item.until}" if item.until else ""
+            console.print(f"   {item.title} ({item.rule}): {item.reason}{until}")
     if report.not_evaluated:
         console.print(Text(f"\nNot evaluated ({len(report.not_evaluated)} rules: data missing)", style="bold"))
         for item in report.not_evaluated:
