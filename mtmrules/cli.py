@@ -206,6 +206,27 @@ def rules(
 
 
 @app.command()
+def explain(
+    profile: Path = typer.Argument(..., help="One patient profile (native or FHIR)."),
+    rule: str = typer.Argument(..., help="Rule id, as 'mtmrules rules' lists it."),
+    as_of: Optional[str] = typer.Option(None, "--as-of"),
+    pack: list[Path] = typer.Option([], "--pack", help="Extra rule pack(s)."),
+) -> None:
+    """Why RULE fires, stays silent or is not evaluated for this patient: its condition tree, each
+    node true (✔), false (✘) or unknown (?), with the evidence found or the data missing."""
+    from mtmrules.engine.explain import explain as explain_rule
+    from mtmrules.profile.inputs import read_any
+    try:
+        eng = _engine(pack, "naive")
+        profiles = list(read_any(profile))
+        if len(profiles) != 1:
+            raise MtmRulesError(f"{profile}: expected one patient, found {len(profiles)}")
+        typer.echo(explain_rule(eng.rules, eng.facts.build(profiles[0], _parse_date(as_of)), rule), nl=False)
+    except MtmRulesError as exc:
+        _fail(exc)
+
+
+@app.command()
 def coverage(
     inputs: list[Path] = typer.Argument(None, help="Profiles, FHIR files or Bulk folders to measure drug resolution on."),
     format: Format = typer.Option(Format.text, "--format", "-f"),
