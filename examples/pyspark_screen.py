@@ -1,6 +1,8 @@
 """Screening a claims table with PySpark: the mtmrules chunk function inside ``applyInPandas``.
 
-    spark-submit examples/pyspark_screen.py fills.parquet problems.parquet 2026-11-27
+    pip install "mtmrules[spark]"      # needs a Java runtime (Spark 4: Java 17+)
+    PYSPARK_PYTHON=$(which python) python examples/pyspark_screen.py fills.parquet problems/ 2026-11-27
+    # or: spark-submit examples/pyspark_screen.py fills.parquet problems/ 2026-11-27
 
 ``groupBy(...).applyInPandas`` hands each patient's rows to the function together, so no patient is
 split across batches. Each Python worker builds its own mtmrules Engine on first use.

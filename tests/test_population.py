@@ -144,3 +144,28 @@ def test_every_cms_core_chronic_disease_category_maps_to_condition_groups(kb):
     categories = set().union(*targeting.categories.values())
     assert categories == {"alzheimers", "bone-disease-arthritis", "heart-failure", "diabetes", "dyslipidemia",
                           "esrd", "hiv-aids", "hypertension", "mental-health", "respiratory"}
+
+
+def test_pyspark_example_matches_single_process(engine, tmp_path):
+    """examples/pyspark_screen.py, run as a script on a local Spark, gives the single-process rows."""
+    import shutil
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs a Java runtime")
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    frame = pd.read_csv(pd.io.common.StringIO(FILLS), dtype=str)
+    frame = frame[frame.patient_id != "C3"]
+    frame.to_parquet(tmp_path / "fills.parquet", index=False)
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}   # Spark's Python workers use this interpreter
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "pyspark_screen.py"), str(tmp_path / "fills.parquet"),
+                           str(tmp_path / "problems"), AS_OF.isoformat()], capture_output=True, text=True, timeout=600,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = pd.read_parquet(tmp_path / "problems").sort_values(["patient_id", "rank"]).reset_index(drop=True)
+    expected = engine.screen(frame, as_of=AS_OF).sort_values(["patient_id", "rank"]).reset_index(drop=True)
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(got[PROBLEM_COLUMNS], expected, check_dtype=False)
