@@ -152,3 +152,14 @@ rules:
 """)
     with pytest.raises(InputError, match="days_taken is only allowed"):
         PackCompiler(KnowledgeBase()).compile(pack)
+
+
+def test_labelled_salt_and_first_day_regimens_do_not_alarm(engine):
+    """Audit findings: a labelled naproxen sodium regimen (1,650 mg of the salt = 1,500 mg naproxen)
+    and the paroxetine CR panic-disorder dose are within the maximum; above them still fires."""
+    def rules(med):
+        return set(problems_by_rule(check(engine, age=50, sex="female", medications=[med])))
+    assert "dosing/max-daily-dose/naproxen-oral" not in rules("naproxen sodium 550 mg three times daily")
+    assert "dosing/max-daily-dose/naproxen-oral" in rules("naproxen 500 mg four times daily")
+    assert "dosing/max-daily-dose/paroxetine-oral" not in rules("paroxetine ER 75 mg daily")
+    assert "dosing/max-daily-dose/paroxetine-oral" in rules("paroxetine 50 mg twice daily")
