@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
+from mtmrules.errors import InputError
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import Amount, format_number, parse_regimen
 from mtmrules.knowledge.renal import ckd_epi_2021, cockcroft_gault
 from mtmrules.knowledge.resolve import DrugResolution, Resolver
+from mtmrules.knowledge.text import tokens
 from mtmrules.profile.models import Profile
 
 
@@ -226,6 +229,12 @@ class FactBuilder:
         per_day = regimen.frequency.per_day if regimen.frequency else None
         if res.ingredients and note is None:
             daily, note = _daily_amounts(res, regimen.amount, per_day)
+            for ingredient, amount in list(daily.items()):
+                salt = self._salt(text, ingredient)
+                if salt is not None:
+                    daily[ingredient] = Amount(amount.value * salt[1], amount.unit)
+                    converted = f"dose converted from {salt[0]} to {ingredient} (× {salt[1]:.4g})"
+                    res.note = f"{res.note}; {converted}" if res.note else converted
         active = med.status == "active"
         entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source))
         fills = tuple(sorted((f.date, f.days_supply) for f in med.fills))
@@ -234,6 +243,34 @@ class FactBuilder:
         items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day, note, fills, days_taken)
                  for ing in res.ingredients] if active else []
         return entry, items
+
+    def _salt(self, text: str | None, ingredient: str) -> tuple[str, float] | None:
+        """(salt or brand name, factor) when ``text`` names a salt whose strength is not stated in the
+        units of the dose tables (``knowledge/salt_equivalents.csv``): naproxen sodium, bupropion HBr."""
+        if not text:
+            return None
+        words = tokens(text)
+        for name, (target, factor) in self._salts.items():
+            size = len(name)
+            if target == ingredient and any(tuple(words[i:i + size]) == name for i in range(len(words) - size + 1)):
+                return " ".join(name), factor
+        return None
+
+    @cached_property
+    def _salts(self) -> dict[tuple[str, ...], tuple[str, float]]:
+        out = {}
+        for line, row in self.kb.table("salt_equivalents"):
+            # "500/550" (mg of ingredient per mg of salt) keeps the conversion exact at the label's round numbers
+            try:
+                top, _, bottom = row["factor"].partition("/")
+                factor = float(top) / float(bottom or 1)
+            except (ValueError, ZeroDivisionError):
+                factor = 0.0
+            if not 0 < factor <= 2:
+                raise InputError("factor: expected a ratio such as 500/550, between 0 and 2",
+                                 file=str(self.kb.table_path("salt_equivalents")), line=line)
+            out[tuple(tokens(row["name"]))] = (row["ingredient"], factor)
+        return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))   # longest name first: "anaprox ds" before "anaprox"
 
     def _convert(self, lab_id: str, value: float, unit: str | None) -> float | None:
         lab = self.kb.labs[lab_id]

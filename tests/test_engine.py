@@ -155,11 +155,18 @@ rules:
 
 
 def test_labelled_salt_and_first_day_regimens_do_not_alarm(engine):
-    """Audit findings: a labelled naproxen sodium regimen (1,650 mg of the salt = 1,500 mg naproxen)
-    and the paroxetine CR panic-disorder dose are within the maximum; above them still fires."""
+    """Audit findings: labelled salt regimens (naproxen sodium 1,650 mg = naproxen 1,500 mg; Aplenzin
+    522 mg = bupropion HCl 450 mg) are converted before the dose check, and the paroxetine CR
+    panic-disorder dose is within the maximum; above them still fires."""
     def rules(med):
         return set(problems_by_rule(check(engine, age=50, sex="female", medications=[med])))
     assert "dosing/max-daily-dose/naproxen-oral" not in rules("naproxen sodium 550 mg three times daily")
+    assert "dosing/max-daily-dose/naproxen-oral" in rules("naproxen sodium 550 mg four times daily")
     assert "dosing/max-daily-dose/naproxen-oral" in rules("naproxen 500 mg four times daily")
+    assert "dosing/max-daily-dose/bupropion-oral" not in rules("Aplenzin 522 mg daily")     # = 450 mg HCl
+    assert "dosing/max-daily-dose/bupropion-oral" in rules("Aplenzin 348 mg twice daily")
+    report = check(engine, age=50, sex="female", medications=["naproxen sodium 550 mg twice daily"])
+    assert report.medications[0].daily_doses["naproxen"].value == 1000
+    assert "converted from naproxen sodium" in report.medications[0].note
     assert "dosing/max-daily-dose/paroxetine-oral" not in rules("paroxetine ER 75 mg daily")
     assert "dosing/max-daily-dose/paroxetine-oral" in rules("paroxetine 50 mg twice daily")
