@@ -169,3 +169,18 @@ def test_pyspark_example_matches_single_process(engine, tmp_path):
     expected = engine.screen(frame, as_of=AS_OF).sort_values(["patient_id", "rank"]).reset_index(drop=True)
     assert len(expected) > 0
     pd.testing.assert_frame_equal(got[PROBLEM_COLUMNS], expected, check_dtype=False)
+
+
+def test_dask_partition_function_honours_site_policy(tmp_path):
+    from mtmrules.dask import screen_partition
+    from mtmrules.engine.engine import Engine
+    policy = write(tmp_path, "site.yaml", "site: S\noverrides:\n  - rule: interactions/*\n    enabled: false\n"
+                                          "    reason: interaction checks run in the dispensing system\n")
+    frame = pd.read_csv(pd.io.common.StringIO(FILLS), dtype=str)
+    frame = frame[frame.patient_id.isin(["A1", "B2"])]
+    published = set(screen_partition(frame, AS_OF).rule)
+    local = screen_partition(frame, AS_OF, site=str(policy))
+    assert any(r.startswith("interactions/") for r in published)
+    assert not any(r.startswith("interactions/") for r in local.rule)
+    expected = Engine.default(site=policy).screen(frame, as_of=AS_OF)
+    pd.testing.assert_frame_equal(local.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)

@@ -58,7 +58,7 @@ class ScreenSummary:
 # --- per-chunk work (runs in workers) ----------------------------------------------------------
 
 _ENGINE = None
-_TARGETING: dict[tuple[int, int], MtmTargeting] = {}
+_TARGETING: dict[tuple[int, tuple[int, int]], MtmTargeting] = {}   # (id of the knowledge base, minimums)
 
 
 def _engine(executor: str):
@@ -110,14 +110,15 @@ def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
 
 
 def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fast",
-                 mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS)) -> tuple[list[list], list[list], list[list]]:
+                 mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS),
+                 engine=None) -> tuple[list[list], list[list], list[list]]:
     """Screen a chunk of ("profile", dict | Profile) / ("fhir", (patient id, resources)) items
     → (problem rows, summary rows, error rows). ``mtm``: the plan's MTM targeting minimums
-    (chronic diseases, drugs)."""
-    engine = _engine(executor)
-    targeting = _TARGETING.get(mtm)
+    (chronic diseases, drugs); ``engine``: default, this process's screening engine."""
+    engine = engine or _engine(executor)
+    targeting = _TARGETING.get((id(engine.kb), mtm))
     if targeting is None:
-        targeting = _TARGETING[mtm] = MtmTargeting.from_kb(engine.kb, *mtm)
+        targeting = _TARGETING[(id(engine.kb), mtm)] = MtmTargeting.from_kb(engine.kb, *mtm)
     problems, summaries, errors = [], [], []
     batch = []   # facts of the chunk, in order
     for item in items:
@@ -269,13 +270,10 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     previous = _ENGINE
     if engine is not None:
         _ENGINE = engine
-        _TARGETING.clear()
     try:
         return _screen(source, out, as_of, executor, workers, chunk_size, progress, diagnoses, patients, collect, mtm)
     finally:
-        if engine is not None:
-            _ENGINE = previous
-            _TARGETING.clear()
+        _ENGINE = previous
 
 
 def _screen(source, out, as_of, executor, workers, chunk_size, progress, diagnoses, patients, collect, mtm):
