@@ -98,6 +98,7 @@ class _RuleCompiler:
             routes=frozenset(_as_list(spec.route)) or None,
             exclude_routes=frozenset(_as_list(spec.exclude_route)),
             forms=frozenset(_as_list(spec.form)) or None,
+            exclude_forms=frozenset(_as_list(spec.exclude_form)),
             prn=spec.prn,
             daily=self.bounds(spec.daily_dose, loc + ("daily_dose",), dose=True) if spec.daily_dose else None,
             per_day=self.bounds(spec.per_day, loc + ("per_day",)) if spec.per_day else None,

@@ -120,6 +120,8 @@ class DurableExecutor(NaiveExecutor):
             tests.append({"$neq": {"route": route}})
         if match.forms is not None:
             tests.append(_any_of("form", match.forms))
+        for form in sorted(match.exclude_forms):
+            tests.append({"$neq": {"form": form}})
         if match.prn is not None:
             tests.append({"prn": int(match.prn)})
         return tests

@@ -49,12 +49,14 @@ class _Context:
         if self.ingredients.isdisjoint(wanted):
             return []
         items = [item for item in self.facts.items if item.ingredient in wanted]
-        if match.routes is None and not match.exclude_routes and match.forms is None and match.prn is None:
+        if (match.routes is None and not match.exclude_routes and match.forms is None and not match.exclude_forms
+                and match.prn is None):
             return items
         return [item for item in items
                 if (match.routes is None or item.route is None or item.route in match.routes)
                 and item.route not in match.exclude_routes
                 and (match.forms is None or item.form in match.forms)
+                and item.form not in match.exclude_forms
                 and (match.prn is None or item.prn == match.prn)]
 
 
@@ -63,7 +65,7 @@ _FILTER_IDS: dict[tuple, int] = {}
 
 def filter_id(match: ir.MedMatch) -> int:
     """A small int naming the item filter of ``match`` (dose bounds aside), equal across rules."""
-    key = (match.ingredients, match.routes, match.exclude_routes, match.forms, match.prn)
+    key = (match.ingredients, match.routes, match.exclude_routes, match.forms, match.exclude_forms, match.prn)
     return _FILTER_IDS.setdefault(key, len(_FILTER_IDS))
 
 

@@ -44,6 +44,7 @@ class MedMatch:
     routes: frozenset[str] | None = None
     exclude_routes: frozenset[str] = frozenset()
     forms: frozenset[str] | None = None
+    exclude_forms: frozenset[str] = frozenset()
     prn: bool | None = None
     daily: Bounds | None = None
     per_day: Bounds | None = None

@@ -27,6 +27,8 @@ def item_passes(match: ir.MedMatch, item: MedItem) -> bool:
         return False
     if match.forms is not None and item.form not in match.forms:
         return False
+    if item.form in match.exclude_forms:
+        return False
     if match.prn is not None and item.prn != match.prn:
         return False
     return True

@@ -81,6 +81,7 @@ class MedFilter(_Strict):
         default=None, description="only these routes (oral, topical …); a medication with no known route matches")
     exclude_route: StrOrList | None = None
     form: StrOrList | None = None
+    exclude_form: StrOrList | None = Field(default=None, description="leave out these dose forms (e.g. lock flush)")
     prn: bool | None = None
     daily_dose: Range | None = Field(default=None, description="this medication's daily amount of the ingredient")
     per_day: Range | None = Field(default=None, description="administrations per day (weekly = 1/7)")

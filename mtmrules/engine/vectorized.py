@@ -193,6 +193,8 @@ class VectorizedExecutor:
             mask &= ~t.text_table(match.exclude_routes)[t.i_route_code]
         if match.forms is not None:
             mask &= t.text_table(match.forms)[t.i_form_code]
+        if match.exclude_forms:
+            mask &= ~t.text_table(match.exclude_forms)[t.i_form_code]
         if match.prn is not None:
             mask &= t.i_prn == match.prn
         return mask
