@@ -393,3 +393,15 @@ def load_fhir_json(data: Any, where: str) -> list[Profile]:
     if isinstance(data, dict) and "resourceType" in data:
         return profiles_from_resources([data], where)
     raise InputError("not a FHIR Bundle or resource list", file=where)
+
+
+def read_bulk(folder, on_error=None):
+    """Moved to :func:`mtmrules.bulk.read_bulk`; kept so that existing imports keep working."""
+    from mtmrules.bulk import read_bulk as read
+    return read(folder, on_error)
+
+
+def bulk_groups(folder, on_error=None, unparsed: bool = False):
+    """Moved to :func:`mtmrules.bulk.bulk_groups`; kept so that existing imports keep working."""
+    from mtmrules.bulk import bulk_groups as groups
+    return groups(folder, on_error, unparsed)
