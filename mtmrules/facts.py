@@ -7,6 +7,7 @@ kidney function). Executors never look at the raw profile.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -134,6 +135,11 @@ def _source_text(src) -> str | None:
     return f"{src.type}/{src.id}" if src else None
 
 
+#: problem-list text that names a condition the patient does not have
+NOT_THE_PATIENTS = re.compile(r"\s*(family history|family hx|fam hx|fhx\b|fh:|fh of\b|rule out|r/o\b|ruled out|"
+                              r"no history of|no hx of|no known|denies|negative for|screening for)", re.IGNORECASE)
+
+
 class FactBuilder:
     """Builds PatientFacts from profiles. Holds only immutable knowledge: safe to share across threads."""
 
@@ -155,8 +161,12 @@ class FactBuilder:
         for index, cond in enumerate(profile.conditions):
             if cond.status != "active":
                 continue
-            groups = self.resolver.condition(cond.name or (cond.code.display if cond.code else None),
-                                             cond.code.system if cond.code else None,
+            text = cond.name or (cond.code.display if cond.code else None)
+            if text and NOT_THE_PATIENTS.match(text):
+                unresolved.append(("condition", cond.label, "a family history, ruled-out or denied condition; "
+                                                            "not counted as the patient's own"))
+                continue
+            groups = self.resolver.condition(text, cond.code.system if cond.code else None,
                                              cond.code.code if cond.code else None)
             conditions.append(ConditionFact(index, cond.label, groups, _source_text(cond.source)))
 

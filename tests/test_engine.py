@@ -170,3 +170,15 @@ def test_labelled_salt_and_first_day_regimens_do_not_alarm(engine):
     assert "converted from naproxen sodium" in report.medications[0].note
     assert "dosing/max-daily-dose/paroxetine-oral" not in rules("paroxetine ER 75 mg daily")
     assert "dosing/max-daily-dose/paroxetine-oral" in rules("paroxetine 50 mg twice daily")
+
+
+def test_family_history_and_ruled_out_conditions_are_not_the_patients(engine):
+    report = check(engine, age=60, sex="female", medications=["glipizide 5 mg daily"],
+                   conditions=["family history of diabetes mellitus", "FHx: coronary artery disease", "rule out DVT",
+                               "denies depression", "history of DVT", "FH"])
+    assert [c.input for c in report.conditions] == ["history of DVT", "FH"]   # FH: familial hypercholesterolaemia
+    skipped = {u.input for u in report.unresolved if u.kind == "condition"}
+    assert skipped == {"family history of diabetes mellitus", "FHx: coronary artery disease", "rule out DVT",
+                       "denies depression"}
+    # glipizide with only a family history of diabetes: no indication on the problem list
+    assert "indication/glucose-lowering-without-diabetes" in problems_by_rule(report)
