@@ -351,7 +351,8 @@ def screen(
         _fail(exc)
         return
     typer.echo(f"read {summary.read} patients · screened {summary.screened} · rejected {summary.rejected} · "
-               f"{summary.problems} problems · {summary.mtm_eligible} meet the MTM disease and drug criteria", err=True)
+               f"{summary.problems} problem{'' if summary.problems == 1 else 's'} · "
+               f"{summary.mtm_eligible} meet the MTM disease and drug criteria", err=True)
     if summary.top_priority:
         typer.echo("highest CMR priority: " + ", ".join(f"{pid} ({score:g})" for score, pid in summary.top_priority[:5]),
                    err=True)
