@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+import functools
 from functools import cached_property
 
 from mtmrules.errors import InputError
@@ -239,8 +240,9 @@ class FactBuilder:
         per_day = regimen.frequency.per_day if regimen.frequency else None
         if res.ingredients and note is None:
             daily, note = _daily_amounts(res, regimen.amount, per_day)
+            salts = self._salts_named(text) if text else {}
             for ingredient, amount in list(daily.items()):
-                salt = self._salt(text, ingredient)
+                salt = salts.get(ingredient)
                 if salt is not None:
                     daily[ingredient] = Amount(amount.value * salt[1], amount.unit)
                     converted = f"dose converted from {salt[0]} to {ingredient} (× {salt[1]:.4g})"
@@ -254,17 +256,18 @@ class FactBuilder:
                  for ing in res.ingredients] if active else []
         return entry, items
 
-    def _salt(self, text: str | None, ingredient: str) -> tuple[str, float] | None:
-        """(salt or brand name, factor) when ``text`` names a salt whose strength is not stated in the
-        units of the dose tables (``knowledge/salt_equivalents.csv``): naproxen sodium, bupropion HBr."""
-        if not text:
-            return None
+    @functools.lru_cache(maxsize=65536)   # per distinct medication text: this runs for every entry
+    def _salts_named(self, text: str) -> dict[str, tuple[str, float]]:
+        """ingredient → (salt or brand name, factor) for the salts ``text`` names whose strength is not
+        stated in the units of the dose tables (``knowledge/salt_equivalents.csv``): naproxen sodium,
+        bupropion HBr. Names are tried longest first."""
         words = tokens(text)
+        found: dict[str, tuple[str, float]] = {}
         for name, (target, factor) in self._salts.items():
             size = len(name)
-            if target == ingredient and any(tuple(words[i:i + size]) == name for i in range(len(words) - size + 1)):
-                return " ".join(name), factor
-        return None
+            if target not in found and any(tuple(words[i:i + size]) == name for i in range(len(words) - size + 1)):
+                found[target] = (" ".join(name), factor)
+        return found
 
     @cached_property
     def _salts(self) -> dict[tuple[str, ...], tuple[str, float]]:
