@@ -267,16 +267,6 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     policy; default: the built-in packs)."""
     global _ENGINE
     check_minimums(*mtm)
-    previous = _ENGINE
-    if engine is not None:
-        _ENGINE = engine
-    try:
-        return _screen(source, out, as_of, executor, workers, chunk_size, progress, diagnoses, patients, collect, mtm)
-    finally:
-        _ENGINE = previous
-
-
-def _screen(source, out, as_of, executor, workers, chunk_size, progress, diagnoses, patients, collect, mtm):
     summary = ScreenSummary()
     error_rows: list[list] = []
     paths = output_paths(out) if out is not None else {}
@@ -313,6 +303,9 @@ def _screen(source, out, as_of, executor, workers, chunk_size, progress, diagnos
                        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True)
         bar.start()
         task = bar.add_task("screen", total=None, rate="")
+    previous = _ENGINE
+    if engine is not None:
+        _ENGINE = engine   # used in this process and inherited by forked workers
     try:
         chunks = _chunks(iter_items(source, as_of, on_error, diagnoses, patients), chunk_size, summary)
         if workers <= 1:
@@ -334,6 +327,7 @@ def _screen(source, out, as_of, executor, workers, chunk_size, progress, diagnos
         if error_rows:
             emit(([], [], []))
     finally:
+        _ENGINE = previous
         if bar is not None:
             bar.stop()
         for table in tables.values():
