@@ -91,7 +91,8 @@ class _Tables:
     def attribute(self, attr: str) -> tuple[np.ndarray, np.ndarray]:
         """(values as objects, unknown mask) of a patient attribute."""
         def build():
-            values = np.array([getattr(f, attr) for f in self.facts] + [None], dtype=object)[:-1]
+            values = np.empty(self.n, dtype=object)   # one object per patient, whatever the values are
+            values[:] = [getattr(f, attr) for f in self.facts]
             unknown = np.array([v is None or (attr == "sex" and v not in ("female", "male")) for v in values], dtype=bool)
             return values, unknown
         return self._column(("attr", attr), build)  # type: ignore[return-value]
