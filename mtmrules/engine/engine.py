@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,16 @@ from mtmrules.report.models import Report
 
 BUILTIN_PACKS = Path(__file__).resolve().parent.parent / "rules"
 EXECUTORS = ("fast", "naive", "durable", "vectorized")
+
+
+def as_of_date(value: object) -> date:
+    """``as_of`` as a plain date: a datetime counts as its calendar date; anything else is an InputError."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return date(value.year, value.month, value.day)
+    raise InputError(f"as_of: expected a datetime.date, got {type(value).__name__} {value!r:.40}"
+                     + (" (use date.fromisoformat)" if isinstance(value, str) else ""))
 
 
 def builtin_pack_paths() -> list[Path]:
@@ -86,7 +96,7 @@ class Engine:
         return profile_from_data(data)
 
     def facts_for(self, profile: dict | Profile, as_of: date | None = None) -> PatientFacts:
-        return self.facts.build(self.profile(profile), as_of or date.today())
+        return self.facts.build(self.profile(profile), date.today() if as_of is None else as_of_date(as_of))
 
     def match(self, facts: PatientFacts, executor: str | None = None) -> tuple[Match, ...]:
         """The canonical match table for already-built facts (empty for a deceased patient)."""
@@ -109,7 +119,8 @@ class Engine:
         import pandas as pd
 
         from mtmrules.population.screen import PROBLEM_COLUMNS, screen
-        _, problems, _, _ = screen(source, None, as_of or date.today(), self.executor, workers, chunk_size,
+        as_of = date.today() if as_of is None else as_of_date(as_of)
+        _, problems, _, _ = screen(source, None, as_of, self.executor, workers, chunk_size,
                                    progress=False, collect=True, engine=self)
         return pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
 

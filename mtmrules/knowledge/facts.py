@@ -159,6 +159,9 @@ class FactBuilder:
             items.extend(med_items)
             if entry.resolution.status == "unresolved":
                 unresolved.append(("medication", entry.label, entry.resolution.note or "not recognised"))
+            if med.status == "active" and not entry.active:
+                unresolved.append(("medication", entry.label, f"ended {med.end_date.isoformat()} (before the as-of "
+                                                              "date); not screened as taken"))
 
         conditions = []
         for index, cond in enumerate(profile.conditions):
@@ -269,7 +272,7 @@ class FactBuilder:
                     daily[ingredient] = Amount(amount.value * salt[1], amount.unit)
                     converted = f"dose converted from {salt[0]} to {ingredient} (× {salt[1]:.4g})"
                     res.note = f"{res.note}; {converted}" if res.note else converted
-        active = med.status == "active"
+        active = med.status == "active" and not (med.end_date and med.end_date < as_of)
         entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source))
         fills = tuple(sorted((f.date, f.days_supply) for f in med.fills))
         started = med.start_date or (fills[0][0] if fills else None)

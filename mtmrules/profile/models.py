@@ -70,6 +70,8 @@ class Medication(_Strict):
     prn: bool = False
     status: Literal["active", "stopped"] = "active"
     start_date: dt.date | None = None
+    end_date: dt.date | None = Field(default=None, description="last day the prescription is valid or the "
+                                     "medication is taken; after it the medication is not screened as taken")
     fills: list[Fill] = Field(default_factory=list)
     prescriber: str | None = None
     indication: str | None = None
