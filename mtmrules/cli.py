@@ -354,6 +354,7 @@ def screen(
         _fail(exc)
         return
     typer.echo(f"read {summary.read} patients · screened {summary.screened} · rejected {summary.rejected} · "
+               f"{summary.records_rejected} input record{'' if summary.records_rejected == 1 else 's'} skipped · "
                f"{summary.problems} problem{'' if summary.problems == 1 else 's'} · "
                f"{summary.mtm_eligible} meet the MTM disease and drug criteria", err=True)
     if summary.top_priority:
