@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 
 from mtmrules.knowledge.facts import PatientFacts
-from mtmrules.report.fhir import detected_issue
+from mtmrules.report.fhir import detected_issue, full_url, narrative
 from mtmrules.report.models import Problem, Report
 from mtmrules.session.decisions import accepted
 
@@ -74,15 +74,19 @@ def care_plan_bundle(profile, facts: PatientFacts, report: Report) -> dict:
     problems = accepted(report)
     issues = [detected_issue(report, p) for p in problems]
     plan_id = str(uuid.uuid5(NAMESPACE, f"{report.patient.id}|{report.as_of}|{','.join(p.id for p in problems)}"))
+    activities = [f"{iv.action}: {iv.text}" for p in problems for iv in p.interventions if iv.to == "prescriber"]
     care_plan = {
-        "resourceType": "CarePlan", "id": plan_id, "status": "draft", "intent": "plan",
+        "resourceType": "CarePlan", "id": plan_id,
+        "text": narrative(f"Medication management plan for Patient/{report.patient.id}, {report.as_of.isoformat()}",
+                          *(f"Problem: {p.title}" for p in problems), *(f"Action: {a}" for a in activities)),
+        "status": "draft", "intent": "plan",
         "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "736378000",
                                   "display": "Medication management plan (record artifact)"}]}],
         "subject": {"reference": f"Patient/{report.patient.id}"}, "created": report.as_of.isoformat(),
-        "supportingInfo": [{"reference": f"DetectedIssue/{i['id']}"} for i in issues],
-        "activity": [{"detail": {"status": "not-started", "description": f"{iv.action}: {iv.text}"}}
-                     for p in problems for iv in p.interventions if iv.to == "prescriber"],
+        # the DetectedIssues are in this Bundle: reference them by their fullUrl so the links resolve here
+        "supportingInfo": [{"reference": full_url(p.id), "display": p.title} for p in problems],
+        "activity": [{"detail": {"status": "not-started", "description": text}} for text in activities],
     }
     entries = [{"fullUrl": f"urn:uuid:{plan_id}", "resource": care_plan}]
-    entries += [{"fullUrl": f"urn:uuid:{uuid.uuid5(NAMESPACE, i['id'])}", "resource": i} for i in issues]
+    entries += [{"fullUrl": full_url(p.id), "resource": i} for p, i in zip(problems, issues)]
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
