@@ -30,8 +30,9 @@ BUCKET_BYTES = 256 * 1024 * 1024
 MAX_BUCKETS = 256                    # open spill files at once
 _OFFSET_MASK = (1 << 40) - 1         # packed index value: file number << 40 | byte offset
 
-#: ``on_error(error, patient id or None)``: a record that was skipped, with its file, line and reason
-OnError = Callable[[InputError, "str | None"], None]
+#: ``on_error(error, patient id or None, whole_patient=False)``: a record that was skipped (or with
+#: ``whole_patient=True`` a patient that could not be built), with its file, line and reason
+OnError = Callable[..., None]
 #: longest NDJSON line read (one resource); a longer line is reported and skipped, never held whole
 MAX_LINE_BYTES = 64 * 1024 * 1024
 
@@ -117,10 +118,10 @@ def bulk_groups(folder: str | Path, on_error: OnError | None = None, unparsed: b
     larger than ``bucket_bytes`` (default ``BUCKET_BYTES``) that order holds within each bucket.
     """
 
-    def fail(error: InputError, patient: str | None = None) -> None:
+    def fail(error: InputError) -> None:
         if on_error is None:
             raise error
-        on_error(error, patient)
+        on_error(error, None)
 
     folder = Path(folder)
     files = _regular(bulk_files(folder), fail)
@@ -205,6 +206,6 @@ def read_bulk(folder: str | Path, on_error: OnError | None = None) -> Iterator[P
             error = InputError(f"Patient/{pid}: {exc.reason}", file=exc.file)
             if on_error is None:
                 raise error from None
-            on_error(error, pid)
+            on_error(error, pid, whole_patient=True)
             continue
         yield from profiles

@@ -27,8 +27,9 @@ from mtmrules.errors import InputError
 from mtmrules.profile.models import Code, Condition, Fill, Medication, Profile, Source
 from mtmrules.yamlsource import check_regular_file
 
-#: ``on_error(error, patient id or None)``: a row or patient that was skipped, with file, line and reason
-OnError = Callable[[InputError, "str | None"], None]
+#: ``on_error(error, patient id or None, whole_patient=False)``: a row that was skipped, or (with
+#: ``whole_patient=True``) a patient that could not be built at all, with file, line and reason
+OnError = Callable[..., None]
 
 ALIASES = {
     "patient_id": ("patient_id", "member_id", "patient", "patientid"),
@@ -145,7 +146,8 @@ def _emit(pid, rows, dx, demo, as_of, where, on_error) -> Iterator[Profile]:
     except InputError as exc:
         if on_error is None:
             raise
-        on_error(InputError(exc.reason, file=exc.file or where, line=exc.line or rows[0][0], where=exc.where), pid)
+        on_error(InputError(exc.reason, file=exc.file or where, line=exc.line or rows[0][0], where=exc.where), pid,
+                 whole_patient=True)
 
 
 def _days_supply(text: str, where: str, line: int) -> int:

@@ -162,7 +162,9 @@ def input_errors(profile: Profile) -> int:
 
 # --- input ---------------------------------------------------------------------------------------
 
-OnError = Callable[[InputError, "str | None"], None]
+#: ``on_error(error, patient id or None, whole_patient=False)``: a skipped record, or (``whole_patient``)
+#: a patient the reader could not build at all
+OnError = Callable[..., None]
 
 
 def iter_items(source: Any, as_of: date, on_error: OnError,
@@ -192,7 +194,7 @@ def iter_profiles(source: Any, as_of: date, on_error: OnError,
             try:
                 yield _profile(str(pid), rows, [], {}, as_of, "<dataframe>", on_error)
             except InputError as exc:
-                on_error(exc, str(pid))
+                on_error(exc, str(pid), whole_patient=True)
         return
     path = Path(source)
     if path.suffix.lower() in (".csv", ".parquet"):
@@ -302,10 +304,14 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
         if out is not None else {}
     collected: dict[str, list] = {"problems": [], "summary": [], "errors": []}
 
-    def on_error(error: InputError, patient: str | None = None) -> None:
+    def on_error(error: InputError, patient: str | None = None, whole_patient: bool = False) -> None:
         reason = ": ".join(p for p in (error.where, error.reason) if p)
         error_rows.append([error.file or "", error.line or "", patient or "", reason])
-        summary.records_rejected += 1
+        if whole_patient:   # the reader could not build this patient at all: read, and rejected
+            summary.read += 1
+            summary.rejected += 1
+        else:
+            summary.records_rejected += 1
 
     def emit(result: tuple[list, list, list]) -> None:
         problems, summaries, errors = result
