@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from mtmrules.errors import MtmRulesError
+from mtmrules.wording import plural
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Find medication-related problems in patient profiles with declarative YAML rule packs.")
@@ -179,7 +180,6 @@ def lint(
     from mtmrules.engine.engine import expand_pack_paths
     from mtmrules.engine.lint_output import render
     from mtmrules.knowledge.base import KnowledgeBase
-    from mtmrules.wording import plural
     try:
         compiler = PackCompiler(KnowledgeBase())
         paths = _pack_paths(expand_pack_paths(packs or []))
@@ -252,7 +252,6 @@ def rules(
 ) -> None:
     """List rules (a table-driven rule once per table row), or show one rule in full."""
     from mtmrules.docgen import rule_page
-    from mtmrules.wording import plural
     paths = [Path(p) for p in pack if Path(p).exists()]
     names = [p for p in pack if not Path(p).exists()]
     try:
@@ -347,7 +346,7 @@ def coverage(
     if format is Format.json:
         typer.echo(json.dumps(result, indent=2))
         return
-    typer.echo(f"{result['rules']} rules")
+    typer.echo(plural(result['rules'], "rule"))
     for kind, n in result["by_kind"].items():
         typer.echo(f"  {kind:<24} {n}")
     for key in ("ingredients", "products", "classes", "condition_groups", "sources", "max_daily_dose_ingredients",
@@ -356,7 +355,7 @@ def coverage(
     if "resolution" in result:
         res = result["resolution"]
         typer.echo(f"drug resolution: {res['resolution_rate']:.1%} of {res['active_medications']} active medications "
-                   f"({res['patients']} patients): {res['by_status']}")
+                   f"({plural(res['patients'], 'patient')}): {res['by_status']}")
         for name, n in res["unresolved"].items():
             typer.echo(f"  unresolved ×{n}: {name}")
 
@@ -416,7 +415,7 @@ def serve(
     try:
         import uvicorn
     except ImportError:
-        _fail(MtmRulesError("the server needs the optional extra: pip install 'mtmrules[serve]'"))
+        _fail(MtmRulesError("the server needs the optional extra: pip install -e '.[serve]' (from a checkout)"))
         return
     from mtmrules.service.app import create_app
     from mtmrules.service.cdshooks import CdsHooksService
@@ -455,8 +454,8 @@ def screen(
     except MtmRulesError as exc:
         _fail(exc)
         return
-    typer.echo(f"read {summary.read} patients · screened {summary.screened} · rejected {summary.rejected} · "
-               f"{summary.problems} problem{'' if summary.problems == 1 else 's'} · "
+    typer.echo(f"read {plural(summary.read, 'patient')} · screened {summary.screened} · rejected {summary.rejected} · "
+               f"{plural(summary.problems, 'problem')} · "
                f"{summary.mtm_eligible} meet the MTM disease and drug criteria", err=True)
     if summary.top_priority:
         typer.echo("highest CMR priority: " + ", ".join(f"{pid} ({score:g})" for score, pid in summary.top_priority[:5]),

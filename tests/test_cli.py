@@ -79,6 +79,8 @@ def test_failing_embedded_test_is_reported(tmp_path):
 
 @pytest.mark.parametrize("engine", ["naive", "durable"])
 def test_engines_selectable(engine):
+    if engine == "durable":
+        pytest.importorskip("durable", reason="the durable executor is the 'durable' extra")
     fast = json.loads(run("check", str(EXAMPLE), "--format", "json", "--as-of", "2026-11-27", check_rc=0).stdout)
     other = json.loads(run("check", str(EXAMPLE), "--format", "json", "--as-of", "2026-11-27", "--engine", engine,
                            check_rc=0).stdout)

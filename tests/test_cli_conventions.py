@@ -2,15 +2,15 @@
 rule look-up, every-error linting, test selection, pack folders and sources, the Python entry points."""
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
 import pytest
 
-from mtmrules import Engine, InputError
+from mtmrules import InputError
 from mtmrules.population.screen import Screening
 
-from conftest import AS_OF, ROOT, SHARED
+from conftest import AS_OF, SHARED
 from test_cli import EXAMPLE, run
 
 GOOD_RULE = """

@@ -60,9 +60,9 @@ class ScreenSummary:
 class Screening:
     """What :meth:`mtmrules.Engine.screen` returns: the three output tables as DataFrames and the totals."""
 
-    problems: "pd.DataFrame"     # one row per problem (PROBLEM_COLUMNS)
-    summary: "pd.DataFrame"      # one row per patient screened (SUMMARY_COLUMNS)
-    errors: "pd.DataFrame"       # one row per rejected record: location, reason
+    problems: Any        # pandas DataFrame: one row per problem (PROBLEM_COLUMNS)
+    summary: Any         # pandas DataFrame: one row per patient screened (SUMMARY_COLUMNS)
+    errors: Any          # pandas DataFrame: one row per rejected record (ERROR_COLUMNS)
     totals: ScreenSummary
 
     @classmethod
