@@ -134,7 +134,10 @@ def test_missing_prefetch_is_412_with_operation_outcome(client):
     assert unknown.status_code == 404
 
 
-def test_override_with_reason_suppresses_and_is_visible(client, engine, tmp_path):
+def test_override_with_reason_suppresses_and_is_visible(engine, tmp_path):
+    from datetime import date
+    today = date.today()     # feedback timestamps are checked against the clock, so evaluate today
+    client = authenticated_client(engine, tmp_path, today)
     patient_id, prefetch = prefetch_from(WARFARIN_PATIENT)
     first = client.post("/cds-services/mtmrules-patient-view", json=request("patient-view", patient_id, prefetch)).json()
     card = first["cards"][0]
@@ -144,12 +147,17 @@ def test_override_with_reason_suppresses_and_is_visible(client, engine, tmp_path
     assert ack == {"received": 1, "suppressions": 1}
     second = client.post("/cds-services/mtmrules-patient-view", json=request("patient-view", patient_id, prefetch)).json()
     assert card["summary"] not in {c["summary"] for c in second["cards"]}
+    # who sent it is recorded with the feedback and the suppression
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "cds.sqlite")
+    assert db.execute("SELECT outcome, iss, sub FROM feedback").fetchall() == [("overridden", client.issuer.iss, "ehr-client")]
+    assert db.execute("SELECT iss, sub FROM suppressions").fetchall() == [(client.issuer.iss, "ehr-client")]
     # and a later report names the suppression
     from mtmrules.service.store import apply_suppressions
     from mtmrules.adapters import fhir
     store = SuppressionStore(tmp_path / "cds.sqlite")
     report = apply_suppressions(engine.check(fhir.profile_from_bundle(json.loads(WARFARIN_PATIENT.read_text())),
-                                             as_of=AS_OF), store)
+                                             as_of=today), store)
     assert report.suppressed and report.suppressed[0].reason == "Already addressed / will monitor"
 
 
