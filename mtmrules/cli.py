@@ -311,6 +311,8 @@ def serve(
     port: int = typer.Option(8080, "--port"),
     insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="Local development only: no "
                                           "authentication; refuses non-loopback addresses; warns on every request."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (one per core); they share the SQLite "
+                                "file, so a token id used in one is refused in all."),
 ) -> None:
     """Serve CDS Hooks 2.0 (discovery, patient-view, order-select, order-sign, feedback), authenticated."""
     import logging
@@ -330,6 +332,8 @@ def serve(
         if config is None and not insecure_no_auth:
             raise MtmRulesError("serve needs --config service.yaml (trusted issuers); see docs/deployment.md. "
                                 "For local development only: --insecure-no-auth")
+        if workers > 1 and config is None:
+            raise MtmRulesError("--workers needs --config")
         settings = load_config(config) if config else ServiceConfig(audience=f"http://{host}:{port}")
         store = SuppressionStore(settings.db, days=settings.suppress_days, card_memory_s=settings.card_memory_s)
         app_ = create_app(CdsHooksService(_engine(None, "fast"), store), settings, insecure_no_auth=insecure_no_auth)
@@ -337,6 +341,17 @@ def serve(
         _fail(exc)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if workers > 1:   # each process builds its own app from the same file (checked above)
+        import os
+
+        from mtmrules.service.app import CONFIG_ENV
+        os.environ[CONFIG_ENV] = str(config.resolve())
+        if _SITE:
+            os.environ["MTMRULES_SITE"] = str(_SITE.resolve())
+        store.close()
+        uvicorn.run("mtmrules.service.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                    log_level="warning", server_header=False)
+        return
     uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)
 
 

@@ -125,6 +125,21 @@ def test_a_replayed_token_is_refused(client, warfarin):
     assert "already been used" in outcome_of(again, 401)["diagnostics"]
 
 
+def test_a_token_used_on_one_server_process_is_refused_by_another(engine, tmp_path, warfarin):
+    """Server processes share the SQLite file, so the replay check holds across them."""
+    from fastapi.testclient import TestClient
+    from mtmrules.service.app import create_app
+    from mtmrules.service.cdshooks import CdsHooksService
+    from mtmrules.service.store import SuppressionStore
+    first = authenticated_client(engine, tmp_path, AS_OF)
+    second = TestClient(create_app(CdsHooksService(engine, SuppressionStore(tmp_path / "cds.sqlite"), AS_OF), first.config))
+    first.auth = None
+    headers = {"Authorization": "Bearer " + first.issuer.token(aud=AUDIENCE + VIEW)}
+    body = request("patient-view", *warfarin)
+    assert first.post(VIEW, json=body, headers=headers).status_code == 200
+    assert "already been used" in outcome_of(second.post(VIEW, json=body, headers=headers), 401)["diagnostics"]
+
+
 def test_aud_may_be_the_service_base_url(engine, tmp_path, warfarin):
     patient_id, prefetch = warfarin
     client = authenticated_client(engine, tmp_path, AS_OF)

@@ -46,11 +46,11 @@ class HookRequest:
 def load_json(data: bytes | str) -> object:
     """Parse a request body strictly: duplicate object keys and NaN/Infinity are refused."""
     def no_duplicates(pairs: list[tuple[str, object]]) -> dict:
-        out: dict = {}
-        for key, value in pairs:
-            if key in out:
-                raise InputError(f"duplicate JSON key {key!r}", where="body")
-            out[key] = value
+        out = dict(pairs)
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            key = next(k for k, _ in pairs if k in seen or seen.add(k))
+            raise InputError(f"duplicate JSON key {key!r}", where="body")
         return out
 
     def no_constants(name: str) -> object:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from datetime import timedelta
 from functools import partial
@@ -59,7 +60,7 @@ def create_app(service: CdsHooksService, config: ServiceConfig | None = None, *,
         raise InputError("the CDS Hooks server needs a configuration with trusted issuers (--config), "
                          "or --insecure-no-auth for local development")
     config = config or ServiceConfig(audience="http://127.0.0.1")
-    authenticator = None if insecure_no_auth else Authenticator(config)
+    authenticator = None if insecure_no_auth else Authenticator(config, service.store)
     all_servers = tuple(s for issuer in config.issuers for s in issuer.fhir_servers)
     workers = anyio.CapacityLimiter(config.workers)
     discovery_body = dumps(discovery())
@@ -158,3 +159,19 @@ def create_app(service: CdsHooksService, config: ServiceConfig | None = None, *,
         return await answer(request, handle)
 
     return app
+
+
+CONFIG_ENV = "MTMRULES_SERVICE_CONFIG"
+
+
+def app_from_environment():
+    """The app for one of several server processes (``mtmrules serve --workers N``): configuration from
+    ``$MTMRULES_SERVICE_CONFIG``, site policy from ``$MTMRULES_SITE``; all processes share the SQLite file."""
+    from mtmrules.engine.engine import Engine
+    from mtmrules.service.config import load_config
+    from mtmrules.service.store import SuppressionStore
+
+    config = load_config(os.environ[CONFIG_ENV])
+    site = os.environ.get("MTMRULES_SITE")
+    store = SuppressionStore(config.db, days=config.suppress_days, card_memory_s=config.card_memory_s)
+    return create_app(CdsHooksService(Engine(executor="fast", site=site or None), store), config)

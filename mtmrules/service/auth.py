@@ -95,7 +95,8 @@ def _find(jwks: dict, kid: str) -> dict | None:
 
 
 class ReplayCache:
-    """``(iss, jti)`` pairs seen, each kept until its token expires."""
+    """``(iss, jti)`` pairs seen, each kept until its token expires (in memory: for one process without a
+    store; the server uses :meth:`SuppressionStore.first_use`, shared by all its processes)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -115,10 +116,10 @@ class ReplayCache:
 class Authenticator:
     """Checks bearer JWTs against the configured issuers."""
 
-    def __init__(self, config: ServiceConfig) -> None:
+    def __init__(self, config: ServiceConfig, replays=None) -> None:
         self.config = config
         self.keys = JwksCache()
-        self.replays = ReplayCache()
+        self.replays = replays if replays is not None else ReplayCache()
         self.audience = config.audience.rstrip("/")
 
     def verify(self, authorization: str | None, path: str) -> Caller:

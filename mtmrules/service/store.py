@@ -1,6 +1,7 @@
-"""What the service remembers (SQLite, one connection in WAL mode behind a lock): the card uuids it
-issued (per hookInstance and caller, for a bounded time), the feedback it received and who sent it,
-and overrides with a reason, which suppress the same problem for that patient for a configurable period."""
+"""What the service remembers (SQLite, one connection per process in WAL mode behind a lock): the
+token ids (``jti``) already used, the card uuids it issued (per hookInstance and caller, for a bounded
+time), the feedback it received and who sent it, and overrides with a reason, which suppress the same
+problem for that patient for a configurable period. Several server processes may share one file."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS issued_cards_time ON issued_cards (issued)",
     "CREATE TABLE IF NOT EXISTS feedback (card TEXT, outcome TEXT, outcome_time TEXT, reason TEXT, comment TEXT, "
     "iss TEXT, sub TEXT, received REAL)",
+    "CREATE TABLE IF NOT EXISTS seen_tokens (iss TEXT, jti TEXT, until REAL, PRIMARY KEY (iss, jti))",
     "CREATE TABLE IF NOT EXISTS suppressions (patient TEXT, problem TEXT, rule TEXT, reason TEXT, comment TEXT, "
     "created TEXT, until TEXT, PRIMARY KEY (patient, problem))",
 ]
@@ -29,8 +31,10 @@ class SuppressionStore:
     def __init__(self, path: str | Path = ":memory:", days: int = 90, card_memory_s: float = 7 * 24 * 3600) -> None:
         self.path, self.days, self.card_memory_s = str(path), days, card_memory_s
         self._lock = threading.Lock()
+        self._token_count = 0
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         with self._lock:
+            self._db.execute("PRAGMA busy_timeout=5000")
             if self.path != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
@@ -44,6 +48,19 @@ class SuppressionStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def first_use(self, iss: str, jti: str, until: float) -> bool:
+        """Record a token id; False if it was already used (and has not expired): a replay."""
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._token_count += 1
+            if self._token_count % 256 == 0:
+                self._db.execute("DELETE FROM seen_tokens WHERE until < ?", (now,))
+            fresh = self._db.execute("INSERT INTO seen_tokens VALUES (?, ?, ?) ON CONFLICT (iss, jti) DO UPDATE SET "
+                                     "until = excluded.until WHERE seen_tokens.until < ?", (iss, jti, until, now)).rowcount
+            self._db.execute("COMMIT")
+        return fresh == 1
 
     def remember_cards(self, hook_instance: str, iss: str | None, rows: list[tuple[str, str, str, str]]) -> None:
         """Remember issued cards: (card uuid, patient, problem id, rule) for this hookInstance and caller."""
