@@ -64,8 +64,9 @@ def outcome_of(response, status):
 def bad_tokens(issuer: TestIssuer, tmp_path):
     aud = AUDIENCE + VIEW
     now = int(time.time())
-    other = TestIssuer(tmp_path / "..", kid=issuer.kid)          # same kid, a key the service does not know
-    rsa = TestIssuer(tmp_path / "..", kid="rsa", alg="RS256")
+    (tmp_path / "elsewhere").mkdir(exist_ok=True)
+    other = TestIssuer(tmp_path / "elsewhere", kid=issuer.kid)    # same kid, a key the service does not know
+    rsa = TestIssuer(tmp_path / "elsewhere", kid="rsa", alg="RS256")
     yield "none", None
     yield "not-bearer", "Basic dXNlcjpwYXNz"
     yield "garbage", "Bearer abc.def"
@@ -514,11 +515,14 @@ def test_malformed_requests_are_400_naming_the_field(client, name, path, body, w
     assert issue["expression"][0] == where, issue
 
 
-@pytest.mark.parametrize("raw, where", [(b"{not json", "body"), (b'{"hook": "a", "hook": "b"}', "body"),
-                                        (b'{"x": NaN}', "body"), (b"[" * 100000 + b"]" * 100000, "body")])
-def test_unparseable_bodies_are_400(client, raw, where):
+@pytest.mark.parametrize("raw, why", [(b"{not json", "not valid JSON"), (b'{"hook": "a", "hook": "b"}', "duplicate JSON key 'hook'"),
+                                      (b'{"x": NaN}', "NaN"), (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+                                      (b'{"x": "\xff\xfe"}', "UTF-8"), (b'{"x": ' + b"9" * 5000 + b"}", "not valid JSON"),
+                                      (b"", "not valid JSON")])
+def test_unparseable_bodies_are_400(client, raw, why):
     response = client.post(VIEW, content=raw, headers={"Content-Type": "application/json"})
-    assert outcome_of(response, 400)["expression"] == [where]
+    issue = outcome_of(response, 400)
+    assert issue["expression"] == ["body"] and why in issue["diagnostics"], issue
 
 
 def test_content_type_and_body_size(engine, tmp_path, warfarin):

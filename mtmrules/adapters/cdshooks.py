@@ -58,10 +58,16 @@ def load_json(data: bytes | str) -> object:
 
     try:
         return json.loads(data, object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (ValueError, RecursionError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"not valid JSON: {getattr(exc, 'msg', 'too deeply nested')}", where="body") from None
+    except InputError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg} at character {exc.pos}", where="body") from None
+    except UnicodeDecodeError:
+        raise InputError("not valid JSON: not UTF-8 text", where="body") from None
+    except RecursionError:
+        raise InputError("not valid JSON: nested too deeply", where="body") from None
+    except ValueError as exc:   # e.g. an integer with more digits than Python converts
+        raise InputError(f"not valid JSON: {str(exc)[:80]}", where="body") from None
 
 
 def parse_request(hook: str, body: object) -> HookRequest:

@@ -18,6 +18,7 @@ import time
 from datetime import timedelta
 from functools import partial
 
+from mtmrules.adapters.cdshooks import load_json
 from mtmrules.errors import InputError
 from mtmrules.service.auth import Authenticator, AuthError, Caller
 from mtmrules.service.cdshooks import SERVICES, CdsHooksService, HookError, discovery, parse_feedback, prefetch_queries
@@ -31,8 +32,6 @@ try:  # the HTTP server is an optional extra; the service logic and `mtmrules ho
     from fastapi.responses import Response
 except ImportError:  # pragma: no cover - depends on the install
     FastAPI = None  # type: ignore[assignment,misc]
-
-from mtmrules.adapters.cdshooks import load_json
 
 log = logging.getLogger("mtmrules.service")
 INSECURE_CALLER_ISS = "insecure-no-auth"
