@@ -423,6 +423,15 @@ def test_deadline_answers_with_what_is_known_and_says_so(engine, tmp_path, recor
     assert "overrideReasons" not in cards[0]
 
 
+def test_the_deadline_covers_all_pages_not_each_request(engine, tmp_path, record, warfarin):
+    fake = record(page_size=5, delay={"Observation": 0.3})      # every page answers in time, all pages do not
+    client = authenticated_client(engine, tmp_path, AS_OF, fhir_servers=[fake.base], deadline_s=1.0, max_pages=10)
+    start = time.perf_counter()
+    cards = client.post(VIEW, json=fetch_request(warfarin[0], fake.base)).json()["cards"]
+    assert time.perf_counter() - start < 2.5
+    assert "incomplete" in cards[0]["summary"] and "Observation?patient=" in cards[0]["detail"]
+
+
 def test_unreachable_fhir_server_is_a_card_saying_nothing_was_screened(engine, tmp_path, record, warfarin):
     fake = record(delay={"Patient": 3.0, "Medication": 3.0, "Condition": 3.0, "Allergy": 3.0, "Observation": 3.0})
     client = authenticated_client(engine, tmp_path, AS_OF, fhir_servers=[fake.base], deadline_s=0.5)
