@@ -150,6 +150,43 @@ def test_aud_may_be_the_service_base_url(engine, tmp_path, warfarin):
     assert ok.status_code == 200 and ok.json()["cards"]
 
 
+def test_jwks_from_an_allowed_url_and_a_matching_jku(engine, tmp_path, warfarin):
+    """A JWK Set served over http on loopback (https in production): read once, cached, and a jku header
+    naming exactly that URL is accepted."""
+    from fastapi.testclient import TestClient
+    from cds_auth import SignedRequests
+    from mtmrules.service.app import create_app
+    from mtmrules.service.cdshooks import CdsHooksService
+    from mtmrules.service.config import ServiceConfig, TrustedIssuer
+    issuer = TestIssuer(tmp_path)
+    hits = []
+
+    class Keys(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            hits.append(self.path)
+            FakeFhir.send(self, json.loads(issuer.jwks_path.read_text()))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+        config = ServiceConfig(audience=AUDIENCE, issuers=[TrustedIssuer(iss=issuer.iss, jwks=url)])
+        client = TestClient(create_app(CdsHooksService(engine, None, AS_OF), config))
+        client.auth = SignedRequests(issuer)
+        body = request("patient-view", *warfarin)
+        assert client.post(VIEW, json=body).status_code == 200
+        assert client.post(VIEW, json=body).status_code == 200
+        client.auth = None
+        with_jku = issuer.token(aud=AUDIENCE + VIEW, headers={"jku": url})
+        assert client.post(VIEW, json=body, headers={"Authorization": f"Bearer {with_jku}"}).status_code == 200
+        assert hits == ["/jwks.json"], "the JWK Set is cached"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_feedback_needs_authentication_too(client):
     client.auth = None
     response = client.post(VIEW + "/feedback", json={"feedback": []})
