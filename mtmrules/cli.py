@@ -394,7 +394,8 @@ def hook(
         sid = service or next((k for k, v in SERVICES.items() if isinstance(body, dict) and v[0] == body.get("hook")), None)
         if sid is None:
             raise MtmRulesError(f"{request}: hook: expected one of {', '.join(v[0] for v in SERVICES.values())}")
-        svc = CdsHooksService(_engine(None, "fast"), SuppressionStore(db) if db else None, when)
+        svc = CdsHooksService(_engine(None, "fast"), SuppressionStore(db) if db else None, when,
+                              card_key=b"mtmrules offline replay")   # same request, same card uuids
         typer.echo(json.dumps(svc.call(sid, body), indent=2, ensure_ascii=False))
     except HookError as exc:
         typer.echo(json.dumps(exc.outcome), err=False)

@@ -613,12 +613,18 @@ def test_id_less_draft_orders_still_get_cards(client, warfarin):
     assert not any("suggestions" in c for c in cards), "no delete suggestion for an id the EHR does not know"
 
 
-def test_card_uuids_are_random_and_unique(client, warfarin):
+def test_card_uuids_are_keyed_unique_and_not_derivable_from_the_request(client, warfarin, engine):
     body = request("patient-view", *warfarin)
     first = [c["uuid"] for c in client.post(VIEW, json=body).json()["cards"]]
-    second = [c["uuid"] for c in client.post(VIEW, json=body).json()["cards"]]
-    assert len(set(first + second)) == len(first) + len(second)
+    other = [c["uuid"] for c in client.post(VIEW, json={**body, "hookInstance": str(uuid.uuid4())}).json()["cards"]]
+    assert first and len(set(first + other)) == len(first) + len(other)
     assert all(uuid.UUID(u).version == 4 for u in first)
+    # the same hook instance answered again gets the same cards (idempotent) ...
+    assert [c["uuid"] for c in client.post(VIEW, json=body).json()["cards"]] == first
+    # ... but another service (another secret key) gives other uuids for the very same request
+    from mtmrules.service.cdshooks import CdsHooksService
+    elsewhere = CdsHooksService(engine, None, AS_OF).call("mtmrules-patient-view", body)
+    assert {c["uuid"] for c in elsewhere["cards"]}.isdisjoint(first)
 
 
 # --- concurrency ---------------------------------------------------------------------------------

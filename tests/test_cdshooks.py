@@ -183,5 +183,9 @@ def test_hook_command_replays_a_request(tmp_path, client):
     offline = json.loads(proc.stdout)
     online = client.post("/cds-services/mtmrules-patient-view", json=body).json()
     assert without_uuids(offline) == without_uuids(online) and offline["cards"]
-    # card uuids are random: an outsider cannot predict them from the request
+    # card uuids are keyed by the service's secret: an outsider cannot predict them from the request
     assert {c["uuid"] for c in offline["cards"]}.isdisjoint(c["uuid"] for c in online["cards"])
+    # the offline replay is reproducible: same request and --as-of, byte-identical output
+    again = subprocess.run([sys.executable, "-m", "mtmrules.cli", "hook", str(path), "--as-of", "2026-11-27"],
+                           capture_output=True, text=True, cwd=ROOT)
+    assert again.stdout == proc.stdout

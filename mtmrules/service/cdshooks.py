@@ -2,7 +2,7 @@
 
 ``CdsHooksService.prepare`` (check the request) and ``evaluate`` (cards) are the one code path used by
 the HTTP server (``mtmrules serve``, which adds authentication and FHIR server reads) and by
-``mtmrules hook REQUEST.json`` (offline replay of the prefetch, ``call``). Card uuids are random and
+``mtmrules hook REQUEST.json`` (offline replay of the prefetch, ``call``). Card uuids are keyed (unpredictable) and
 remembered per hookInstance and caller; feedback is accepted only for those. An overridden card with a
 reason suppresses the same problem for that patient for a configurable period (SQLite); suppressed
 problems are listed in later reports.
@@ -10,8 +10,11 @@ problems are listed in later reports.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -84,6 +87,14 @@ class CdsHooksService:
     engine: Engine
     store: SuppressionStore | None = None
     as_of: date | None = None       # fixed evaluation date (tests, replays); default: today
+    #: secret that card and suggestion uuids are derived from: random per service, so outsiders cannot
+    #: predict them; ``mtmrules hook`` (offline, no feedback) passes a fixed key for reproducible output
+    card_key: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+
+    def _uuid(self, *parts: str) -> str:
+        """An unpredictable (keyed) but repeatable uuid for a card or suggestion."""
+        digest = hmac.new(self.card_key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
+        return str(uuid.UUID(bytes=digest[:16], version=4))
 
     def call(self, service_id: str, body: Any) -> dict:
         """Answer a request from its prefetch alone (``mtmrules hook``: offline, no FHIR server is read)."""
@@ -116,7 +127,7 @@ class CdsHooksService:
         profile = next((p for p in profiles if p.id == request.patient_id), None)
         if profile is None:
             if missing:
-                return {"cards": [self._incomplete_card(missing, screened=False)]}
+                return {"cards": [self._incomplete_card(request.hook_instance, missing, screened=False)]}
             raise HookError(412, f"no data for Patient/{request.patient_id}: send the prefetch templates from "
                                  "GET /cds-services, or a fhirServer this service may read", "prefetch")
         draft_refs = {f"MedicationRequest/{d['id']}" for d in request.drafts}
@@ -126,19 +137,20 @@ class CdsHooksService:
         problems = report.problems
         if request.hook in ("order-select", "order-sign"):
             problems = [p for p in problems if draft_refs & set(p.implicated)]
-        cards = [self._card(report, p, draft_refs - request.generated_ids) for p in problems]
+        cards = [self._card(request.hook_instance, report, p, draft_refs - request.generated_ids) for p in problems]
         if self.store is not None and cards:
             self.store.remember_cards(request.hook_instance, iss,
                                       [(c["uuid"], report.patient.id, p.id, p.rule) for c, p in zip(cards, problems)])
         if missing:
-            cards.insert(0, self._incomplete_card(missing, screened=True))
+            cards.insert(0, self._incomplete_card(request.hook_instance, missing, screened=True))
         return {"cards": cards}
 
     # --- output --------------------------------------------------------------------------------
 
-    def _card(self, report: Report, problem: Problem, deletable_refs: set[str]) -> dict:
-        # card uuids are random (uuid4) and remembered server-side: feedback must name a card we issued
-        card_id = str(uuid.uuid4())
+    def _card(self, hook_instance: str, report: Report, problem: Problem, deletable_refs: set[str]) -> dict:
+        # card uuids are keyed (unpredictable without card_key) and remembered server-side: feedback must
+        # name a card we issued
+        card_id = self._uuid("card", hook_instance, problem.id)
         summary = problem.title if len(problem.title) < 140 else problem.title[:136].rstrip() + "…"
         detail = [f"**{problem.severity.capitalize()} · {problem.kind}** — {problem.explanation}", ""]
         detail += [f"- **{iv.action}** ({iv.to}): {iv.text}" for iv in problem.interventions]
@@ -156,17 +168,16 @@ class CdsHooksService:
         if deletable and stops:
             card["suggestions"] = [{
                 "label": f"Remove the draft order ({stops[0].target or 'medication'})",
-                "uuid": str(uuid.uuid4()), "isRecommended": problem.severity in ("contraindicated", "major"),
+                "uuid": self._uuid("suggestion", card_id), "isRecommended": problem.severity in ("contraindicated", "major"),
                 "actions": [{"type": "delete", "description": f"Delete draft {ref}", "resourceId": ref} for ref in deletable],
             }]
             card["selectionBehavior"] = "at-most-one"
         return card
 
-    @staticmethod
-    def _incomplete_card(missing: list[str], screened: bool) -> dict:
+    def _incomplete_card(self, hook_instance: str, missing: list[str], screened: bool) -> dict:
         what = ("Screening used only the data that arrived in time; problems involving the rest may be missing."
                 if screened else "Nothing was screened: the patient's record could not be read in time.")
-        return {"uuid": str(uuid.uuid4()), "indicator": "warning",
+        return {"uuid": self._uuid("incomplete", hook_instance), "indicator": "warning",
                 "summary": "Medication screening incomplete: the FHIR server did not return all data",
                 "detail": what + "\n\nNot read:\n" + "\n".join(f"- {m}" for m in missing),
                 "source": {"label": "mtmrules"}}
