@@ -13,8 +13,8 @@ AREAS = ROOT / "examples" / "areas"
 
 #: file → (rules that must fire, rule prefixes that must not fire)
 EXPECTED = {
-    "01-cirrhosis-ascites": ({"hepatic/nsaid-ascites", "hepatic/ras-blocker-ascites", "hepatic/sedative-hepatic-encephalopathy",
-                              "hepatic/hepatic-dose-limit/zolpidem-child-pugh-5-9"}, ("hepatic/hepatic-avoid/zolpidem",)),
+    "01-cirrhosis-ascites": ({"hepatic/nsaid-ascites", "hepatic/ras-blocker-ascites", "hepatic/sedative-hepatic-encephalopathy"},
+                             ("hepatic/hepatic-avoid/zolpidem", "hepatic/hepatic-dose-limit")),   # stop, not "reduce", after HE
     "02-pregnant-lisinopril": ({"drug-disease/pregnancy-ras-blocker", "pregnancy/levothyroxine-pregnancy-tsh-high"},
                                ("pregnancy/levothyroxine-pregnancy-tsh-missing",)),
     "03-apixaban-elderly": ({"dose-criteria/apixaban-af-dose-reduction-missed"}, ("dosing/apixaban-af-underdose",)),
@@ -32,6 +32,8 @@ EXPECTED = {
     "13-breastfeeding-codeine": ({"pregnancy/lactation-drug/codeine"}, ()),
     "14-pregnant-safe": (set(), ("drug-disease/pregnancy-", "pregnancy/")),
     "15-cirrhosis-nolabs": (set(), ("hepatic/",)),
+    "16-cirrhosis-zolpidem": ({"hepatic/hepatic-dose-limit-sedative/zolpidem-child-pugh-5-9"},
+                              ("hepatic/sedative-hepatic-encephalopathy", "hepatic/hepatic-avoid")),
 }
 
 
