@@ -352,6 +352,8 @@ def coverage(
     for key in ("ingredients", "products", "classes", "condition_groups", "sources", "max_daily_dose_ingredients",
                 "renal_threshold_drugs"):
         typer.echo(f"{key.replace('_', ' ')}: {result[key]}")
+    for area, n in result["areas"].items():
+        typer.echo(f"area {area}: {n['rules']} rules ({n['templates']} written), {n['rows']} knowledge rows")
     if "resolution" in result:
         res = result["resolution"]
         typer.echo(f"drug resolution: {res['resolution_rate']:.1%} of {res['active_medications']} active medications "
