@@ -128,10 +128,11 @@ def test_missing_inputs_exit_2(tmp_path):
 
 def test_as_of_must_be_a_date(engine):
     profile = {"id": "p", "age": 70, "medications": ["warfarin 5 mg daily"]}
-    with pytest.raises(InputError, match="as_of: expected a datetime.date, got str"):
-        engine.check(profile, as_of="2026-11-27")
-    with pytest.raises(InputError, match="got int"):
+    with pytest.raises(InputError, match="as_of: expected a datetime.date or a YYYY-MM-DD string"):
+        engine.check(profile, as_of="next tuesday")
+    with pytest.raises(InputError, match="got 20261127"):
         engine.check(profile, as_of=20261127)
+    assert engine.check(profile, as_of="2026-11-27").as_of == AS_OF
     # a datetime is its calendar date
     assert engine.check(profile, as_of=datetime(2026, 11, 27, 15, 30)).as_of == AS_OF
 
@@ -303,3 +304,12 @@ def test_ucum_dose_units(engine):
     assert [m.dose for m in profile.medications] == ["20 units", "2 tablet"]
     report = report_of(engine, profile)
     assert report.medications[1].daily_dose.value == 2400
+
+
+def test_wrongly_typed_medication_fields_are_read_or_reported(engine):
+    """(Formerly a 400 from the CDS Hooks service because the adapter raised.) A bare string as the
+    medication concept is its text; a string as the dosage is reported, and the dose is unknown."""
+    med = request("m", "warfarin 5 mg tablet", dosageInstruction="daily")
+    profile, = profiles_from_bundle(bundle(PATIENT, med))
+    assert profile.medications[0].name == "warfarin 5 mg tablet" and profile.medications[0].dose is None
+    assert any("not a FHIR Dosage" in i.reason for i in profile.import_issues)

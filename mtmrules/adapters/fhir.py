@@ -271,8 +271,11 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
                                   reason="doNotPerform: an order NOT to give this drug; not screened as taken"))
         return None
     code = next((c for c in codes if c.system == "rxnorm"), codes[0] if codes else None)
-    dosages = resource.get("dosageInstruction") or resource.get("dosage") or []
-    dosages = _items(dosages)   # MedicationAdministration.dosage is a single object
+    raw_dosage = resource.get("dosageInstruction") or resource.get("dosage") or []
+    dosages = _items(raw_dosage)   # MedicationAdministration.dosage is a single object
+    if raw_dosage and not dosages:
+        issues.append(ImportIssue(kind="medication", input=shown, reason=f"dosage {raw_dosage!r:.40} is not a FHIR "
+                                  "Dosage (an object); dose and frequency not read"))
     fields = dosage_fields(dosages[0] if dosages else None)
     active = status in ACTIVE_STATUS.get(rtype, set())
     intent = _status_code(resource.get("intent"))

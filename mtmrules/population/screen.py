@@ -62,6 +62,22 @@ class ScreenSummary:
         self.top_priority = sorted(ranked, key=lambda r: (-r[0], r[1]))[:keep]
 
 
+@dataclass
+class Screening:
+    """What :meth:`mtmrules.Engine.screen` returns: the three output tables as DataFrames and the totals."""
+
+    problems: Any        # pandas DataFrame: one row per problem (PROBLEM_COLUMNS)
+    summary: Any         # pandas DataFrame: one row per patient screened (SUMMARY_COLUMNS)
+    errors: Any          # pandas DataFrame: one row per rejected record (ERROR_COLUMNS)
+    totals: ScreenSummary
+
+    @classmethod
+    def from_rows(cls, totals: ScreenSummary, problems: list, summary: list, errors: list) -> "Screening":
+        import pandas as pd
+        return cls(pd.DataFrame(problems, columns=PROBLEM_COLUMNS), pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
+                   pd.DataFrame(errors, columns=ERROR_COLUMNS), totals)
+
+
 # --- per-chunk work (runs in workers) ----------------------------------------------------------
 
 _ENGINE = None
@@ -214,6 +230,42 @@ def iter_profiles(source: Any, as_of: date, on_error: OnError,
             on_error(exc if exc.file else InputError(exc.reason, file=str(file), where=exc.where), None)
 
 
+def estimate_patients(source: Any) -> int | None:
+    """How many patients a screening will read, when that is cheap to know (for the progress bar's
+    percentage and ETA): Patient lines of a Bulk export, distinct ids of a DataFrame, files of a
+    profile folder. ``None`` when only reading the whole input would tell (claims files)."""
+    import pandas as pd
+    if isinstance(source, pd.DataFrame):
+        column = next((c for c in source.columns if str(c).lower() in ("patient_id", "patient", "member_id")), None)
+        return int(source[column].nunique()) if column is not None else None
+    path = Path(source)
+    if not path.is_dir():
+        return None
+    patients = sorted(p for p in path.glob("Patient*.ndjson") if p.is_file())   # never a FIFO: it would hang
+    if patients:
+        total = 0
+        for file in patients:
+            with file.open("rb") as handle:
+                total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return total
+    files = [p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml")]
+    return len(files) or None
+
+
+def _progress_bar():
+    """Patients done (of the total when known), patients per second and time left, on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:,.0f} patients/s" if task.speed else "")
+
+    return Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), Rate(), TextColumn("ETA"),
+                    TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+
+
 def _chunks(items: Iterator[tuple[str, Any]], size: int, summary: ScreenSummary) -> Iterator[list]:
     chunk: list = []
     for item in items:
@@ -333,11 +385,9 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     show = sys.stderr.isatty() if progress is None else progress
     bar = task = None
     if show:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-        bar = Progress(TextColumn("screening"), BarColumn(), TextColumn("{task.completed} patients"),
-                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True)
+        bar = _progress_bar()
         bar.start()
-        task = bar.add_task("screen", total=None, rate="")
+        task = bar.add_task("screen", total=estimate_patients(source))
     previous = _ENGINE
     _ENGINE = engine   # used in this process and inherited by forked workers
     try:
