@@ -33,7 +33,11 @@ _IMPERATIVE = re.compile(r"^(please|do not|don't|never|always|ask|take|check|kee
                          r"avoid|report|watch|weigh|write|read|look|carry|limit|drink|eat|go|make|see|talk|"
                          r"occasional use)\b", re.IGNORECASE)
 _ASK_PRESCRIBER = re.compile(r"\b(ask|talk (?:to|with)) your (prescriber|doctor)\b", re.IGNORECASE)
+_IT = re.compile(r"\bit\b")
 _YOUR_PRESCRIBER = re.compile(r"\byour (prescriber|doctor)\b", re.IGNORECASE)
+#: how a once-daily time from the label is said in the medication list (slot → words)
+SLOT_WORDS = {"alone": "first thing in the morning, alone", "waking": "before breakfast", "morning": "in the morning",
+              "midday": "at midday", "evening": "in the evening", "bedtime": "at bedtime"}
 CONSTRAINT_NOTES = {"with-food": "with food", "empty-stomach": "on an empty stomach",
                     "empty-stomach-alone": "alone, with a full glass of water, before food and other medicines",
                     "separate-from-minerals": "not at the same time as antacids, calcium, iron or vitamins with minerals"}
@@ -150,14 +154,21 @@ class PlanBuilder:
         problems = [p for p in accepted(report)
                     if not only or any(p.id == k or p.rule == k or p.rule.startswith(k.rstrip("*")) for k in only)]
         medications, schedule, questions = self._medications(profile, facts)
-        actions = _actions(problems, prescribers, facts, self.kb)
+        purposes: dict[str, str] = {}
+        for entry in facts.entries:
+            med = profile.medications[entry.index]
+            why = self.why(entry.resolution.ingredients, facts, " ".join(t for t in (med.frequency, med.sig) if t))
+            for ingredient in entry.resolution.ingredients:
+                if why and ingredient not in purposes:
+                    purposes[ingredient] = why
+        actions = _actions(problems, prescribers, facts, self.kb, purposes)
         follow_up = []
         if problems:
             days = min(FOLLOW_UP_DAYS[p.severity] for p in problems)
             when = facts.as_of + timedelta(days=days)
-            follow_up.append(f"Your pharmacist will check with you by {_long_date(when)} to see how it is going.")
-        if any(a.heading.startswith("Ask ") for a in actions):
-            follow_up.append("Your pharmacist has sent a note to your doctors about the points in this plan.")
+            follow_up.append(f"Your pharmacist will call you by {_long_date(when)}.")
+        if any(a.heading.startswith("Ask ") for a in actions):   # the letters go out with the plan
+            follow_up.append("Your pharmacist sent your doctors a note about this plan.")
         allergies = [(a.label, a.reaction or "not recorded") for a in profile.allergies]
         status = "recorded" if allergies else "none-known" if profile.no_known_allergies else "unknown"
         if status == "unknown":
@@ -180,19 +191,25 @@ class PlanBuilder:
             sentence = sig_sentence(regimen, res, entry.label, text, prn) if res.status != "unresolved" else None
             if sentence is None:
                 questions.append(f"How should I take {name}?")
+            timing = next((self.timing[i] for i in res.ingredients if i in self.timing), None)
+            anchors = sig_anchors(text)
+            per_day = regimen.frequency.per_day if regimen.frequency else None
+            if sentence and not prn and per_day == 1 and not set(anchors) & set(SLOT_WORDS):
+                slot = schedule_slots(per_day, anchors, timing)
+                if slot and slot[0] in SLOT_WORDS and slot[0] != "morning":
+                    sentence = f"{sentence[:-1]}, {SLOT_WORDS[slot[0]]}."    # the label's time, as the schedule shows it
             why = self.why(res.ingredients, facts, text)
             if why is None:
                 questions.append(f"What is {name} for, and do I still need it?")
-            timing = next((self.timing[i] for i in res.ingredients if i in self.timing), None)
             constraint = (timing or {}).get("constraint", "none")
-            anchors = sig_anchors(text)
             other = []
-            if constraint in CONSTRAINT_NOTES and not (constraint == "with-food" and "with-food" in anchors):
+            if constraint in CONSTRAINT_NOTES and not (constraint == "with-food" and "with-food" in anchors) \
+                    and constraint != "empty-stomach-alone":
                 other.append(f"Take it {CONSTRAINT_NOTES[constraint]}.")
             entries.append(ListEntry(name, sentence or "Ask your pharmacist how to take it.",
                                      (why[0].upper() + why[1:] + ".") if why else "Ask your doctor or pharmacist.",
                                      _prescriber_words(med.prescriber),
-                                     med.start_date.isoformat() if med.start_date else None, other))
+                                     _long_date(med.start_date) if med.start_date else None, other))
             self._place(schedule, name, med, regimen, res, text, prn, sentence, timing, anchors, facts)
         return entries, schedule, questions
 
@@ -236,6 +253,12 @@ def _prescriber_words(text: str | None) -> str:
     if real_prescriber(text):
         return text
     return "None: I buy it myself" if text else "Not written down"
+
+
+def _short_name(prescriber: str) -> str:
+    """"Dr. M. Patel (primary care)" → "Dr. Patel": how the patient says it."""
+    found = re.match(r"^(Dr\.?|Doctor)\s+(?:[A-Z]\.\s*)*([A-Z][\w'-]+)", prescriber)
+    return f"Dr. {found.group(2)}" if found else re.sub(r"\s*\(.*\)$", "", prescriber)
 
 
 def _long_date(day: date) -> str:
@@ -285,10 +308,27 @@ LAB_WORDS = {"inr": "INR blood test (it checks your warfarin dose)", "uacr": "ur
              "sodium": "sodium blood test", "digoxin-level": "digoxin blood level test", "lithium-level": "lithium blood level test"}
 
 
-def _actions(problems: list[Problem], prescribers: Prescribers, facts: PatientFacts, kb=None) -> list[ActionItem]:
-    """Group the agreed problems by what the patient does: get a test; change how they use a medicine;
-    ask a named prescriber. Each problem is one line of "What we talked about" in exactly one box."""
+def _actions(problems: list[Problem], prescribers: Prescribers, facts: PatientFacts, kb=None,
+             purposes: dict[str, str] | None = None) -> list[ActionItem]:
+    """Group the agreed problems by what the patient does: get a test; change how they use the medicines
+    for one purpose (all the pain medicines together); ask a named prescriber. Each problem is one line
+    of "What we talked about" in exactly one box."""
     boxes: dict[tuple, ActionItem] = {}
+    purposes = purposes or {}
+    members: dict[tuple, set[str]] = {}
+
+    def drug_key(ingredient: str) -> tuple:
+        return ("drug", purposes.get(ingredient, ingredient))
+
+    def drug_heading(key: tuple) -> str:
+        drugs = sorted(members[key])
+        if key[1] in drugs:
+            return f"My {key[1]}"
+        return f"My {'medicines' if len(drugs) > 1 else 'medicine'} {key[1]} ({', '.join(drugs)})"
+
+    def named(steps: list[str], drug: str) -> list[str]:
+        """"Ask whether to stop it" → "… stop ibuprofen": the heading names a purpose, not the drug."""
+        return [s if drug in s.lower() else _IT.sub(drug, s, count=1) for s in steps]
 
     def add(key: tuple, heading: str, problem: Problem, talk: str, do: list[str]) -> None:
         item = boxes.setdefault(key, ActionItem(heading, [], [], []))
@@ -297,35 +337,48 @@ def _actions(problems: list[Problem], prescribers: Prescribers, facts: PatientFa
             item.talked_about.append(talk)
         item.to_do += [d for d in do if d not in item.to_do]
 
-    asks = []
+    asks, doctors = [], []
     for problem in problems:
         talk, do = _split_patient_text(problem.patient_text)
         names = prescribers.for_ingredients(_targets(problem))
         who = names[0] if names else None
-        do = [_YOUR_PRESCRIBER.sub(who, d) if who else d for d in do]
+        short = _short_name(who) if who else None
+        do = [_YOUR_PRESCRIBER.sub(short, d) if short else d for d in do]
         steps = _patient_steps(problem)
-        own = [d for d in do + steps if not _ASK_PRESCRIBER.search(d) and not (who and who in d)]
+        own = [d for d in do + steps if not _ASK_PRESCRIBER.search(d) and not (short and short in d)]
         if _lab_problem(problem):
             lab = next(iv.lab for iv in problem.interventions if iv.lab)
             words = LAB_WORDS.get(lab) or (kb.labs[lab].label if kb is not None and lab in kb.labs else lab)
             when = "this week" if problem.severity in ("contraindicated", "major") else "soon"
-            order = f" Ask {who} to order it if you do not have an order." if who else ""
+            order = f" {_short_name(who)} can order it." if who else ""
             add(("tests",), "Tests I need", problem, " ".join(talk), [f"Get your {words} {when}.{order}"])
         elif own and _targets(problem):
-            add(("drug", _targets(problem)[0]), f"My {_targets(problem)[0]}", problem, " ".join(talk), do + steps)
+            drug = _targets(problem)[0]
+            members.setdefault(drug_key(drug), set()).add(drug)
+            add(drug_key(drug), "", problem, " ".join(talk), named(do + steps, drug))
         elif own:
             add(("self",), "Things I will do", problem, " ".join(talk), do + steps)
         else:
             asks.append((problem, talk, do, who))
     for problem, talk, do, who in asks:
-        drug = next((d for d in _targets(problem) if ("drug", d) in boxes), None)
+        drug = next((d for d in _targets(problem) if drug_key(d) in boxes), None)
         if drug is not None:
-            add(("drug", drug), "", problem, " ".join(talk), do)
+            members[drug_key(drug)].add(drug)
+            add(drug_key(drug), "", problem, " ".join(talk), named(do, drug))
             continue
-        heading = f"Ask {who}" if who else "Ask at my next doctor visit"
-        bring = (f"Show this page to {who} at your next visit, or call the office." if who
-                 else "Show this page to your doctor at your next visit.")
-        add(("ask", who), heading, problem, " ".join(talk + do), [bring, "Ask about each point above."])
+        short = _short_name(who) if who else "your doctor"
+        do = [d.replace(f" {short}", "", 1) if d.startswith("Ask ") else d for d in do]   # the line is headed with the name
+        add(("ask",), "Ask my doctors", problem, f"{short}: " + " ".join(talk + do), [])
+        doctors.append(short)
+    for key in members:
+        boxes[key].heading = drug_heading(key)
+    if ("ask",) in boxes:
+        names = list(dict.fromkeys(doctors))
+        ask = boxes[("ask",)]
+        ask.heading = f"Ask {names[0]}" if len(names) == 1 else "Ask my doctors"
+        ask.talked_about = [t.split(": ", 1)[1] for t in ask.talked_about] if len(names) == 1 else ask.talked_about
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        ask.to_do = [f"Show this page to {listed} at your next visit, or call the office. Ask about each point."]
     order = {p.id: i for i, p in enumerate(problems)}
     return sorted(boxes.values(), key=lambda b: min(order[i] for i in b.problem_ids))
 
@@ -337,7 +390,8 @@ def render_html(plan: Plan) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
     from mtmrules.session.schedule import SLOT_LABELS
     env = Environment(loader=PackageLoader("mtmrules.session", "templates"), autoescape=select_autoescape(["html"]))
-    return env.get_template("plan.html.j2").render(plan=plan, slot_labels=SLOT_LABELS,
+    born = _long_date(date.fromisoformat(plan.birth_date)) if plan.birth_date else None
+    return env.get_template("plan.html.j2").render(plan=plan, slot_labels=SLOT_LABELS, birth_date=born,
                                                    prepared=_long_date(date.fromisoformat(plan.prepared)))
 
 
