@@ -360,12 +360,10 @@ def screen(
         typer.echo(f"{key}: {path}", err=True)
 
 
-class SessionFormat(str, Enum):
+class ReviewFormat(str, Enum):
     text = "text"
     json = "json"
     html = "html"
-    md = "md"
-    fhir = "fhir"
 
 
 def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
@@ -381,26 +379,20 @@ def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
     return engine, prepare(engine, profiles[0], when, read_session(session) if session else None)
 
 
-def _bad_format(fmt: SessionFormat, allowed: tuple[str, ...]) -> None:
-    if fmt.value not in allowed:
-        raise MtmRulesError(f"--format: expected one of {', '.join(allowed)} (got {fmt.value!r})")
-
-
 @app.command()
 def intake(
     profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
-    format: SessionFormat = typer.Option(SessionFormat.text, "--format", "-f"),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
 ) -> None:
     """Before the session: what is missing or stale, as questions to ask or look up."""
     from mtmrules.session.intake import intake_questions
     try:
-        _bad_format(format, ("text", "json"))
         engine, prep = _prepared(profile, as_of, None)
         questions = intake_questions(engine.kb, prep.profile, prep.facts, prep.report)
     except MtmRulesError as exc:
         _fail(exc)
         return
-    if format is SessionFormat.json:
+    if format is Format.json:
         typer.echo(json.dumps([q.to_dict() for q in questions], indent=2))
         return
     for i, q in enumerate(questions, 1):
@@ -412,20 +404,19 @@ def intake(
 @app.command()
 def review(
     profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
-    format: SessionFormat = typer.Option(SessionFormat.text, "--format", "-f"),
+    format: ReviewFormat = typer.Option(ReviewFormat.text, "--format", "-f"),
     session: Optional[Path] = typer.Option(None, "--session", help="Pharmacist decisions (YAML/JSON)."),
 ) -> None:
     """The per-medication review: indication, effectiveness, safety, adherence."""
     try:
-        _bad_format(format, ("text", "json", "html"))
         engine, prep = _prepared(profile, as_of, session)
         rows = prep.review(engine)
     except MtmRulesError as exc:
         _fail(exc)
         return
-    if format is SessionFormat.json:
+    if format is ReviewFormat.json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False))
-    elif format is SessionFormat.html:
+    elif format is ReviewFormat.html:
         from jinja2 import Environment, PackageLoader, select_autoescape
         env = Environment(loader=PackageLoader("mtmrules.session", "templates"), autoescape=select_autoescape(["html"]))
         typer.echo(env.get_template("review.html.j2").render(rows=rows, patient=prep.report.patient.id,

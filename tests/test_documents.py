@@ -321,3 +321,28 @@ def test_plan_pdf_from_the_command_line(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "mtmrules.cli", "plan", str(EXAMPLE), "--format", "pdf"],
                              capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert missing.returncode == 2 and "--output" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_command_line_formats_and_settings(tmp_path):
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "mtmrules.cli", *args], capture_output=True, text=True,
+                              cwd=ROOT, timeout=300)
+    site = tmp_path / "site.yaml"
+    site.write_text("site: Main Street Pharmacy\ncontact: {pharmacy: Main Street Pharmacy, phone: 555-0100}\n")
+    html = cli("--site", str(site), "plan", str(EXAMPLE), "--as-of", AS_OF.isoformat(), "--pharmacist", "J. Smith, PharmD")
+    assert html.returncode == 0 and "call\n  Main Street Pharmacy at 555-0100" in html.stdout and "J. Smith, PharmD" in html.stdout
+    letter = cli("letter", str(EXAMPLE), "--as-of", AS_OF.isoformat(), "--format", "html")
+    assert letter.returncode == 0 and letter.stdout.count('class="letter"') == 4
+    assert "To: self" not in letter.stdout and "row notes" not in letter.stdout
+    for command, formats in (("plan", "html|pdf|md|json"), ("letter", "text|md|html|fhir"), ("intake", "text|json"),
+                             ("review", "text|json|html")):
+        assert formats in re.sub(r"\s+", "", cli(command, "--help").stdout), command
+    bad = cli("letter", str(EXAMPLE), "--format", "json")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    narrow = cli("plan", str(EXAMPLE), "--as-of", AS_OF.isoformat(), "--format", "json", "--problems", "core-care/*")
+    import json
+    data = json.loads(narrow.stdout)
+    assert [a["heading"] for a in data["actions"]] == ["Tests I need"]
