@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mtmrules import fhir
+from mtmrules.adapters import fhir
 from mtmrules.knowledge.dose import parse_regimen
-from mtmrules.profile.inputs import read_any
+from mtmrules.adapters.inputs import read_any
 from mtmrules.session.intake import intake_questions
 from mtmrules.session.lay import LATIN, fk_grade, sentences
 from mtmrules.session.letter import TO_DECIDE, letters, render

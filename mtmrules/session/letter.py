@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.fhir import detected_issue
 from mtmrules.report.models import InterventionOut, Problem, Reference, Report
 from mtmrules.session.decisions import accepted

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 from mtmrules.engine.engine import Engine
-from mtmrules.facts import PatientFacts
 from mtmrules.knowledge.dose import parse_regimen
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.models import Problem, Report
 from mtmrules.session.decisions import accepted
 from mtmrules.session.followup import FOLLOW_UP_DAYS

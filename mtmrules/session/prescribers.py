@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 
 #: prescriber texts that name no prescriber who could receive a letter
 _NOT_A_PRESCRIBER = re.compile(r"^\s*$|\b(self|otc|over[- ]the[- ]counter|patient|none|unknown|not recorded)\b",
