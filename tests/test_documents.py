@@ -346,3 +346,37 @@ def test_command_line_formats_and_settings(tmp_path):
     import json
     data = json.loads(narrow.stdout)
     assert [a["heading"] for a in data["actions"]] == ["Tests I need"]
+
+
+def test_sig_sentences_never_drop_a_limit_or_a_second_part(engine):
+    from mtmrules.session.lay import sig_sentence
+
+    def say(name, sig, prn=True):
+        res = engine.facts.resolver.drug(name, None, None, None)
+        return sig_sentence(parse_regimen(None, None, sig), res, name, sig, prn)
+    assert say("hydrocodone/acetaminophen 5/325 mg tablet", "1-2 tabs po q4-6h prn pain max 8 tabs/day") == \
+        "Take 1 to 2 tablets by mouth every 4 to 6 hours when needed for pain. Do not take more than 8 tablets in a day."
+    assert say("sumatriptan 50 mg tablet", "1 tab po at migraine onset, may repeat in 2 h, max 200 mg/day") is None
+    assert say("naloxone 4 mg nasal spray", "1 spray in nostril as needed for opioid overdose") == \
+        "Use 1 spray in the nose when needed for opioid overdose."
+    plan = _build(engine, {"id": "m", "conditions": ["asthma"], "medications": [
+        {"name": "Symbicort 160/4.5 mcg inhaler", "sig": "2 puffs twice daily and 1 puff as needed", "route": "inhalation"},
+        {"name": "levothyroxine 88 mcg tablet", "dose": "88 mcg", "frequency": "daily before breakfast"}]})
+    symbicort = plan.medications[0]
+    assert symbicort.how == "Inhale 2 puffs 2 times a day. Inhale 1 puff when needed."
+    assert symbicort.medicine == "Budesonide 160 mcg and formoterol 4.5 mcg (Symbicort inhaler)"
+    assert plan.schedule.rows[0].amounts == {"morning": "2 puffs", "evening": "2 puffs"}
+    assert [o.kind for o in plan.schedule.other] == ["as-needed"]
+    assert plan.schedule.rows[1].amounts == {"alone": "1 tablet"}     # the sig says before breakfast; the label: alone
+
+
+def test_review_examples_read_at_grade_8_without_shorthand(engine):
+    builder = PlanBuilder(engine)
+    over = []
+    for path in sorted((ROOT / "examples" / "review").glob("*.yaml")):
+        for profile in read_any(path):
+            prep = prepare(engine, profile, AS_OF)
+            plan = builder.build(prep.profile, prep.facts, prep.report)
+            names = medicine_words(engine, plan)
+            over += [(path.name, s) for s in plan.patient_sentences() if grade(s, names) > MAX_GRADE or LATIN.search(s)]
+    assert over == []

@@ -28,11 +28,21 @@ _STRIP_FROM_NAME = re.compile(r"\b(\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)*\s*(?:mg|mcg|
                               r"capsules?|er|xr|xl|sr|ir|dr|oral|solution|extended[- ]release|po)\b", re.IGNORECASE)
 _PRN_REASON = re.compile(r"\b(?:prn|as needed|when needed|if needed)\b(?:\s+for)?\s+([a-z][a-z \-]*[a-z])", re.IGNORECASE)
 _FOR_REASON = re.compile(r"\bfor\s+(?!\d)([a-z][a-z \-]*[a-z])", re.IGNORECASE)
-_REASON_STOP = re.compile(r"\s+(?:x|for|up to|every|then|and|with|at)\b.*$", re.IGNORECASE)
+_REASON_STOP = re.compile(r"\s+(?:x|for|up to|every|then|and|with|at|max|maximum|not|do|no|may|repeat)\b.*$", re.IGNORECASE)
 _EVERY_HOURS = re.compile(r"\b(?:every|q)\s*(\d+)(?:\s*-\s*(\d+))?\s*(?:hours?|hrs?|h)\b", re.IGNORECASE)
 _TIMES_WORDS = {1: "once a day", 2: "2 times a day", 3: "3 times a day", 4: "4 times a day"}
 _ANCHOR_WORDS = {"bedtime": "at bedtime", "waking": "before breakfast", "morning": "in the morning",
                  "midday": "at midday", "evening": "in the evening"}
+
+
+def mass_words(amount: Amount) -> str:
+    """5 mg, 88 mcg (below 1 mg), 4 grams (whole grams from 1000 mg)."""
+    if amount.unit == "mg" and 0 < amount.value < 1:
+        return f"{format_number(round(amount.value * 1000, 3))} mcg"
+    if amount.unit == "mg" and amount.value >= 1000 and amount.value % 500 == 0:
+        grams = amount.value / 1000
+        return f"{format_number(grams)} gram{'s' if grams != 1 else ''}"
+    return f"{format_number(amount.value)} {amount.unit}"
 
 
 def count_words(value: float, unit: str) -> str:
@@ -67,7 +77,7 @@ def amount_per_time(amount: Amount | None, resolution: DrugResolution, name: str
             count = amount.value / strength.amount.value
             if count * 2 == int(count * 2) and 0 < count <= 4:
                 return count_words(count, form)
-    return f"{format_number(amount.value)} {amount.unit}"
+    return mass_words(amount)
 
 
 def medicine_name(resolution: DrugResolution, label: str) -> str:
@@ -78,7 +88,7 @@ def medicine_name(resolution: DrugResolution, label: str) -> str:
     parts = []
     for ingredient in resolution.ingredients:
         strength = resolution.strengths.get(ingredient)
-        parts.append(f"{ingredient} {strength.amount}" if strength and strength.per is None else ingredient)
+        parts.append(f"{ingredient} {mass_words(strength.amount)}" if strength and strength.per is None else ingredient)
     text = " and ".join(parts)
     form = _form_word(resolution, label)
     if resolution.form and "release" in resolution.form:
@@ -107,6 +117,8 @@ def _verb(resolution: DrugResolution, amount: Amount | None) -> tuple[str, str]:
     """The verb and the route words for the sentence."""
     route = (resolution.route or "").lower()
     unit = amount.unit if amount else ""
+    if unit == "actuation" and "nasal" in route:
+        return "Use", "in the nose"
     if unit == "actuation" or "inhal" in route:
         return "Inhale", ""
     if unit == "patch" or "transdermal" in route:
@@ -160,15 +172,47 @@ def how_often(regimen: Regimen, text: str, anchors: tuple[str, ...]) -> str:
     return " ".join(p for p in [phrase, *extra] if p)
 
 
+_RANGE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:-|to|or)\s*(\d+(?:\.\d+)?)\s*(tabs?|tablets?|caps?|capsules?|puffs?|"
+                    r"sprays?|inhalations?|drops?|ml|units?)\b", re.IGNORECASE)
+_CAP_WORDS = re.compile(r"\b(max(?:imum)?|not to exceed|do not exceed|no more than|may repeat|repeat)\b", re.IGNORECASE)
+_CAP = re.compile(r"\b(?:max(?:imum)?|not to exceed|do not exceed|no more than)\s*(?:of\s*)?(\d+)\s*(tabs?|tablets?|caps?|"
+                  r"capsules?|puffs?|sprays?|doses?)?\s*(?:/|per|a|in|each)\s*(?:24\s*h(?:ours?)?|day)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _amount_range(text: str, amount: str) -> str:
+    """"1-2 tabs" → "1 to 2 tablets" (the reading keeps only one number)."""
+    found = _RANGE.search(text)
+    if not found:
+        return amount
+    unit = amount.split()[-1]
+    many = {"tablet": "tablets", "capsule": "capsules", "puff": "puffs", "spray": "sprays", "drop": "drops",
+            "unit": "units"}.get(unit, unit)
+    return f"{found.group(1)} to {found.group(2)} {many}"
+
+
 def sig_sentence(regimen: Regimen, resolution: DrugResolution, name: str, text: str, prn: bool) -> str | None:
     """"Take 1 tablet by mouth up to 3 times a day when needed for knee pain." — or None when the sig was
-    not read well enough to say it plainly (the caller then says to ask the pharmacist)."""
+    not read well enough to say all of it plainly (the caller then says to ask the pharmacist): a written
+    limit or a repeat rule that cannot be restated is never dropped from the patient's sentence."""
     amount = amount_per_time(regimen.amount, resolution, name)
     anchors = sig_anchors(text)
     often = how_often(regimen, text, anchors)
-    if amount is None or not often:
+    if amount is None or not (often or prn):
         return None
+    if not often and len(_NUMBER.findall(text)) > 1:       # as needed, with numbers we did not read
+        return None
+    cap = _CAP.search(text)
+    if _CAP_WORDS.search(text) and not cap:
+        return None
+    amount = _amount_range(text, amount)
     verb, route = _verb(resolution, regimen.amount)
+    if verb == "Inhale" and regimen.amount is not None and regimen.amount.unit == "capsule":
+        amount = f"the powder from {amount}"
+    if regimen.amount is not None and regimen.amount.unit == "vial" and re.search(r"\bneb", text, re.IGNORECASE):
+        verb, route = "Use", "in your nebulizer"
+    if route == "in the nose":
+        amount = amount.replace("puff", "spray")
     words = [verb, amount, route, often]
     reason = sig_reason(text)
     if prn:
@@ -178,7 +222,12 @@ def sig_sentence(regimen: Regimen, resolution: DrugResolution, name: str, text: 
     days = course_days(text)
     if days:
         words.append(f"for {days} days")
-    return " ".join(w for w in words if w) + "."
+    sentence = " ".join(w for w in words if w) + "."
+    if cap:
+        unit = cap.group(2) or (regimen.amount.unit if regimen.amount else "dose")
+        unit = {"tab": "tablet", "tabs": "tablet", "cap": "capsule", "caps": "capsule"}.get(unit.lower(), unit.lower())
+        sentence += f" Do not take more than {count_words(float(cap.group(1)), unit.rstrip('s'))} in a day."
+    return sentence
 
 
 # --- readability ---------------------------------------------------------------------------------------

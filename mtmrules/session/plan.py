@@ -100,7 +100,8 @@ class Plan:
         """Every sentence the plan generates for the patient (for the readability check)."""
         texts = [t for a in self.actions for t in a.talked_about + a.to_do]
         texts += self.follow_up + self.questions + [m.how for m in self.medications]
-        texts += [m.why for m in self.medications]
+        texts += [f"I use it {m.why[0].lower()}{m.why[1:]}" if m.why.startswith(("For ", "To ", "After "))
+                  else m.why for m in self.medications]          # read with its label: "Why I use it: …"
         texts += [o for m in self.medications for o in m.other] + [o.how for o in self.schedule.other]
         return [s for text in texts for s in sentences(text)]
 
@@ -135,7 +136,7 @@ class PlanBuilder:
                 if text and text not in reasons:
                     reasons.append(text)
         if reasons:
-            return " and ".join(reasons)
+            return reasons[0] if len(reasons) == 1 else ", ".join(reasons[:-1]) + " and " + reasons[-1]
         stated = sig_reason(sig_text)
         if stated:
             return f"for {stated}"
@@ -188,7 +189,15 @@ class PlanBuilder:
             text = " ".join(t for t in (med.frequency, med.sig) if t)
             regimen = parse_regimen(med.dose, med.frequency, med.sig)
             prn = med.prn or regimen.prn
+            extra = None          # the as-needed part of "2 puffs twice daily and 1 puff as needed"
+            mixed = _split_mixed(med.sig)
+            if mixed and res.status != "unresolved":
+                text = " ".join(t for t in (med.frequency, mixed[0]) if t)
+                regimen, prn = parse_regimen(med.dose, med.frequency, mixed[0]), False
+                extra = sig_sentence(parse_regimen(None, None, mixed[1]), res, entry.label, mixed[1], True)
             sentence = sig_sentence(regimen, res, entry.label, text, prn) if res.status != "unresolved" else None
+            if mixed and (sentence is None or extra is None):
+                sentence = extra = None
             if sentence is None:
                 questions.append(f"How should I take {name}?")
             timing = next((self.timing[i] for i in res.ingredients if i in self.timing), None)
@@ -204,13 +213,16 @@ class PlanBuilder:
             constraint = (timing or {}).get("constraint", "none")
             other = []
             if constraint in CONSTRAINT_NOTES and not (constraint == "with-food" and "with-food" in anchors) \
-                    and constraint != "empty-stomach-alone":
+                    and not (constraint == "empty-stomach-alone" and sentence and "alone" in sentence):
                 other.append(f"Take it {CONSTRAINT_NOTES[constraint]}.")
-            entries.append(ListEntry(name, sentence or "Ask your pharmacist how to take it.",
+            entries.append(ListEntry(name, f"{sentence} {extra}" if sentence and extra else
+                                     sentence or "Ask your pharmacist how to take it.",
                                      (why[0].upper() + why[1:] + ".") if why else "Ask your doctor or pharmacist.",
                                      _prescriber_words(med.prescriber),
                                      _long_date(med.start_date) if med.start_date else None, other))
             self._place(schedule, name, med, regimen, res, text, prn, sentence, timing, anchors, facts)
+            if extra:
+                schedule.other.append(OtherTime(name, "as-needed", extra))
         return entries, schedule, questions
 
     @staticmethod
@@ -247,6 +259,22 @@ class PlanBuilder:
             if "with-food" in anchors and "with food" not in notes:
                 notes.append("with food")
             schedule.rows.append(ScheduleRow(name, {slot: amount for slot in slots}, notes))
+
+
+_MIXED = re.compile(r"^(.*?)\s*(?:\band\b|\bplus\b|;|,)\s*(.*\b(?:prn|as needed|when needed|if needed)\b.*)$",
+                    re.IGNORECASE)
+
+
+def _split_mixed(sig: str | None) -> tuple[str, str] | None:
+    """A sig with a fixed part and an as-needed part → (fixed, as needed); None for any other sig."""
+    from mtmrules.knowledge.dose import parse_frequency
+    found = _MIXED.match(sig or "")
+    if not found:
+        return None
+    fixed = parse_frequency(found.group(1))
+    if fixed is None or fixed.prn or fixed.per_day is None:
+        return None
+    return found.group(1).strip(), found.group(2).strip()
 
 
 def _prescriber_words(text: str | None) -> str:

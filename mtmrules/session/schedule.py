@@ -53,7 +53,8 @@ def schedule_slots(per_day: float | None, anchors: tuple[str, ...], timing: dict
     if per_day is None or per_day < 1 or round(per_day) > len(_BY_COUNT):
         return ()
     count = round(per_day)
-    named = tuple(slot for slot in SLOTS if slot in anchors)
+    alone = (timing or {}).get("constraint") == "empty-stomach-alone"
+    named = tuple("alone" if alone and slot == "waking" else slot for slot in SLOTS if slot in anchors)
     if len(named) == count:
         return named
     if count == 1:
