@@ -205,6 +205,8 @@ def test_letters_go_to_real_prescribers_only(prepared):
     assert "row notes" not in text and "https://dailymed.nlm.nih.gov" in text
     assert "From: J. Smith, PharmD, Main Street Pharmacy, 555-0100" in text
     assert "Re: Mary Jones (DOB 1948-03-02)" in text
+    assert "Also sent to Dr. M. Patel (primary care) for the parts they prescribe." in text.split("To: Dr. M. Patel")[0]
+    assert "Kidney function: eGFR 32.8" in text
     html = render(prepared.profile, prepared.facts, prepared.report, "html", CONTACT)
     assert html.count('class="letter"') == 4 and "row notes" not in html
 

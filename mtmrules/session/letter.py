@@ -64,6 +64,15 @@ def letters(profile, facts: PatientFacts, report: Report, pcp: str | None = None
     return sorted(out.values(), key=lambda l: (l.prescriber == TO_DECIDE, l.prescriber))
 
 
+def also_sent_to(found: list[Letter]) -> dict[str, list[str]]:
+    """Problem id → every letter it is in, so each prescriber knows who else was asked."""
+    out: dict[str, list[str]] = {}
+    for letter in found:
+        for rec in letter.recommendations:
+            out.setdefault(rec.problem.id, []).append(letter.prescriber)
+    return out
+
+
 def reference_text(ref: Reference) -> str:
     """A resolved reference: the citation (without the row-notes placeholder) and its address."""
     citation = ref.citation.replace(_ROW_NOTE_SUFFIX, "").rstrip(". ")
@@ -76,7 +85,7 @@ def _background(profile, facts: PatientFacts, report: Report) -> str:
     conditions = ", ".join(sorted({c.label for c in facts.conditions})) or "none recorded"
     meds = "; ".join(f"{e.label} ({profile.medications[e.index].prescriber or 'prescriber not recorded'})"
                      for e in facts.entries if e.active) or "none"
-    renal = next((v.describe() for k, v in sorted(facts.renal.items())), None)
+    renal = "; ".join(v.describe() for _, v in sorted(facts.renal.items(), reverse=True)) or None
     allergies = ", ".join(f"{a.label} ({a.reaction})" if a.reaction else a.label for a in profile.allergies) or \
         ("no known allergies" if profile.no_known_allergies else "allergy status not recorded")
     parts = [f"{who}." if who else "", f"Conditions: {conditions}.", f"Medications: {meds}.", f"Allergies: {allergies}."]
@@ -101,9 +110,10 @@ def render(profile, facts: PatientFacts, report: Report, fmt: str = "text", cont
         return env.get_template("letter.html.j2").render(
             letters=found, to_decide=TO_DECIDE, sender=sender, date=report.as_of.isoformat(),
             patient=_patient(profile, report), background=_background(profile, facts, report),
-            reference_text=reference_text)
+            reference_text=reference_text, shared=also_sent_to(found))
     md = fmt == "md"
     out: list[str] = []
+    shared = also_sent_to(found)
     for letter in found:
         if letter.prescriber == TO_DECIDE:
             out.append(f"{'# ' if md else ''}{TO_DECIDE} (no prescriber on record can act on these)")
@@ -123,6 +133,9 @@ def render(profile, facts: PatientFacts, report: Report, fmt: str = "text", cont
             out.append(f"{'## ' if md else ''}{i}. {p.title} ({p.severity})")
             out.append(f"{'**A**' if md else 'A'} — Assessment: {p.explanation}")
             out.append(f"{'**R**' if md else 'R'} — Recommendation: " + " ".join(iv.text for iv in rec.interventions))
+            others = [n for n in shared[p.id] if n != letter.prescriber]
+            if others:
+                out.append(f"Also sent to {', '.join(others)} for the parts they prescribe.")
             if p.references:
                 out.append("Evidence:")
                 out += [f"  {'-' if md else '•'} {reference_text(r)}" for r in p.references]
