@@ -352,7 +352,7 @@ def _actions(problems: list[Problem], prescribers: Prescribers, facts: PatientFa
         drugs = sorted(members[key])
         if key[1] in drugs:
             return f"My {key[1]}"
-        return f"My {'medicines' if len(drugs) > 1 else 'medicine'} {key[1]} ({', '.join(drugs)})"
+        return f"My {'medicines' if len(drugs) > 1 else 'medicine'} {key[1]}: {', '.join(drugs)}"
 
     def named(steps: list[str], drug: str) -> list[str]:
         """"Ask whether to stop it" → "… stop ibuprofen": the heading names a purpose, not the drug."""
