@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.models import Report
+from mtmrules.session.schedule import course_days
 
 RENAL_STALE_DAYS = 365
 #: ingredients usually bought over the counter; if none is listed, the list probably omits them
@@ -77,7 +78,7 @@ def intake_questions(kb, profile, facts: PatientFacts, report: Report) -> list[Q
                                       "Unreadable directions leave the dose checks and the schedule undone."))
         elif entry.dose_note in ("no dose given", "no frequency given") or not entry.daily:
             med = profile.medications[entry.index]
-            if not (med.dose or med.sig) or not (med.frequency or med.sig):
+            if not (med.dose or med.sig) or not (med.frequency or med.sig) or entry.dose_note == "no frequency given":
                 questions.append(Question("dosing", f"How does the patient actually take {entry.label} (dose and how often)?",
                                           "Without dose and frequency, daily-dose checks cannot be done."))
     for problem in report.problems:
@@ -88,6 +89,7 @@ def intake_questions(kb, profile, facts: PatientFacts, report: Report) -> list[Q
                                       problem.explanation))
     unfilled = [e.label for e in facts.entries if e.active and not profile.medications[e.index].fills
                 and not any(i.prn for i in facts.items if i.med == e.index)
+                and not course_days(profile.medications[e.index].sig)        # a 7-day course has no adherence rate
                 and _real(profile.medications[e.index].prescriber)]
     if unfilled:
         questions.append(Question("fills", "Get the pharmacy fill history (or ask how often the patient refills) for: "
