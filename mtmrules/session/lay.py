@@ -68,9 +68,11 @@ def amount_per_time(amount: Amount | None, resolution: DrugResolution, name: str
     into halves or whole units; otherwise it stays in mg."""
     if amount is None:
         return None
+    form = _form_word(resolution, name)
+    if amount.unit == "each" and form:           # FHIR "1 each" of a tablet product
+        return count_words(amount.value, form)
     if amount.unit in _UNIT_WORDS:
         return count_words(amount.value, amount.unit)
-    form = _form_word(resolution, name)
     if amount.is_mass and form and len(resolution.strengths) == 1:
         strength = next(iter(resolution.strengths.values()))
         if strength.amount.is_mass and strength.per is None and strength.per_volume_ml is None and strength.amount.value:
@@ -93,7 +95,7 @@ def medicine_name(resolution: DrugResolution, label: str) -> str:
     form = _form_word(resolution, label)
     if resolution.form and "release" in resolution.form:
         text += f" {resolution.form}"
-    if form:
+    if form and not text.endswith(form):
         text += f" {form}"
     brand = " ".join(_STRIP_FROM_NAME.sub(" ", label).split())
     generic = {w for i in resolution.ingredients for w in i.lower().split()}

@@ -38,9 +38,14 @@ _YOUR_PRESCRIBER = re.compile(r"\byour (prescriber|doctor)\b", re.IGNORECASE)
 #: how a once-daily time from the label is said in the medication list (slot → words)
 SLOT_WORDS = {"alone": "first thing in the morning, alone", "waking": "before breakfast", "morning": "in the morning",
               "midday": "at midday", "evening": "in the evening", "bedtime": "at bedtime"}
+#: the same, as whole sentences for the medication list
+CONSTRAINT_SENTENCES = {"with-food": "Take it with food.", "empty-stomach": "Take it on an empty stomach.",
+                        "empty-stomach-alone": "Take it alone, with a full glass of water, before food and other medicines.",
+                        "separate-from-minerals": "Do not take it at the same time as stomach pills for heartburn, or "
+                                                  "pills with iron or calcium. The same goes for vitamins with minerals."}
 CONSTRAINT_NOTES = {"with-food": "with food", "empty-stomach": "on an empty stomach",
                     "empty-stomach-alone": "alone, with a full glass of water, before food and other medicines",
-                    "separate-from-minerals": "not at the same time as antacids, calcium, iron or vitamins with minerals"}
+                    "separate-from-minerals": "apart from antacids, iron, calcium and minerals"}
 
 
 @dataclass
@@ -212,9 +217,9 @@ class PlanBuilder:
                 questions.append(f"What is {name} for, and do I still need it?")
             constraint = (timing or {}).get("constraint", "none")
             other = []
-            if constraint in CONSTRAINT_NOTES and not (constraint == "with-food" and "with-food" in anchors) \
+            if constraint in CONSTRAINT_SENTENCES and not (constraint == "with-food" and "with-food" in anchors) \
                     and not (constraint == "empty-stomach-alone" and sentence and "alone" in sentence):
-                other.append(f"Take it {CONSTRAINT_NOTES[constraint]}.")
+                other.append(CONSTRAINT_SENTENCES[constraint])
             entries.append(ListEntry(name, f"{sentence} {extra}" if sentence and extra else
                                      sentence or "Ask your pharmacist how to take it.",
                                      (why[0].upper() + why[1:] + ".") if why else "Ask your doctor or pharmacist.",
