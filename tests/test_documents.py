@@ -260,10 +260,11 @@ def test_fhir_patient_name_reaches_the_documents():
 
 # --- the printed plan, looked at in a browser --------------------------------------------------------
 
-def _chromium():
+def _chromium(driver: bool = True):
     if shutil.which("chromium") is None:
         pytest.skip("headless Chromium is installed by .ci/run")
-    return pytest.importorskip("playwright.sync_api")
+    if driver:
+        return pytest.importorskip("playwright.sync_api", reason="the browser checks need the 'browser' extra")
 
 
 def _cell_under(page, row_text: str, header_text: str) -> str:
@@ -325,7 +326,7 @@ def test_printed_plan_in_headless_chromium(plan):
 
 
 def test_plan_pdf_from_the_command_line(tmp_path):
-    _chromium()
+    _chromium(driver=False)
     import subprocess
     import sys
     out = tmp_path / "plan.pdf"

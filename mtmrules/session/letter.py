@@ -13,6 +13,7 @@ from mtmrules.report.fhir import detected_issue
 from mtmrules.report.models import InterventionOut, Problem, Reference, Report
 from mtmrules.session.decisions import accepted
 from mtmrules.session.prescribers import Prescribers
+from mtmrules.wording import plural
 
 NAMESPACE = uuid.UUID("2f4b8f1e-0c3d-4a5b-9e6f-7a8b9c0d1e2f")
 TO_DECIDE = "To decide at the review"
@@ -123,8 +124,8 @@ def render(profile, facts: PatientFacts, report: Report, fmt: str = "text", cont
             out.append(f"Re: {_patient(profile, report)}")
         out.append("")
         out.append(f"{'**S**' if md else 'S'} — Situation: I reviewed all of this patient's medicines with them on "
-                   f"{report.as_of.isoformat()} (Comprehensive Medication Review). {len(letter.recommendations)} "
-                   f"recommendation(s) below concern medicines "
+                   f"{report.as_of.isoformat()} (Comprehensive Medication Review). {plural(len(letter.recommendations), 'recommendation')} "
+                   f"below {'concerns' if len(letter.recommendations) == 1 else 'concern'} medicines "
                    f"{'you prescribe or that the patient buys without a prescription' if letter.prescriber != TO_DECIDE else 'with no prescriber on record'}.")
         out.append(f"{'**B**' if md else 'B'} — Background: {_background(profile, facts, report)}")
         for i, rec in enumerate(letter.recommendations, 1):
