@@ -60,6 +60,8 @@ def test_care_plan_references_resolve_inside_the_bundle(engine):
     plan = bundle["entry"][0]["resource"]
     assert plan["supportingInfo"], "the example patient has accepted problems"
     assert all(ref["reference"] in urls for ref in plan["supportingInfo"])
+    reasons = [ref["reference"] for act in plan["activity"] for ref in act["detail"].get("reasonReference", [])]
+    assert reasons and all(ref in urls for ref in reasons)
 
 
 def test_schema_check_catches_an_invalid_resource(validator):

@@ -507,10 +507,27 @@ def _build(group: _Patient, medications: dict[str, dict], ignored: Counter) -> P
         issues.append(ImportIssue(kind="patient", input=f"Patient/{group.pid}",
                                   reason=f"birthDate {birth!r:.30} is not a full date (YYYY-MM-DD); age unknown"))
     gender = patient.get("gender")
-    return Profile(id=group.pid, sex=gender if gender in ("female", "male", "other") else "unknown",
+    return Profile(id=group.pid, name=_person_name(patient.get("name")),
+                   sex=gender if gender in ("female", "male", "other") else "unknown",
                    deceased=deceased, birth_date=birth_date, medications=meds, conditions=conditions,
                    allergies=allergies, no_known_allergies=no_known_drug_allergy and not allergies, labs=labs,
                    import_issues=issues)
+
+
+def _person_name(names: object) -> str | None:
+    """FHIR HumanName list → "Given Family" (the official name first, else the first usable one)."""
+    if not isinstance(names, list):
+        return None
+    usable = [n for n in names if isinstance(n, dict) and (n.get("text") or n.get("family") or n.get("given"))]
+    usable.sort(key=lambda n: n.get("use") != "official")
+    if not usable:
+        return None
+    name = usable[0]
+    if name.get("text"):
+        return str(name["text"])
+    given = name.get("given") or []
+    given = given if isinstance(given, list) else [given]   # a bare string is one given name, not letters
+    return " ".join([*map(str, given), str(name.get("family") or "")]).strip() or None
 
 
 def _subject(resource: dict) -> str | None:
