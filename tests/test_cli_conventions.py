@@ -225,3 +225,20 @@ def test_screen_progress_knows_the_total():
         assert estimate_patients(bulk) == sum(1 for line in handle if line.strip())
     assert estimate_patients(SHARED / "fixtures" / "synthea-r4") == 40
     assert estimate_patients(pd.DataFrame({"patient_id": ["a", "a", "b"]})) == 2
+
+
+def test_session_entry_points_from_python(engine):
+    """The documented Python path to intake, review, plan and letters gives what the CLI gives."""
+    from mtmrules.session import prepare, read_session
+    from mtmrules.session.plan import Contact, render_html
+    session = prepare(engine, EXAMPLE, "2026-11-27", read_session(EXAMPLE.parent / "mrs-jones-session.yaml"))
+    assert session.report.patient.id == "example-mrs-jones"
+    questions = prepare(engine, EXAMPLE, AS_OF).intake()
+    cli_intake = json.loads(run("intake", str(EXAMPLE), "--as-of", "2026-11-27", "-f", "json", check_rc=0).stdout)
+    assert [q.to_dict() for q in questions] == cli_intake
+    rows = session.review()
+    assert {r.medication for r in rows} and len(rows) == len(session.profile.medications)
+    html = render_html(session.plan(Contact(pharmacist="A. Patel, PharmD", phone="555-0100")))
+    assert "A. Patel, PharmD" in html and "555-0100" in html
+    letters = session.letters()
+    assert letters and all(letter.prescriber and letter.prescriber.lower() != "self" for letter in letters)
