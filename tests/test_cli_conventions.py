@@ -242,3 +242,35 @@ def test_session_entry_points_from_python(engine):
     assert "A. Patel, PharmD" in html and "555-0100" in html
     letters = session.letters()
     assert letters and all(letter.prescriber and letter.prescriber.lower() != "self" for letter in letters)
+
+
+def test_every_format_that_help_lists_works(tmp_path):
+    """Each --format / --output-format choice of every command runs (exit 0, some output)."""
+    import shutil
+
+    import click
+    import typer.main
+
+    from mtmrules.cli import app
+    as_of = ("--as-of", "2026-11-27")
+    args = {"check": (str(EXAMPLE), *as_of), "intake": (str(EXAMPLE), *as_of), "review": (str(EXAMPLE), *as_of),
+            "plan": (str(EXAMPLE), *as_of), "letter": (str(EXAMPLE), *as_of), "rules": (), "coverage": (),
+            "diff": (str(EXAMPLE), str(EXAMPLE), *as_of), "lint": (), "sig": ("1 tab po bid",)}
+    command = typer.main.get_command(app)
+    listed = {}
+    for name, sub in command.commands.items():
+        for param in sub.params:
+            if isinstance(param, click.Option) and {"--format", "--output-format"} & set(param.opts) \
+                    and isinstance(param.type, click.Choice):
+                listed[name] = list(param.type.choices)
+    assert set(listed) <= set(args), f"add arguments for {set(listed) - set(args)} to this test"
+    for name, choices in listed.items():
+        for choice in choices:
+            extra = ()
+            if name == "plan" and choice == "pdf":
+                if shutil.which("chromium") is None:
+                    continue
+                extra = ("--output", str(tmp_path / "plan.pdf"))
+            proc = run(name, *args[name], "--format", choice, *extra)
+            assert proc.returncode == 0, f"mtmrules {name} --format {choice}: {proc.stderr}"
+            assert proc.stdout.strip() or extra, f"mtmrules {name} --format {choice} printed nothing"
