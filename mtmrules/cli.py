@@ -485,7 +485,7 @@ def screen(
         _fail(exc)
         return
     typer.echo(f"read {plural(summary.read, 'patient')} · screened {summary.screened} · rejected {summary.rejected} · "
-               f"{plural(summary.problems, 'problem')} · "
+               f"{plural(summary.records_rejected, 'input record')} skipped · {plural(summary.problems, 'problem')} · "
                f"{summary.mtm_eligible} meet the MTM disease and drug criteria", err=True)
     if summary.top_priority:
         typer.echo("highest CMR priority: " + ", ".join(f"{pid} ({score:g})" for score, pid in summary.top_priority[:5]),

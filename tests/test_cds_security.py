@@ -545,11 +545,6 @@ MALFORMED = [
     ("selections missing", "/cds-services/mtmrules-order-select", select(selections=...), "context.selections"),
     ("selections a string", "/cds-services/mtmrules-order-select", select(selections="MedicationRequest/draft-1"), "context.selections"),
     ("selection of no draft", "/cds-services/mtmrules-order-select", select(selections=["MedicationRequest/zz"]), "context.selections[0]"),
-    ("medication a string", VIEW, patient_view(prefetch={"pt": {"resourceType": "Patient", "id": "p1"},
-                                                         "m": {**MED, "medicationCodeableConcept": "warfarin"}}), "prefetch"),
-    ("dosage a string", VIEW, patient_view(prefetch={"pt": {"resourceType": "Patient", "id": "p1"},
-                                                      "m": {**MED, "medicationCodeableConcept": {"text": "warfarin 5 mg"},
-                                                            "dosageInstruction": "daily"}}), "prefetch"),
     ("entry resource a list", VIEW, patient_view(prefetch={"b": {"resourceType": "Bundle", "entry": [{"resource": []}]}}),
      "prefetch.b.entry[0].resource"),
 ]

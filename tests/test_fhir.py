@@ -143,7 +143,10 @@ def test_detected_issue_bundle(engine):
     issue = out["entry"][0]["resource"]
     assert issue["resourceType"] == "DetectedIssue" and issue["severity"] in ("high", "moderate", "low")
     assert issue["code"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-    assert issue["patient"] == {"reference": "Patient/example-mrs-jones"} and issue["mitigation"]
+    assert issue["patient"] == {"reference": "Patient/example-mrs-jones"}
+    # mtmrules proposes; mitigation is for actions taken
+    assert "mitigation" not in issue and "Suggested:" in issue["detail"]
+    assert any(e["url"].endswith("proposed-intervention") for e in issue["extension"])
     codes = {e["resource"]["code"]["coding"][0]["code"] for e in out["entry"]}
     assert {"DRG", "DOSEH"} <= codes
 

@@ -38,17 +38,19 @@ def test_claims_table_screen_with_side_tables(tmp_path, engine):
     dx = write(tmp_path, "dx.csv", "patient_id,icd10,description\nA1,I48.91,atrial fibrillation\nB2,E11.9,type 2 diabetes\n")
     pts = write(tmp_path, "patients.csv", "patient_id,birth_date,sex\nA1,1946-01-01,F\nB2,1960-05-05,M\n")
     summary = screen(fills, tmp_path / "out.csv", AS_OF, diagnoses=str(dx), patients=str(pts), progress=False, engine=engine)
-    assert (summary.read, summary.screened, summary.rejected) == (3, 3, 1)
+    # C3's only row is unreadable: the row is skipped with an errors row, the patient is still screened
+    assert (summary.read, summary.screened, summary.rejected, summary.records_rejected) == (4, 4, 0, 1)
     problems = read_csv(tmp_path / "out.csv")
     assert list(problems[0]) == PROBLEM_COLUMNS
     a1 = {p["rule"] for p in problems if p["patient_id"] == "A1"}
     assert "interactions/ddi-warfarin-nsaid" in a1 and "adherence/pdc-statins" in a1
     summary_rows = {r["patient_id"]: r for r in read_csv(tmp_path / "out.summary.csv")}
-    assert set(summary_rows) == {"A1", "B2", "D4"}
+    assert set(summary_rows) == {"A1", "B2", "C3", "D4"}
     assert float(summary_rows["A1"]["cmr_priority"]) > float(summary_rows["B2"]["cmr_priority"])
     assert summary_rows["D4"]["unresolved"] == "1"
     errors = read_csv(tmp_path / "out.errors.csv")
-    assert errors and "C3" in errors[0]["reason"] and "days_supply" in errors[0]["reason"]
+    assert len(errors) == 1 and errors[0]["patient_id"] == "C3" and "days_supply" in errors[0]["reason"]
+    assert errors[0]["file"] == str(fills) and errors[0]["line"] == "8"
 
 
 def test_claims_rows_must_be_contiguous(tmp_path, engine):
@@ -67,9 +69,9 @@ def test_bulk_export_with_a_bad_line_continues(tmp_path, engine):
     with open(export / "Condition.000.ndjson", "a") as handle:
         handle.write("{not json\n")
     summary = screen(export, tmp_path / "out.parquet", AS_OF, progress=False, engine=engine)
-    assert summary.screened == 13 and summary.rejected == 1
+    assert summary.screened == summary.read == 13 and summary.rejected == 0 and summary.records_rejected == 1
     errors = read_csv(tmp_path / "out.errors.csv")
-    assert "Condition.000.ndjson" in errors[0]["location"] and "not valid JSON" in errors[0]["reason"]
+    assert errors[0]["file"].endswith("Condition.000.ndjson") and "not valid JSON" in errors[0]["reason"]
     problems = pd.read_parquet(tmp_path / "out.parquet")
     assert list(problems.columns) == PROBLEM_COLUMNS and len(problems) == summary.problems
 

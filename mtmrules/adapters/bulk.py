@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import stat
 import tempfile
 import zlib
 from array import array
@@ -22,18 +23,38 @@ from pathlib import Path
 from mtmrules.errors import InputError
 from mtmrules.adapters.fhir import USED_TYPES, _subject, profiles_from_resources
 from mtmrules.profile.models import Profile
+from mtmrules.yamlsource import decode, parse_json
 
 #: NDJSON bytes per bucket: below this an export is indexed in memory in one piece
 BUCKET_BYTES = 256 * 1024 * 1024
 MAX_BUCKETS = 256                    # open spill files at once
 _OFFSET_MASK = (1 << 40) - 1         # packed index value: file number << 40 | byte offset
 
-OnError = Callable[[str, str], None]
+#: ``on_error(error, patient id or None, whole_patient=False)``: a record that was skipped (or with
+#: ``whole_patient=True`` a patient that could not be built), with its file, line and reason
+OnError = Callable[..., None]
+#: longest NDJSON line read (one resource); a longer line is reported and skipped, never held whole
+MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
 def bulk_files(folder: Path) -> list[Path]:
     """The export's NDJSON files of resource types mtmrules reads (``<Type>.*.ndjson``)."""
     return sorted(p for p in folder.glob("*.ndjson") if p.name.split(".")[0] in USED_TYPES)
+
+
+def _regular(files: list[Path], fail: Callable[[InputError], None]) -> list[Path]:
+    """Only regular files: a FIFO or device named like an export file would hang or never end."""
+    out = []
+    for path in files:
+        try:
+            regular = stat.S_ISREG(path.stat().st_mode)
+        except OSError:
+            regular = False
+        if regular:
+            out.append(path)
+        else:
+            fail(InputError("expected a regular file (not a device, FIFO or socket); not read", file=str(path)))
+    return out
 
 
 class _Bucket:
@@ -100,10 +121,10 @@ def bulk_groups(folder: str | Path, on_error: OnError | None = None, unparsed: b
     def fail(error: InputError) -> None:
         if on_error is None:
             raise error
-        on_error(":".join(str(p) for p in (error.file, error.line) if p is not None), error.reason)
+        on_error(error, None)
 
     folder = Path(folder)
-    files = bulk_files(folder)
+    files = _regular(bulk_files(folder), fail)
     if not files:
         raise InputError("no FHIR Bulk Data files (*.ndjson named by resource type) in this folder", file=str(folder))
     size = sum(path.stat().st_size for path in files)
@@ -117,16 +138,21 @@ def bulk_groups(folder: str | Path, on_error: OnError | None = None, unparsed: b
         def line(file_no: int, position: int) -> bytes:
             handles[file_no].seek(position)
             return handles[file_no].readline()
-        medications = {str(m.get("id")): m for m in (json.loads(line(f, p)) for f, p in medication_lines)}
+        medications = {str(m.get("id")): m for m in (load_line(line(f, p)) for f, p in medication_lines)}
         for bucket in [index] if isinstance(index, _Bucket) else index.buckets():
             for pid, positions in bucket.patients():
                 lines = [line(v >> 40, v & _OFFSET_MASK) for v in positions]
-                yield pid, [*medications.values(), *(lines if unparsed else map(json.loads, lines))]
+                yield pid, [*medications.values(), *(lines if unparsed else map(load_line, lines))]
     finally:
         for handle in handles:
             handle.close()
         if isinstance(index, _SpilledIndex):
             index.close()
+
+
+def load_line(raw: bytes) -> dict:
+    """A line the first pass already checked (valid UTF-8 JSON object, BOM allowed)."""
+    return json.loads(raw.decode("utf-8-sig"))
 
 
 def _index(files: list[Path], index: _Bucket | _SpilledIndex, fail: Callable[[InputError], None]) -> list[tuple[int, int]]:
@@ -136,24 +162,38 @@ def _index(files: list[Path], index: _Bucket | _SpilledIndex, fail: Callable[[In
     for file_no, path in enumerate(files):
         with path.open("rb") as handle:
             line_no, position = 0, 0
-            for raw in handle:
+            while True:
+                raw = handle.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    break
                 line_no += 1
-                if raw.strip():
-                    try:
-                        resource = json.loads(raw)
-                    except json.JSONDecodeError as exc:
-                        fail(InputError(f"not valid JSON: {exc.msg}", file=str(path), line=line_no))
+                start, position = position, position + len(raw)
+                if len(raw) > MAX_LINE_BYTES:
+                    fail(InputError(f"line longer than {MAX_LINE_BYTES:,} bytes; not read", file=str(path), line=line_no))
+                    while raw and not raw.endswith(b"\n"):   # skip the rest of the line
+                        raw = handle.readline(MAX_LINE_BYTES + 1)
                         position += len(raw)
-                        continue
-                    if not isinstance(resource, dict):
-                        fail(InputError("expected one FHIR resource per line", file=str(path), line=line_no))
-                    elif resource.get("resourceType") == "Medication":
-                        medication_lines.append((file_no, position))
+                    continue
+                if not raw.strip():
+                    continue
+                try:
+                    resource = parse_json(decode(raw, str(path), line_no), str(path), line_no)
+                except InputError as exc:
+                    fail(exc)
+                    continue
+                if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                    fail(InputError("expected one FHIR resource (an object with a resourceType) per line",
+                                    file=str(path), line=line_no))
+                elif resource["resourceType"] == "Medication":
+                    medication_lines.append((file_no, start))
+                else:
+                    pid = _subject(resource)
+                    if pid is None:
+                        what = "id" if resource["resourceType"] == "Patient" else "patient reference (subject.reference)"
+                        fail(InputError(f"{resource['resourceType']} without a {what}; not used",
+                                        file=str(path), line=line_no))
                     else:
-                        pid = _subject(resource)
-                        if pid is not None:
-                            index.add(pid, file_no << 40 | position, resource.get("resourceType") == "Patient")
-                position += len(raw)
+                        index.add(pid, file_no << 40 | start, resource["resourceType"] == "Patient")
     return medication_lines
 
 
@@ -166,6 +206,6 @@ def read_bulk(folder: str | Path, on_error: OnError | None = None) -> Iterator[P
             error = InputError(f"Patient/{pid}: {exc.reason}", file=exc.file)
             if on_error is None:
                 raise error from None
-            on_error(":".join(str(p) for p in (error.file, error.line) if p is not None), error.reason)
+            on_error(error, pid, whole_patient=True)
             continue
         yield from profiles

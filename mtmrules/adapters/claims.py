@@ -21,8 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from pydantic import ValidationError
+
 from mtmrules.errors import InputError
 from mtmrules.profile.models import Code, Condition, Fill, Medication, Profile, Source
+from mtmrules.yamlsource import check_regular_file
+
+#: ``on_error(error, patient id or None, whole_patient=False)``: a row that was skipped, or (with
+#: ``whole_patient=True``) a patient that could not be built at all, with file, line and reason
+OnError = Callable[..., None]
 
 ALIASES = {
     "patient_id": ("patient_id", "member_id", "patient", "patientid"),
@@ -54,14 +61,34 @@ def _columns(frame: pd.DataFrame, required: tuple[str, ...], where: str) -> dict
 
 
 def _read(path: Path, chunk: int | None = None):
+    check_regular_file(path, max_bytes=1 << 62)   # streamed in chunks: no size cap, but never a FIFO
     if path.suffix.lower() == ".parquet":
-        frame = pd.read_parquet(path)
+        try:
+            frame = pd.read_parquet(path)
+        except ImportError:
+            raise InputError("reading Parquet needs pyarrow: pip install 'mtmrules[population]'", file=str(path)) from None
+        except Exception as exc:   # pyarrow's errors have no common base class
+            raise InputError(f"not a readable Parquet file ({exc.__class__.__name__})", file=str(path)) from None
         if chunk is None:
             return frame
         return (frame.iloc[i:i + chunk] for i in range(0, len(frame), chunk))
-    if not path.exists():
-        raise InputError("file not found", file=str(path))
-    return pd.read_csv(path, dtype=str, chunksize=chunk, keep_default_na=False)
+    try:
+        return pd.read_csv(path, dtype=str, chunksize=chunk, keep_default_na=False, encoding="utf-8-sig")
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"not a readable CSV table ({str(exc).splitlines()[0][:120]})", file=str(path)) from None
+
+
+def _chunks(frames, where: str):
+    """Chunks of a CSV reader, with a decoding or parsing error in a later chunk as an InputError."""
+    iterator = iter([frames] if isinstance(frames, pd.DataFrame) else frames)
+    while True:
+        try:
+            frame = next(iterator)
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise InputError(f"not a readable CSV table ({str(exc).splitlines()[0][:120]})", file=where) from None
+        yield frame
 
 
 def _side_table(path: Path | None, required: tuple[str, ...]) -> dict[str, list[dict]]:
@@ -83,8 +110,7 @@ def _date(text: str, where: str, line: int) -> date:
 
 
 def read_claims(path: str | Path, as_of: date, diagnoses: str | Path | None = None,
-                patients: str | Path | None = None,
-                on_error: Callable[[str, str], None] | None = None) -> Iterator[Profile]:
+                patients: str | Path | None = None, on_error: OnError | None = None) -> Iterator[Profile]:
     """Stream one profile per patient from a fills table (plus optional diagnosis and patient tables)."""
     path = Path(path)
     dx = _side_table(Path(diagnoses) if diagnoses else None, ("patient_id",))
@@ -93,7 +119,7 @@ def read_claims(path: str | Path, as_of: date, diagnoses: str | Path | None = No
     current: str | None = None
     rows: list[tuple[int, dict]] = []
     line = 1
-    for frame in _read(path, CHUNK_ROWS):
+    for frame in _chunks(_read(path, CHUNK_ROWS), str(path)):
         cols = _columns(frame, ("patient_id", "fill_date", "days_supply"), str(path))
         if not ({"drug", "ndc", "rxnorm"} & set(cols)):
             raise InputError("need a drug name, ndc or rxnorm column", file=str(path))
@@ -116,14 +142,28 @@ def read_claims(path: str | Path, as_of: date, diagnoses: str | Path | None = No
 
 def _emit(pid, rows, dx, demo, as_of, where, on_error) -> Iterator[Profile]:
     try:
-        yield _profile(pid, rows, dx.get(pid, []), (demo.get(pid) or [{}])[0], as_of, where)
+        yield _profile(pid, rows, dx.get(pid, []), (demo.get(pid) or [{}])[0], as_of, where, on_error)
     except InputError as exc:
         if on_error is None:
             raise
-        on_error(f"{where}:{exc.line or rows[0][0]}", f"patient {pid}: {exc.reason}")
+        on_error(InputError(exc.reason, file=exc.file or where, line=exc.line or rows[0][0], where=exc.where), pid,
+                 whole_patient=True)
 
 
-def _profile(pid: str, rows: list[tuple[int, dict]], dx: list[dict], demo: dict, as_of: date, where: str) -> Profile:
+def _days_supply(text: str, where: str, line: int) -> int:
+    try:
+        days = float(text)
+    except ValueError:
+        raise InputError(f"days_supply: expected a whole number (got {text!r:.40})", file=where, line=line) from None
+    if not (days == days and 0 < days <= 3650):   # NaN fails days == days
+        raise InputError(f"days_supply: expected a number of days from 1 to 3650 (got {text!r:.40})",
+                         file=where, line=line)
+    return int(days)
+
+
+def _profile(pid: str, rows: list[tuple[int, dict]], dx: list[dict], demo: dict, as_of: date, where: str,
+             on_error: OnError | None = None) -> Profile:
+    """One patient's profile; with ``on_error`` a bad row is reported and skipped, else it is an InputError."""
     by_drug: dict[tuple, list[tuple[int, dict]]] = {}
     for line, row in rows:
         key = (row.get("rxnorm") or "", row.get("ndc") or "", (row.get("drug") or "").lower())
@@ -134,12 +174,13 @@ def _profile(pid: str, rows: list[tuple[int, dict]], dx: list[dict], demo: dict,
         parsed = []
         for fline, row in fills:
             try:
-                days = int(float(row["days_supply"]))
-            except ValueError:
-                raise InputError(f"days_supply: expected a whole number (got {row['days_supply']!r})", file=where, line=fline) from None
-            if days <= 0:
-                raise InputError(f"days_supply: expected a positive number (got {days})", file=where, line=fline)
-            when = _date(row["fill_date"], where, fline)
+                days = _days_supply(row["days_supply"], where, fline)
+                when = _date(row["fill_date"], where, fline)
+            except InputError as exc:
+                if on_error is None:
+                    raise
+                on_error(exc, pid)
+                continue
             if when > as_of:
                 continue  # not yet dispensed at as_of
             parsed.append(Fill(date=when, days_supply=days))
@@ -162,8 +203,17 @@ def _profile(pid: str, rows: list[tuple[int, dict]], dx: list[dict], demo: dict,
             conditions.append(Condition(name=row["description"]))
     sex = (demo.get("sex") or "unknown").lower()
     sex = {"f": "female", "m": "male"}.get(sex, sex)
-    age = demo.get("age")
-    return Profile(id=pid, sex=sex if sex in ("female", "male", "other") else "unknown",
-                   birth_date=date.fromisoformat(demo["birth_date"][:10]) if demo.get("birth_date") else None,
-                   age=int(float(age)) if age not in (None, "", "nan") and not demo.get("birth_date") else None,
-                   medications=meds, conditions=conditions)
+    birth = demo.get("birth_date") if demo.get("birth_date") not in (None, "", "nan") else None
+    age = demo.get("age") if demo.get("age") not in (None, "", "nan") and not birth else None
+    try:
+        age = int(float(age)) if age is not None and float(age).is_integer() else age   # "70.0" from a float column
+    except (ValueError, OverflowError):
+        pass   # not a number: the Profile model says so
+    try:
+        return Profile(id=pid, sex=sex if sex in ("female", "male", "other") else "unknown",
+                       birth_date=birth[:10] if birth else None, age=age,
+                       medications=meds, conditions=conditions)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise InputError(f"patient table: {first['loc'][0]}: {first['msg']} (got {first.get('input')!r:.40})",
+                         file=where) from None

@@ -10,6 +10,8 @@ anything that cannot be used is listed in the profile's ``import_issues`` (and s
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date
@@ -39,11 +41,34 @@ WHEN_TEXT = {"HS": "at bedtime", "MORN": "every morning", "EVE": "every evening"
 OBSERVATION_STATUS = {"final", "amended", "corrected", "preliminary"}
 
 
-def _ref_id(reference: str | None) -> str | None:
-    """'Patient/123', 'urn:uuid:123', '#med1' → '123' / 'med1'."""
-    if not reference:
+class MalformedResource(ValueError):
+    """A resource whose fields do not have the shape FHIR R4 gives them (reported, not used)."""
+
+
+def _obj(value: Any) -> dict:
+    """A JSON object where FHIR puts one; anything else reads as absent."""
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list:
+    """A FHIR list: a single object where a list belongs is taken as a list of one."""
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, dict) else []
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _ref_id(reference: Any) -> str | None:
+    """'Patient/123', 'http://x/fhir/Patient/123/_history/2', 'urn:uuid:123', '#med1' → '123' / 'med1'."""
+    if isinstance(reference, dict):
+        reference = reference.get("reference")
+    if not isinstance(reference, str) or not reference.strip():
         return None
-    return reference.split("/")[-1].split(":")[-1].lstrip("#")
+    reference = reference.strip().split("/_history/")[0].rstrip("/")
+    return reference.split("/")[-1].split(":")[-1].lstrip("#") or None
 
 
 def _date(value: Any) -> date | None:
@@ -55,56 +80,105 @@ def _date(value: Any) -> date | None:
     return None
 
 
-def _codes(concept: dict | None) -> list[Code]:
+def _number(value: Any) -> float | None:
+    """A finite JSON number (or numeric string); None for NaN, Infinity, true/false or text."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _codes(concept: Any) -> list[Code]:
     out = []
-    for coding in (concept or {}).get("coding") or []:
-        system = SYSTEMS.get(coding.get("system", ""))
-        if system and coding.get("code"):
-            out.append(Code(system=system, code=str(coding["code"]), display=coding.get("display")))
+    for coding in _items(_obj(concept).get("coding")):
+        coding = _obj(coding)
+        system = SYSTEMS.get(coding.get("system")) if isinstance(coding.get("system"), str) else None
+        code = coding.get("code")
+        if system and isinstance(code, (str, int)) and not isinstance(code, bool) and str(code).strip():
+            out.append(Code(system=system, code=str(code), display=_str(coding.get("display"))))
     return out
 
 
-def _text(concept: dict | None) -> str | None:
-    concept = concept or {}
-    return concept.get("text") or next((c.get("display") for c in concept.get("coding") or [] if c.get("display")), None)
+#: SNOMED semantic tags that end a display ("Penicillin (substance)") and name no part of the thing
+_SEMANTIC_TAG = re.compile(r"\s*\((substance|product|medicinal product|finding|disorder|situation)\)\s*$", re.I)
 
 
-def _status_code(concept: dict | None) -> str | None:
-    return next((c.get("code") for c in (concept or {}).get("coding") or [] if c.get("code")), None)
+def _text(concept: Any) -> str | None:
+    if isinstance(concept, str):       # STU3-era or hand-written payloads: a bare string
+        return _str(concept)
+    concept = _obj(concept)
+    text = _str(concept.get("text")) or next(
+        (_str(_obj(c).get("display")) for c in _items(concept.get("coding")) if _str(_obj(c).get("display"))), None)
+    return _SEMANTIC_TAG.sub("", text) if text else None
+
+
+def _status_code(concept: Any) -> str | None:
+    """The code of a status CodeableConcept — or the plain string STU3 used (``"confirmed"``)."""
+    if isinstance(concept, str):
+        return concept.strip().lower() or None
+    return next((c["code"] for c in map(_obj, _items(_obj(concept).get("coding")))
+                 if isinstance(c.get("code"), str)), None)
 
 
 def _label(resource: dict) -> str:
-    return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+    rid = resource.get("id")
+    return f"{resource.get('resourceType')}/{rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else '?'}"
 
 
-def _quantity_text(q: dict | None) -> str | None:
-    if not q or q.get("value") is None:
+def _id(resource: dict) -> str:
+    return _label(resource).split("/", 1)[1]
+
+
+#: UCUM codes (doseQuantity.code) → the words the sig parser reads
+UCUM_UNITS = {"[iu]": "units", "[iu]/ml": "units/mL", "u": "units", "{tbl}": "tablet", "{tablet}": "tablet",
+              "{tab}": "tablet", "{cap}": "capsule", "{capsule}": "capsule", "{puff}": "puff", "{actuat}": "actuation",
+              "{spray}": "spray", "[drp]": "drop", "{drop}": "drop", "{patch}": "patch", "ug": "mcg",
+              "meq": "meq", "mmol": "mmol", "{packet}": "packet", "{suppository}": "suppository"}
+
+
+def _quantity_text(q: Any) -> str | None:
+    q = _obj(q)
+    if q.get("value") is None:
         return None
-    unit = q.get("unit") or q.get("code")
+    value = _number(q.get("value"))
+    if value is None:
+        raise MalformedResource(f"dose value {q.get('value')!r:.30} is not a finite number")
+    unit = _str(q.get("unit")) or _str(q.get("code"))
+    if unit and unit.lower() in UCUM_UNITS:
+        unit = UCUM_UNITS[unit.lower()]
+    elif unit and unit.startswith("{") and unit.endswith("}"):
+        unit = unit[1:-1]   # a UCUM annotation: {tablet(s)} → tablet(s)
     # A dose without a unit counts units of the product (Synthea writes {"value": 1.0} for one tablet).
-    return f"{format_number(float(q['value']))} {unit or 'each'}"
+    return f"{format_number(value)} {unit or 'each'}"
 
 
-def dosage_fields(dosage: dict | None) -> dict[str, Any]:
+def dosage_fields(dosage: Any) -> dict[str, Any]:
     """One FHIR Dosage → native dose/frequency/sig/route/prn fields."""
+    dosage = _obj(dosage)
     if not dosage:
         return {}
     out: dict[str, Any] = {}
     dose = None
-    for dr in dosage.get("doseAndRate") or []:
-        dose = _quantity_text(dr.get("doseQuantity")) or _quantity_text((dr.get("doseRange") or {}).get("high"))
+    for dr in map(_obj, _items(dosage.get("doseAndRate"))):
+        dose = _quantity_text(dr.get("doseQuantity")) or _quantity_text(_obj(dr.get("doseRange")).get("high"))
         if dose:
             break
     dose = dose or _quantity_text(dosage.get("doseQuantity")) or _quantity_text(dosage.get("dose"))
     if dose:
         out["dose"] = dose
-    timing = dosage.get("timing") or {}
-    repeat = timing.get("repeat") or {}
+    timing = _obj(dosage.get("timing"))
+    repeat = _obj(timing.get("repeat"))
     frequency = None
-    if repeat.get("period") and repeat.get("periodUnit") in PERIOD_DAYS:
-        times = float(repeat.get("frequencyMax") or repeat.get("frequency") or 1)
-        days = float(repeat["period"]) * PERIOD_DAYS[repeat["periodUnit"]]
-        per_day = times / days
+    period, unit = _number(repeat.get("period")), repeat.get("periodUnit")
+    times = _number(repeat.get("frequencyMax")) or _number(repeat.get("frequency")) or 1.0
+    if period and period > 0 and times > 0 and isinstance(unit, str) and unit in PERIOD_DAYS:
+        per_day = times / (period * PERIOD_DAYS[unit])
         if per_day >= 1 and float(per_day).is_integer():
             frequency = f"{int(per_day)} times daily"
         elif per_day > 1:
@@ -114,12 +188,13 @@ def dosage_fields(dosage: dict | None) -> dict[str, Any]:
     elif _status_code(timing.get("code")):
         frequency = _status_code(timing.get("code"))
     elif repeat.get("when"):
-        frequency = WHEN_TEXT.get(repeat["when"][0])
+        when = repeat["when"] if isinstance(repeat["when"], list) else [repeat["when"]]
+        frequency = WHEN_TEXT.get(when[0]) if isinstance(when[0], str) else None
     if frequency:
         out["frequency"] = frequency
-    if dosage.get("text"):
+    if _str(dosage.get("text")):
         out["sig"] = dosage["text"]
-    if dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"):
+    if dosage.get("asNeededBoolean") is True or _obj(dosage.get("asNeededCodeableConcept")):
         out["prn"] = True
     route = _text(dosage.get("route"))
     if route:
@@ -134,19 +209,52 @@ class _Patient:
         self.pid = pid
         self.patient: dict | None = None
         self.resources: list[dict] = []
+        self.issues: list[ImportIssue] = []
+
+    def set_patient(self, resource: dict) -> None:
+        """The first Patient resource wins; a second one that disagrees is reported, never merged over it."""
+        if self.patient is None:
+            self.patient = resource
+            return
+        differs = [k for k in ("birthDate", "gender", "deceasedBoolean", "deceasedDateTime")
+                   if self.patient.get(k) != resource.get(k)]
+        if differs:
+            self.issues.append(ImportIssue(
+                kind="patient", input=_label(resource),
+                reason=f"a second Patient resource for the same patient disagrees on {', '.join(differs)}; "
+                       "the first one is used — check the source record"))
 
 
-def _medication_concept(resource: dict, medications: dict[str, dict]) -> dict | None:
+#: MedicationRequest.intent values that are not an order to give the drug
+NOT_ORDERS = {"proposal", "plan", "option"}
+#: "no known allergy" statements coded as an AllergyIntolerance (SNOMED CT): not allergies. Only the
+#: first two say the patient has no known *drug* allergy; the others are about foods, latex, insects, the environment.
+NO_KNOWN_DRUG_ALLERGY = {"716186003": "no known allergy", "409137002": "no known drug allergy"}
+NO_KNOWN_OTHER_ALLERGY = {"429625007": "no known food allergy", "428607008": "no known environmental allergy",
+                          "1003774007": "no known latex allergy", "428197003": "no known insect allergy"}
+
+
+def _medication_concept(resource: dict, medications: dict[str, dict]) -> Any:
     if resource.get("medicationCodeableConcept"):
         return resource["medicationCodeableConcept"]
-    ref = _ref_id((resource.get("medicationReference") or {}).get("reference"))
-    contained = {c.get("id"): c for c in resource.get("contained") or [] if c.get("resourceType") == "Medication"}
+    ref = _ref_id(resource.get("medicationReference"))
+    contained = {c.get("id"): c for c in map(_obj, _items(resource.get("contained")))
+                 if c.get("resourceType") == "Medication"}
     medication = contained.get(ref) or medications.get(ref or "")
     return medication.get("code") if medication else None
 
 
+def _unknown_modifiers(resource: dict) -> str | None:
+    """Why a resource carrying a modifierExtension cannot be used: it may reverse the resource's meaning."""
+    modifiers = resource.get("modifierExtension")
+    if not modifiers:
+        return None
+    urls = sorted({str(_obj(m).get("url") or "?") for m in _items(modifiers)} or {"?"})
+    return f"has a modifierExtension mtmrules does not understand ({', '.join(urls)[:200]}); not used"
+
+
 def _medication(resource: dict, medications: dict[str, dict], issues: list[ImportIssue]) -> Medication | None:
-    rtype, status = resource["resourceType"], resource.get("status", "unknown")
+    rtype, status = resource["resourceType"], _status_code(resource.get("status")) or "unknown"
     if status in ERROR_STATUS:
         issues.append(ImportIssue(kind="medication", input=_label(resource), reason="entered in error; ignored"))
         return None
@@ -157,20 +265,34 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
         issues.append(ImportIssue(kind="medication", input=_label(resource),
                                   reason="no medication code or text (medicationReference not found)"))
         return None
+    shown = f"{_label(resource)} ({name or codes[0].code})"
+    if resource.get("doNotPerform") is True:
+        issues.append(ImportIssue(kind="medication", input=shown,
+                                  reason="doNotPerform: an order NOT to give this drug; not screened as taken"))
+        return None
     code = next((c for c in codes if c.system == "rxnorm"), codes[0] if codes else None)
-    dosages = resource.get("dosageInstruction") or resource.get("dosage") or []
-    if isinstance(dosages, dict):  # MedicationAdministration.dosage is a single object
-        dosages = [dosages]
+    raw_dosage = resource.get("dosageInstruction") or resource.get("dosage") or []
+    dosages = _items(raw_dosage)   # MedicationAdministration.dosage is a single object
+    if raw_dosage and not dosages:
+        issues.append(ImportIssue(kind="medication", input=shown, reason=f"dosage {raw_dosage!r:.40} is not a FHIR "
+                                  "Dosage (an object); dose and frequency not read"))
     fields = dosage_fields(dosages[0] if dosages else None)
     active = status in ACTIVE_STATUS.get(rtype, set())
-    start = (_date(resource.get("authoredOn")) or _date((resource.get("effectivePeriod") or {}).get("start"))
+    intent = _status_code(resource.get("intent"))
+    if rtype == "MedicationRequest" and intent in NOT_ORDERS and active:
+        active = False
+        issues.append(ImportIssue(kind="medication", input=shown,
+                                  reason=f"intent {intent}: suggested, not ordered; not screened as taken"))
+    start = (_date(resource.get("authoredOn")) or _date(_obj(resource.get("effectivePeriod")).get("start"))
              or _date(resource.get("effectiveDateTime")) or _date(resource.get("dateAsserted")))
-    prescriber = (resource.get("requester") or resource.get("informationSource") or {}).get("display")
+    end = (_date(_obj(_obj(resource.get("dispenseRequest")).get("validityPeriod")).get("end"))
+           or _date(_obj(resource.get("effectivePeriod")).get("end")))
+    prescriber = _str(_obj(resource.get("requester") or resource.get("informationSource")).get("display"))
     try:
         return Medication(name=name, code=code, status="active" if active else "stopped", start_date=start,
-                          prescriber=prescriber, source=Source(type=rtype, id=str(resource.get("id", "?"))), **fields)
+                          end_date=end, prescriber=prescriber, source=Source(type=rtype, id=_id(resource)), **fields)
     except ValidationError as exc:
-        issues.append(ImportIssue(kind="medication", input=_label(resource), reason=exc.errors()[0]["msg"]))
+        issues.append(ImportIssue(kind="medication", input=shown, reason=exc.errors()[0]["msg"]))
         return None
 
 
@@ -178,26 +300,38 @@ def _dispenses(resources: list[dict], medications: dict[str, dict], meds: list[M
                issues: list[ImportIssue]) -> None:
     """Completed dispenses become fill history on the matching medication (by code or name)."""
     for resource in resources:
-        if resource.get("status") not in ("completed", None):
-            continue
-        concept = _medication_concept(resource, medications)
-        codes, name = _codes(concept), _text(concept)
-        when = _date(resource.get("whenHandedOver")) or _date(resource.get("whenPrepared"))
-        days = (resource.get("daysSupply") or {}).get("value")
-        if when is None or not days or days <= 0:
-            issues.append(ImportIssue(kind="dispense", input=_label(resource),
-                                      reason="no hand-over date or days' supply; not used for adherence"))
-            continue
-        fill = Fill(date=when, days_supply=int(days))
-        target = next((m for m in meds if (m.code and any(c.code == m.code.code for c in codes)) or
-                       (name and m.name and m.name.lower() == name.lower())), None)
-        if target is None:
-            code = next((c for c in codes if c.system == "rxnorm"), codes[0] if codes else None)
-            target = Medication(name=name, code=code, status="active",
-                                source=Source(type="MedicationDispense", id=str(resource.get("id", "?"))),
-                                **dosage_fields((resource.get("dosageInstruction") or [None])[0]))
-            meds.append(target)
-        target.fills.append(fill)
+        try:
+            _dispense(resource, medications, meds, issues)
+        except (MalformedResource, ValidationError, AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            issues.append(ImportIssue(kind="dispense", input=_label(resource), reason=_malformed(exc)))
+
+
+def _dispense(resource: dict, medications: dict[str, dict], meds: list[Medication], issues: list[ImportIssue]) -> None:
+    if _status_code(resource.get("status")) not in ("completed", None):
+        issues.append(ImportIssue(kind="dispense", input=_label(resource),
+                                  reason=f"status {_status_code(resource.get('status'))}; not a completed dispense"))
+        return
+    concept = _medication_concept(resource, medications)
+    codes, name = _codes(concept), _text(concept)
+    when = _date(resource.get("whenHandedOver")) or _date(resource.get("whenPrepared"))
+    days = _number(_obj(resource.get("daysSupply")).get("value"))
+    if when is None or not days or days <= 0:
+        issues.append(ImportIssue(kind="dispense", input=_label(resource),
+                                  reason="no hand-over date or days' supply; not used for adherence"))
+        return
+    if not codes and not name:
+        issues.append(ImportIssue(kind="dispense", input=_label(resource), reason="no medication code or text"))
+        return
+    fill = Fill(date=when, days_supply=int(days))
+    target = next((m for m in meds if (m.code and any(c.code == m.code.code for c in codes)) or
+                   (name and m.name and m.name.lower() == name.lower())), None)
+    if target is None:
+        code = next((c for c in codes if c.system == "rxnorm"), codes[0] if codes else None)
+        target = Medication(name=name, code=code, status="active",
+                            source=Source(type="MedicationDispense", id=_id(resource)),
+                            **dosage_fields((_items(resource.get("dosageInstruction")) or [None])[0]))
+        meds.append(target)
+    target.fills.append(fill)
 
 
 def _condition(resource: dict, issues: list[ImportIssue]) -> Condition | None:
@@ -214,11 +348,11 @@ def _condition(resource: dict, issues: list[ImportIssue]) -> Condition | None:
         issues.append(ImportIssue(kind="condition", input=_label(resource), reason="no code or text"))
         return None
     return Condition(name=name, code=code, status="active" if active else "resolved",
-                     onset_date=_date(resource.get("onsetDateTime")),
-                     source=Source(type="Condition", id=str(resource.get("id", "?"))))
+                     onset_date=_date(resource.get("onsetDateTime")), source=Source(type="Condition", id=_id(resource)))
 
 
-def _allergy(resource: dict, issues: list[ImportIssue]) -> Allergy | None:
+def _allergy(resource: dict, issues: list[ImportIssue]) -> Allergy | bool | None:
+    """An Allergy; ``True`` for a "no known drug allergy" statement; None when not usable."""
     verification = _status_code(resource.get("verificationStatus"))
     clinical = _status_code(resource.get("clinicalStatus"))
     label = _text(resource.get("code")) or _label(resource)
@@ -229,89 +363,155 @@ def _allergy(resource: dict, issues: list[ImportIssue]) -> Allergy | None:
         issues.append(ImportIssue(kind="allergy", input=label, reason=f"clinical status {clinical}; ignored"))
         return None
     codes = _codes(resource.get("code"))
+    snomed = {c.code for c in codes if c.system == "snomed"}
+    if snomed & NO_KNOWN_DRUG_ALLERGY.keys():
+        return True
+    if snomed & NO_KNOWN_OTHER_ALLERGY.keys():
+        what = NO_KNOWN_OTHER_ALLERGY[min(snomed & NO_KNOWN_OTHER_ALLERGY.keys())]
+        issues.append(ImportIssue(kind="allergy", input=label,
+                                  reason=f"a '{what}' statement: not an allergy, and says nothing about drug allergies"))
+        return None
     code = next((c for c in codes if c.system == "rxnorm"), codes[0] if codes else None)
-    reactions = resource.get("reaction") or []
-    manifestations = [_text(m) for r in reactions for m in r.get("manifestation") or []]
+    reactions = [_obj(r) for r in _items(resource.get("reaction"))]
+    manifestations = [_text(m) for r in reactions for m in _items(r.get("manifestation"))]
     severities = [r.get("severity") for r in reactions if r.get("severity") in ("mild", "moderate", "severe")]
     severity = "severe" if resource.get("criticality") == "high" or "severe" in severities else (
         "moderate" if "moderate" in severities else "mild" if severities else None)
     reaction = ", ".join(m for m in manifestations if m) or None
     if verification == "unconfirmed":
         reaction = f"{reaction or 'reaction not recorded'} (unconfirmed)"
+    kind = resource.get("type") if resource.get("type") in ("allergy", "intolerance") else None
+    if code is None and not _text(resource.get("code")):
+        issues.append(ImportIssue(kind="allergy", input=label, reason="no substance code or text"))
+        return None
     return Allergy(substance=_text(resource.get("code")), code=code, reaction=reaction, severity=severity,
-                   type=resource.get("type") if resource.get("type") in ("allergy", "intolerance") else None,
-                   source=Source(type="AllergyIntolerance", id=str(resource.get("id", "?"))))
+                   type=kind, source=Source(type="AllergyIntolerance", id=_id(resource)))
 
 
-def _labs(resource: dict, counter: Counter) -> list[Lab]:
-    if resource.get("status") not in OBSERVATION_STATUS:
+#: "<", ">=" … as a lab result may carry them (valueQuantity.comparator, or a valueString such as ">60")
+_BOUND_TEXT = re.compile(r"^\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def _value(quantity: Any, text: Any) -> tuple[float, str | None] | str | None:
+    """(value, comparator) of a valueQuantity (or a bound written as a string); a reason string when the
+    value is there but unusable; None when there is no value."""
+    quantity = _obj(quantity)
+    if quantity.get("value") is None:
+        bound = _BOUND_TEXT.match(text) if isinstance(text, str) else None
+        return (float(bound.group(2)), bound.group(1)) if bound else None
+    value = _number(quantity["value"])
+    if value is None:
+        return f"value {quantity['value']!r:.30} is not a finite number"
+    comparator = quantity.get("comparator")
+    if comparator is not None and comparator not in ("<", "<=", ">=", ">"):
+        return f"comparator {comparator!r:.20} is not one of < <= >= >"
+    return value, comparator
+
+
+def _labs(resource: dict, counter: Counter, issues: list[ImportIssue]) -> list[Lab]:
+    if _status_code(resource.get("status")) not in OBSERVATION_STATUS:
         counter["Observation not final"] += 1
         return []
-    when = _date(resource.get("effectiveDateTime")) or _date((resource.get("effectivePeriod") or {}).get("start")) \
+    when = _date(resource.get("effectiveDateTime")) or _date(_obj(resource.get("effectivePeriod")).get("start")) \
         or _date(resource.get("issued"))
-    parts = [(resource.get("code"), resource.get("valueQuantity"))]
-    parts += [(c.get("code"), c.get("valueQuantity")) for c in resource.get("component") or []]
+    parts = [(resource.get("code"), resource.get("valueQuantity"), resource.get("valueString"))]
+    parts += [(_obj(c).get("code"), _obj(c).get("valueQuantity"), _obj(c).get("valueString"))
+              for c in _items(resource.get("component"))]
     labs = []
-    for concept, quantity in parts:
-        if not quantity or quantity.get("value") is None:
+    for concept, quantity, text in parts:
+        value = _value(quantity, text)
+        if value is None:
             continue
         loinc = next((c.code for c in _codes(concept) if c.system == "loinc"), None)
         name = _text(concept)
         if not (loinc or name):
             continue
-        labs.append(Lab(name=name, loinc=loinc, value=float(quantity["value"]),
-                        unit=quantity.get("unit") or quantity.get("code"), date=when,
-                        source=Source(type="Observation", id=str(resource.get("id", "?")))))
-    if not labs:
+        if isinstance(value, str):
+            issues.append(ImportIssue(kind="observation", input=f"{_label(resource)} ({name or loinc})",
+                                      reason=f"{value}; not used"))
+            continue
+        unit = _obj(quantity).get("unit") or _obj(quantity).get("code")
+        labs.append(Lab(name=name, loinc=loinc, value=value[0], comparator=value[1],
+                        unit=unit if isinstance(unit, str) else None, date=when,
+                        source=Source(type="Observation", id=_id(resource))))
+    if not labs and not any(i.input.startswith(_label(resource)) for i in issues):
         counter["Observation without a numeric value"] += 1
     return labs
 
 
+def _malformed(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"not usable: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+    if isinstance(exc, MalformedResource):
+        return f"not usable: {exc}"
+    return "not usable: a field does not have the shape FHIR R4 gives it"
+
+
 def _build(group: _Patient, medications: dict[str, dict], ignored: Counter) -> Profile:
-    issues: list[ImportIssue] = []
+    issues: list[ImportIssue] = list(group.issues)
     patient = group.patient or {}
     meds, conditions, allergies, labs = [], [], [], []
     dispenses = []
+    no_known_drug_allergy = False
     counter: Counter = Counter()
     for resource in group.resources:
         rtype = resource.get("resourceType")
-        if rtype in ("MedicationRequest", "MedicationStatement", "MedicationAdministration"):
-            med = _medication(resource, medications, issues)
-            if med:
-                meds.append(med)
-        elif rtype == "MedicationDispense":
-            dispenses.append(resource)
-        elif rtype == "Condition":
-            cond = _condition(resource, issues)
-            if cond:
-                conditions.append(cond)
-        elif rtype == "AllergyIntolerance":
-            allergy = _allergy(resource, issues)
-            if allergy:
-                allergies.append(allergy)
-        elif rtype == "Observation":
-            labs.extend(_labs(resource, counter))
+        unusable = _unknown_modifiers(resource)
+        if unusable:
+            issues.append(ImportIssue(kind="resource", input=_label(resource), reason=unusable))
+            continue
+        try:
+            if rtype in ("MedicationRequest", "MedicationStatement", "MedicationAdministration"):
+                med = _medication(resource, medications, issues)
+                if med:
+                    meds.append(med)
+            elif rtype == "MedicationDispense":
+                dispenses.append(resource)
+            elif rtype == "Condition":
+                cond = _condition(resource, issues)
+                if cond:
+                    conditions.append(cond)
+            elif rtype == "AllergyIntolerance":
+                allergy = _allergy(resource, issues)
+                if allergy is True:
+                    no_known_drug_allergy = True
+                elif allergy:
+                    allergies.append(allergy)
+            elif rtype == "Observation":
+                labs.extend(_labs(resource, counter, issues))
+        except (MalformedResource, ValidationError, AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            issues.append(ImportIssue(kind="resource", input=_label(resource), reason=_malformed(exc)))
     _dispenses(dispenses, medications, meds, issues)
     for what, n in sorted(counter.items()):
         issues.append(ImportIssue(kind="observation", input=f"{what} ×{n}", reason="not used"))
     for rtype, n in sorted(ignored.items()):
         issues.append(ImportIssue(kind="resource", input=f"{rtype} ×{n}", reason="resource type not used by mtmrules"))
-    if patient.get("deceasedDateTime") or patient.get("deceasedBoolean"):
+    modifiers = _unknown_modifiers(patient)
+    if modifiers:
+        issues.append(ImportIssue(kind="patient", input=f"Patient/{group.pid}", reason=modifiers.replace(
+            "not used", "demographics not used")))
+        patient = {}
+    deceased = bool(patient.get("deceasedDateTime") or patient.get("deceasedBoolean") is True)
+    if deceased:
+        died = patient.get("deceasedDateTime")
         issues.append(ImportIssue(kind="patient", input=f"Patient/{group.pid}",
-                                  reason=f"patient is deceased ({patient.get('deceasedDateTime', 'date unknown')[:10]}); "
+                                  reason=f"patient is deceased ({died[:10] if isinstance(died, str) else 'date unknown'}); "
                                          "not screened"))
     if not group.patient:
         issues.append(ImportIssue(kind="patient", input=f"Patient/{group.pid}",
                                   reason="no Patient resource: age and sex unknown"))
+    birth = patient.get("birthDate")
+    birth_date = _date(birth)
+    if birth is not None and birth_date is None:
+        issues.append(ImportIssue(kind="patient", input=f"Patient/{group.pid}",
+                                  reason=f"birthDate {birth!r:.30} is not a full date (YYYY-MM-DD); age unknown"))
     gender = patient.get("gender")
-    try:
-        return Profile(id=group.pid, name=_person_name(patient.get("name")),
-                       sex=gender if gender in ("female", "male", "other") else "unknown",
-                       deceased=bool(patient.get("deceasedDateTime") or patient.get("deceasedBoolean")),
-                       birth_date=_date(patient.get("birthDate")), medications=meds, conditions=conditions,
-                       allergies=allergies, labs=labs, import_issues=issues)
-    except ValidationError as exc:
-        raise InputError(f"Patient/{group.pid}: {exc.errors()[0]['msg']}") from None
+    return Profile(id=group.pid, name=_person_name(patient.get("name")),
+                   sex=gender if gender in ("female", "male", "other") else "unknown",
+                   deceased=deceased, birth_date=birth_date, medications=meds, conditions=conditions,
+                   allergies=allergies, no_known_allergies=no_known_drug_allergy and not allergies, labs=labs,
+                   import_issues=issues)
 
 
 def _person_name(names: object) -> str | None:
@@ -325,51 +525,68 @@ def _person_name(names: object) -> str | None:
     name = usable[0]
     if name.get("text"):
         return str(name["text"])
-    return " ".join([*map(str, name.get("given") or []), str(name.get("family") or "")]).strip() or None
+    given = name.get("given") or []
+    given = given if isinstance(given, list) else [given]   # a bare string is one given name, not letters
+    return " ".join([*map(str, given), str(name.get("family") or "")]).strip() or None
 
 
 def _subject(resource: dict) -> str | None:
+    """The id of the patient a resource belongs to: its own id for a Patient, else the patient its
+    ``subject``/``patient`` references (a Reference object, or a bare reference string)."""
     if resource.get("resourceType") == "Patient":
-        return str(resource.get("id")) if resource.get("id") else None
+        rid = resource.get("id")
+        return str(rid).strip() or None if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
     for key in ("subject", "patient"):
-        ref = (resource.get(key) or {}).get("reference")
+        ref = _ref_id(resource.get(key))
         if ref:
-            return _ref_id(ref)
+            return ref
     return None
 
 
-def profiles_from_resources(resources: Iterable[dict], where: str = "<resources>") -> list[Profile]:
-    """Group FHIR resources by patient and build one profile per patient (Patient-file order first)."""
+def profiles_from_resources(resources: Iterable[Any], where: str = "<resources>",
+                            aliases: dict[str, str] | None = None,
+                            places: list[str] | None = None) -> list[Profile]:
+    """Group FHIR resources by patient and build one profile per patient (Patient-file order first).
+    ``aliases``: other ids resources are referenced by (a Bundle's ``urn:uuid`` fullUrls) → resource id;
+    ``places``: where each resource is (``Bundle.entry[3]``), for reports. Anything that cannot be attached to a patient is listed in every profile's import issues."""
+    aliases = aliases or {}
     groups: dict[str, _Patient] = {}
     medications: dict[str, dict] = {}
     ignored: dict[str, Counter] = defaultdict(Counter)
     unattached: Counter = Counter()
-    for resource in resources:
-        if not isinstance(resource, dict) or "resourceType" not in resource:
-            raise InputError("expected FHIR resources (objects with a resourceType)", file=where)
+    for n, resource in enumerate(resources):
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            place = places[n] if places and n < len(places) else f"item {n}"
+            unattached[f"{place}: not a FHIR resource (no resourceType)"] += 1
+            continue
         rtype = resource["resourceType"]
         if rtype == "Medication":
-            medications[str(resource.get("id"))] = resource
+            medications[_id(resource)] = resource
             continue
         pid = _subject(resource)
         if pid is None:
-            unattached[rtype] += 1
+            unattached[f"{rtype} without a patient reference"] += 1
             continue
+        pid = aliases.get(pid, pid)
         group = groups.setdefault(pid, _Patient(pid))
         if rtype == "Patient":
-            group.patient = resource
+            group.set_patient(resource)
         elif rtype in USED_TYPES:
             group.resources.append(resource)
         else:
             ignored[pid][rtype] += 1
+    for alias, rid in aliases.items():
+        if rid in medications:
+            medications.setdefault(alias, medications[rid])
     if not groups:
-        raise InputError("no patient found (no Patient resource and no resource with a subject)", file=where)
+        found = "; ".join(f"{what} ×{n}" for what, n in sorted(unattached.items()))
+        raise InputError("no patient found (no Patient resource and no resource with a subject)"
+                         + (f": {found}" if found else ""), file=where)
     ordered = sorted(groups.values(), key=lambda g: (g.patient is None,))
     profiles = [_build(g, medications, ignored[g.pid]) for g in ordered]
-    if unattached:
-        for profile in profiles:
-            profile.import_issues.extend(ImportIssue(kind="resource", input=f"{t} ×{n}", reason="no patient reference; not used")
-                                         for t, n in sorted(unattached.items()))
+    for profile in profiles:
+        profile.import_issues.extend(ImportIssue(kind="resource", input=f"{what} ×{n}", reason="not used")
+                                     for what, n in sorted(unattached.items()))
     return profiles
 
 
@@ -381,22 +598,41 @@ def profile_from_bundle(bundle: dict, where: str = "<bundle>") -> Profile:
     return profiles[0]
 
 
+def bundle_resources(bundle: dict, where: str = "<bundle>",
+                     prefix: str = "Bundle") -> tuple[list[Any], dict[str, str], list[str]]:
+    """The resources of a Bundle (nested Bundles unpacked), the aliases their fullUrls give them, and
+    where each is. An entry that holds no resource is passed on as is, to be reported, not to stop the import."""
+    entries = bundle.get("entry", [])
+    if not isinstance(entries, list):
+        raise InputError(f"{prefix}.entry: expected a list of entries", file=where)
+    resources: list[Any] = []
+    aliases: dict[str, str] = {}
+    places: list[str] = []
+    for i, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else entry
+        if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
+            nested, nested_aliases, nested_places = bundle_resources(resource, where, f"{prefix}.entry[{i}].resource")
+            resources.extend(nested)
+            aliases.update(nested_aliases)
+            places.extend(nested_places)
+            continue
+        places.append(f"{prefix}.entry[{i}].resource")
+        full = _ref_id(entry.get("fullUrl")) if isinstance(entry, dict) else None
+        if full and isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+            rid = resource.get("id")
+            if not isinstance(rid, (str, int)) or isinstance(rid, bool) or not str(rid).strip():
+                resource = {**resource, "id": full}   # the fullUrl is its only id (transaction bundles)
+            elif str(rid) != full:
+                aliases[full] = str(rid)
+        resources.append(resource)
+    return resources, aliases, places
+
+
 def profiles_from_bundle(bundle: dict, where: str = "<bundle>") -> list[Profile]:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise InputError("expected a FHIR Bundle (resourceType: Bundle)", file=where)
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        raise InputError("Bundle.entry: expected a list of entries", file=where)
-    resources = []
-    for i, entry in enumerate(entries):
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
-            raise InputError(f"Bundle.entry[{i}].resource: expected a resource", file=where)
-        if resource.get("resourceType") == "Bundle":
-            resources.extend(e.get("resource") for e in resource.get("entry") or [] if isinstance(e, dict))
-        else:
-            resources.append(resource)
-    return profiles_from_resources(resources, where)
+    resources, aliases, places = bundle_resources(bundle, where)
+    return profiles_from_resources(resources, where, aliases, places)
 
 
 def load_fhir_json(data: Any, where: str) -> list[Profile]:
@@ -408,4 +644,3 @@ def load_fhir_json(data: Any, where: str) -> list[Profile]:
     if isinstance(data, dict) and "resourceType" in data:
         return profiles_from_resources([data], where)
     raise InputError("not a FHIR Bundle or resource list", file=where)
-

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from mtmrules.errors import InputError
 from mtmrules.profile.models import Profile
 from mtmrules.adapters.native import profile_from_data
-from mtmrules.yamlsource import load_file
+from mtmrules.yamlsource import MAX_FILE_BYTES, check_regular_file, decode, load_file, parse_json
+
+INPUT_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def _looks_fhir(data: object) -> bool:
+    return (isinstance(data, dict) and "resourceType" in data) or (
+        isinstance(data, list) and bool(data) and all(isinstance(d, dict) and "resourceType" in d for d in data))
+
+
+def read_ndjson(path: Path) -> list[dict]:
+    """The resources of one NDJSON file (regular file, bounded size, one JSON object per line)."""
+    check_regular_file(path, MAX_FILE_BYTES)
+    resources = []
+    with path.open("rb") as handle:
+        for n, raw in enumerate(handle, 1):
+            if raw.strip():
+                resources.append(parse_json(decode(raw, str(path), n), str(path), n))
+    return resources
 
 
 def read_any(path: str | Path) -> Iterator[Profile]:
-    """Profiles from a file or folder: a Bulk Data export folder (``*.ndjson``), a folder of profile or
-    Bundle files, an .ndjson file of FHIR resources, a FHIR Bundle / resource / resource list (JSON),
-    or native profiles (JSON or YAML)."""
+    """Profiles from a file or folder: a Bulk Data export folder (``*.ndjson``), a folder of profile,
+    Bundle or single-resource files (resources of one patient spread over files are grouped into one
+    profile), an .ndjson file of FHIR resources, a FHIR Bundle / resource / resource list (JSON), or
+    native profiles (JSON or YAML)."""
     from mtmrules.adapters import fhir
     from mtmrules.adapters.bulk import read_bulk
     path = Path(path)
@@ -23,34 +41,41 @@ def read_any(path: str | Path) -> Iterator[Profile]:
         if any(path.glob("*.ndjson")):
             yield from read_bulk(path)
         else:
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml"))
-            if not files:
-                raise InputError("folder holds no .ndjson, .json or .yaml inputs", file=str(path))
-            for file in files:
-                yield from read_any(file)
+            yield from _read_folder(path)
         return
     if path.suffix.lower() == ".ndjson":
-        resources = []
-        try:
-            with path.open(encoding="utf-8") as handle:
-                for n, line in enumerate(handle, 1):
-                    if line.strip():
-                        try:
-                            resources.append(json.loads(line))
-                        except json.JSONDecodeError as exc:
-                            raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=n) from None
-        except FileNotFoundError:
-            raise InputError("file not found", file=str(path)) from None
-        yield from fhir.profiles_from_resources(resources, str(path))
+        yield from fhir.profiles_from_resources(read_ndjson(path), str(path))
         return
     doc = load_file(path)
     data = doc.data
-    looks_fhir = (isinstance(data, dict) and "resourceType" in data) or (
-        isinstance(data, list) and data and all(isinstance(d, dict) and "resourceType" in d for d in data))
-    if looks_fhir:
+    if _looks_fhir(data):
         yield from fhir.load_fhir_json(data, str(path))
     elif isinstance(data, list):
         for i, item in enumerate(data):
             yield profile_from_data(item, doc, (i,))
     else:
         yield profile_from_data(data, doc)
+
+
+def _read_folder(path: Path) -> Iterator[Profile]:
+    """Native profiles and Bundles file by file; loose FHIR resources (one per file, as an EHR export or
+    a test-patient folder holds them) pooled and grouped by patient, so one patient is one report."""
+    from mtmrules.adapters import fhir
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in INPUT_SUFFIXES)
+    if not files:
+        raise InputError("folder holds no .ndjson, .json or .yaml inputs", file=str(path))
+    loose: list[dict] = []
+    for file in files:
+        doc = load_file(file)
+        data = doc.data
+        if _looks_fhir(data) and not (isinstance(data, dict) and data.get("resourceType") == "Bundle"):
+            loose.extend(data if isinstance(data, list) else [data])
+        elif _looks_fhir(data):
+            yield from fhir.load_fhir_json(data, str(file))
+        elif isinstance(data, list):
+            for i, item in enumerate(data):
+                yield profile_from_data(item, doc, (i,))
+        else:
+            yield profile_from_data(data, doc)
+    if loose:
+        yield from fhir.profiles_from_resources(loose, str(path))

@@ -5,6 +5,8 @@ Every error names the pack file, the line and the rule id: ``interactions.yaml:4
 
 from __future__ import annotations
 
+import math
+
 import re
 from pathlib import Path
 from typing import Any
@@ -205,6 +207,10 @@ class _RuleCompiler:
     def weights(self, measure: str, loc: tuple) -> tuple[tuple[tuple[str, float], ...], bool]:
         """A measure table: ``ingredient,score`` (per ingredient) or ``ingredient,factor`` (× daily mg)."""
         try:
+            self.kb.table_path(measure)
+        except InputError as exc:
+            raise self.fail(loc, f"measure: {exc.reason}") from None
+        try:
             rows = self.kb.table(measure)
         except InputError:
             raise self.fail(loc, f"unknown measure {measure!r} (expected daily_dose or a table with "
@@ -213,8 +219,15 @@ class _RuleCompiler:
         if not rows or column not in rows[0][1] or "ingredient" not in rows[0][1]:
             raise self.fail(loc, f"table {measure!r} needs columns ingredient and score (or factor)")
         values: dict[str, float] = {}
-        for _, row in rows:
-            values[row["ingredient"]] = max(values.get(row["ingredient"], 0.0), float(row[column]))
+        for line, row in rows:
+            try:
+                value = float(row[column])
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value) or value < 0:
+                raise InputError(f"{column}: expected a number of 0 or more (got {row[column]!r})",
+                                 file=str(self.kb.table_path(measure)), line=line)
+            values[row["ingredient"]] = max(values.get(row["ingredient"], 0.0), value)
         return tuple(sorted(values.items())), column == "factor"
 
 

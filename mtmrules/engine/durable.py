@@ -268,12 +268,14 @@ class DurableExecutor(NaiveExecutor):
                 fact(leaf, "p", known=int(known), **({"v": shown} if known else {}))
             elif isinstance(node, ir.Renal):
                 renal = facts.renal.get(node.measure)
-                fact(leaf, "r", known=int(renal is not None), **({"v": renal.value} if renal else {}))
+                v = _witness(renal, node.bounds)
+                fact(leaf, "r", known=int(v is not None), **({"v": v} if v is not None else {}))
             elif isinstance(node, ir.LabValueTest):
                 lab = facts.labs.get(node.test)
-                fields: dict[str, Any] = {"known": int(lab is not None), "dated": int(bool(lab and lab.date))}
-                if lab is not None:
-                    fields["v"] = lab.value
+                v = _witness(lab, node.bounds)
+                fields: dict[str, Any] = {"known": int(v is not None), "dated": int(bool(lab and lab.date))}
+                if v is not None:
+                    fields["v"] = v
                     if lab.date is not None:
                         fields["age"] = (facts.as_of - lab.date).days
                 fact(leaf, "l", **fields)
@@ -369,6 +371,18 @@ class DurableExecutor(NaiveExecutor):
 
     def lab_recent(self, node, facts):
         return bool(self._refs(node, "T"))
+
+
+def _witness(value, bounds: ir.Bounds) -> float | None:
+    """The number durable compares for a result: the value itself, or for a result reported as a
+    bound (">60") a value the bound allows when the bound decides the test (None when it does not)."""
+    if value is None:
+        return None
+    if not value.comparator:
+        return value.value
+    if bounds.state_of(value.value, value.comparator) == "U":
+        return None
+    return value.value + {">": 1.0, ">=": 0.0, "<": -1.0, "<=": 0.0}[value.comparator]
 
 
 def _allergy_fields(allergy) -> dict:

@@ -51,13 +51,13 @@ def as_of_date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
-        return value
+        return date(value.year, value.month, value.day)   # a date subclass compares like a date
     if isinstance(value, str):
         try:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise InputError(f"as_of: expected a datetime.date or a YYYY-MM-DD string (got {value!r})")
+    raise InputError(f"as_of: expected a datetime.date or a YYYY-MM-DD string (got {value!r:.40})")
 
 
 def _matches_prefix(rule_id: str, prefix: str) -> bool:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
-from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_outcome, allergy_text, dose_state,
+from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, bound_not_enough, adherence_outcome, allergy_text, dose_state,
                                    group_pdc, item_evidence, total_evidence, unknown_dose_reason)
 from mtmrules.knowledge.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
@@ -233,7 +233,10 @@ def _compile_leaf(node: ir.Node) -> Eval:
             value = ctx.facts.renal.get(node.measure)
             if value is None:
                 return Outcome(UNKNOWN, missing=(MISSING_RENAL[node.measure],)), ()
-            if not node.bounds.test(value.value):
+            state = node.bounds.state_of(value.value, value.comparator)
+            if state == UNKNOWN:
+                return Outcome(UNKNOWN, missing=(bound_not_enough(value, node.bounds),)), ()
+            if state != TRUE:
                 return FALSE_OUTCOME, ()
             return Outcome(TRUE, evidence=(f"{value.describe()}; {node.text}",)), ()
         return renal
@@ -247,7 +250,10 @@ def _compile_leaf(node: ir.Node) -> Eval:
             if lab is None:
                 window = f" in the last {node.within_days} days" if node.within_days else ""
                 return Outcome(UNKNOWN, missing=(f"no {node.label} result{window}",)), ()
-            if not node.bounds.test(lab.value):
+            state = node.bounds.state_of(lab.value, lab.comparator)
+            if state == UNKNOWN:
+                return Outcome(UNKNOWN, missing=(bound_not_enough(lab, node.bounds),)), ()
+            if state != TRUE:
                 return FALSE_OUTCOME, ()
             return Outcome(TRUE, evidence=(lab.describe(),)), (("lab", node.test),)
         return lab_value

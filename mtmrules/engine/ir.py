@@ -6,6 +6,8 @@ ingredient ids, group ids and numbers in canonical units (mg, unit, mL/min …).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 
 
@@ -27,6 +29,28 @@ class Bounds:
         # A tiny tolerance keeps 0.1 + 0.2 style float sums on the right side of a written bound.
         return ((self.gt is None or value > self.gt + _eps(self.gt)) and (self.gte is None or value >= self.gte - _eps(self.gte))
                 and (self.lt is None or value < self.lt - _eps(self.lt)) and (self.lte is None or value <= self.lte + _eps(self.lte)))
+
+    def state_of(self, value: float, comparator: str | None = None) -> str:
+        """"T", "F" or "U" for a measurement that may be a bound (``comparator`` ">" and value 60: a
+        result reported as ">60"): true or false only when every value the bound allows agrees."""
+        if comparator is None:
+            return "T" if self.test(value) else "F"
+        inf = math.inf
+        low, low_open, high, high_open = {
+            ">": (value, True, inf, True), ">=": (value, False, inf, True),
+            "<": (-inf, True, value, True), "<=": (-inf, True, value, False)}[comparator]
+        lower = max([(-inf, True)] + [(v, True) for v in (self.gt,) if v is not None]
+                    + [(v, False) for v in (self.gte,) if v is not None], key=lambda b: (b[0], b[1]))
+        upper = min([(inf, True)] + [(v, True) for v in (self.lt,) if v is not None]
+                    + [(v, False) for v in (self.lte,) if v is not None], key=lambda b: (b[0], not b[1]))
+        above = low > lower[0] or (low == lower[0] and (low_open or not lower[1]))
+        below = high < upper[0] or (high == upper[0] and (high_open or not upper[1]))
+        if above and below:
+            return "T"
+        if high < lower[0] or (high == lower[0] and (high_open or lower[1])) \
+                or low > upper[0] or (low == upper[0] and (low_open or upper[1])):
+            return "F"
+        return "U"
 
     def describe(self) -> str:
         from mtmrules.knowledge.dose import format_number

@@ -168,14 +168,14 @@ class NaiveExecutor:
         renal = facts.renal.get(node.measure)
         if renal is None:
             return UNKNOWN
-        return TRUE if node.bounds.test(renal.value) else "F"
+        return node.bounds.state_of(renal.value, renal.comparator)
 
     def lab_state(self, node: ir.LabValueTest, facts: PatientFacts) -> str:
         lab = facts.labs.get(node.test)
         if lab is None or (node.within_days is not None and (
                 lab.date is None or lab.date < facts.as_of - timedelta(days=node.within_days))):
             return UNKNOWN
-        return TRUE if node.bounds.test(lab.value) else "F"
+        return node.bounds.state_of(lab.value, lab.comparator)
 
     def lab_recent(self, node: ir.LabMissing, facts: PatientFacts) -> bool:
         cutoff = facts.as_of - timedelta(days=node.within_days)
@@ -278,7 +278,9 @@ class NaiveExecutor:
         if isinstance(node, ir.Renal):
             state = self.renal_state(node, facts)
             if state == UNKNOWN:
-                return Outcome(UNKNOWN, missing=(MISSING_RENAL[node.measure],)), ()
+                renal = facts.renal.get(node.measure)
+                return Outcome(UNKNOWN, missing=(MISSING_RENAL[node.measure] if renal is None
+                                                 else bound_not_enough(renal, node.bounds),)), ()
             if state != TRUE:
                 return FALSE_OUTCOME, ()
             return Outcome(TRUE, evidence=(f"{facts.renal[node.measure].describe()}; {node.text}",)), ()
@@ -286,6 +288,9 @@ class NaiveExecutor:
         if isinstance(node, ir.LabValueTest):
             state = self.lab_state(node, facts)
             if state == UNKNOWN:
+                lab = facts.labs.get(node.test)
+                if lab is not None and not _stale(node, lab, facts):   # present and recent: only a bound is unknown
+                    return Outcome(UNKNOWN, missing=(bound_not_enough(lab, node.bounds),)), ()
                 window = f" in the last {node.within_days} days" if node.within_days else ""
                 return Outcome(UNKNOWN, missing=(f"no {node.label} result{window}",)), ()
             if state != TRUE:
@@ -329,6 +334,16 @@ ATTR_NAMES = {"age": "age", "weight_kg": "weight", "sex": "sex", "pregnant": "pr
 
 def allergy_text(allergy) -> str:
     return f"recorded allergy: {allergy.label}" + (f" ({allergy.reaction})" if allergy.reaction else "")
+
+
+def bound_not_enough(value, bounds: ir.Bounds) -> str:
+    """Why a result reported as a bound (">60") cannot answer a threshold ("< 90")."""
+    return f"{value.describe()} is a bound, not a value: cannot tell whether it is {bounds.describe()}"
+
+
+def _stale(node: ir.LabValueTest, lab, facts: PatientFacts) -> bool:
+    return node.within_days is not None and (
+        lab.date is None or lab.date < facts.as_of - timedelta(days=node.within_days))
 
 
 MISSING_RENAL = {

@@ -48,7 +48,8 @@ DEFAULT_CATEGORY: dict[str, str] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # NaN or ±inf as a bound would make every comparison false: the rule would silently never fire
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 StrOrList = Union[str, list[str]]
@@ -315,7 +316,7 @@ class Pack(_Strict):
         default_factory=dict, description="the pack's own bibliography: key → citation, url, licence, kind; "
                                           "its rules may cite these keys beside those in knowledge/sources.yaml")
     rules: list[Rule]
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"title": "mtmrules rule pack"})
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={"title": "mtmrules rule pack"})
 
 
 Condition.model_rebuild()

@@ -118,6 +118,19 @@ class _Tables:
             return (values,)
         return self._column(("lab", test, within_days), build)[0]
 
+    def bounded(self, kind: str, key: str, within_days: int | None = None) -> list[tuple[int, object]]:
+        """(patient row, value) for the few values reported as a bound (">60"), which a plain
+        comparison would misread as exact."""
+        def build():
+            out = []
+            for i, f in enumerate(self.facts):
+                value = (f.renal if kind == "renal" else f.labs).get(key)
+                if value is not None and value.comparator and (within_days is None or (
+                        value.date is not None and (f.as_of - value.date).days <= within_days)):
+                    out.append((i, value))
+            return (out,)
+        return self._column(("bounded", kind, key, within_days), build)[0]
+
     def newest_dated(self, test: str) -> np.ndarray:
         """Ordinal of the newest dated result of ``test`` per patient (a far-past ordinal if none)."""
         def build():
@@ -300,10 +313,12 @@ class VectorizedExecutor:
             return np.where(unknown, U, np.where(passed, T, F)).astype(np.int8)
         if isinstance(node, ir.Renal):
             values = t.renal(node.measure)
-            return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
+            out = np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
+            return _with_bounded(out, t.bounded("renal", node.measure), node.bounds)
         if isinstance(node, ir.LabValueTest):
             values = t.lab(node.test, node.within_days)
-            return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
+            out = np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
+            return _with_bounded(out, t.bounded("lab", node.test, node.within_days), node.bounds)
         if isinstance(node, ir.LabMissing):
             # a dated result within the window (future dates count as recent, as in the other executors)
             recent = t.as_of - t.newest_dated(node.test) <= node.within_days
@@ -331,3 +346,11 @@ class VectorizedExecutor:
 
     def run(self, facts: PatientFacts) -> list[Match]:
         return self.run_many([facts])[0]
+
+
+def _with_bounded(states: np.ndarray, bounded: list[tuple[int, object]], bounds: ir.Bounds) -> np.ndarray:
+    """States of results reported as a bound (">60"), decided as the other executors do."""
+    codes = {"T": T, "F": F, "U": U}
+    for row, value in bounded:
+        states[row] = codes[bounds.state_of(value.value, value.comparator)]
+    return states

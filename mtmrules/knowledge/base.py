@@ -6,6 +6,8 @@ malformed rows are errors naming the file and line, so a bad edit never degrades
 
 from __future__ import annotations
 
+import re
+
 import csv
 import os
 from dataclasses import dataclass, field
@@ -16,6 +18,9 @@ from typing import Any
 from mtmrules.errors import InputError
 from mtmrules.knowledge.text import normalise
 from mtmrules.yamlsource import Document, load_file
+
+#: a knowledge table is named, never addressed by path
+_TABLE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 def default_knowledge_dir() -> Path:
@@ -335,7 +340,7 @@ class KnowledgeBase:
     def table(self, name: str) -> list[tuple[int, dict[str, str]]]:
         """Rows (with line numbers) of ``knowledge/<name>.csv`` for table-driven rules."""
         if name not in self._tables:
-            path = self.dir / f"{name}.csv"
+            path = self.table_path(name)
             rows = read_csv(path, ("source",))
             for line, row in rows:
                 self._check_source(row["source"], path, line)
@@ -345,7 +350,16 @@ class KnowledgeBase:
         return self._tables[name]
 
     def table_path(self, name: str) -> Path:
-        return self.dir / f"{name}.csv"
+        """``knowledge/<name>.csv``; a name that is a path, or a file that leads outside the knowledge
+        folder (``..``, an absolute path, a symlink out), is an InputError: packs read only knowledge."""
+        if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+            raise InputError(f"table {name!r}: expected the name of a table in the knowledge folder "
+                             "(letters, digits, - and _; no path)", file=str(self.dir))
+        path = self.dir / f"{name}.csv"
+        root = self.dir.resolve()
+        if path.exists() and root not in path.resolve().parents:
+            raise InputError(f"table {name!r} leads outside the knowledge folder", file=str(path))
+        return path
 
     def describe(self) -> dict[str, Any]:
         """Counts, for `mtmrules coverage` and the docs."""

@@ -9,6 +9,7 @@ is returned as ``None`` with a reason, so rules that need a dose say "not evalua
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 
@@ -211,6 +212,20 @@ class Regimen:
         return bool(self.frequency and self.frequency.prn)
 
 
+#: a negative number or one in exponent notation: never a dose as written on a label or a sig
+_NOT_A_DOSE = re.compile(r"(?<![\w./-])-\.?\d|\d[eE][+-]?\d")
+#: per administration, in any unit (mg, units, mL, tablets): above this the value is a typing error
+MAX_AMOUNT = 1_000_000.0
+#: administrations per day above this (more than every 30 minutes, around the clock) are a typing error
+MAX_PER_DAY = 48.0
+
+
+def _implausible(amount: Amount | None, text: str | None) -> bool:
+    if amount is not None and not (math.isfinite(amount.value) and 0 < amount.value <= MAX_AMOUNT):
+        return True
+    return bool(text and _NOT_A_DOSE.search(text))
+
+
 @functools.lru_cache(maxsize=65536)
 def parse_regimen(dose: str | float | None, frequency: str | None, sig: str | None) -> Regimen:
     """Combine structured dose + frequency, falling back to a sig (cached: populations repeat sigs)."""
@@ -222,6 +237,13 @@ def parse_regimen(dose: str | float | None, frequency: str | None, sig: str | No
         if freq is None or (freq.per_day is None and sig_freq and sig_freq.per_day is not None):
             freq = sig_freq
     problem = None
+    if _implausible(parse_amount(dose) if dose is not None else None, dose if isinstance(dose, str) else None):
+        return Regimen(None, freq, f"dose {dose!r} is not a plausible amount")
+    if sig and _implausible(parse_amount(sig), sig):
+        return Regimen(None, freq, f"sig {sig!r}: the dose is not a plausible amount")
+    if freq is not None and freq.per_day is not None and not 0 < freq.per_day <= MAX_PER_DAY:
+        return Regimen(amount, None, f"{frequency or sig!r}: {format_number(freq.per_day)} times a day "
+                                     "is not a plausible frequency")
     if dose is not None and amount is None:
         problem = f"dose {dose!r} has no unit we can read"
     elif frequency and freq is None:

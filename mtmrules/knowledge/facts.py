@@ -82,12 +82,13 @@ class LabValue:
     date: date | None
     label: str
     source: str | None = None
+    comparator: str | None = None   # "<", "<=", ">=", ">": the value is a bound (a lab reported as ">60")
 
     def describe(self) -> str:
         when = f" on {self.date.isoformat()}" if self.date else " (undated)"
         unit = self.unit.replace("{", "").replace("}", "")
         unit = "" if unit.lower() == self.lab.lower() else f" {unit}"
-        return f"{self.label} {format_number(self.value)}{unit}{when}"
+        return f"{self.label} {self.comparator or ''}{format_number(self.value)}{unit}{when}"
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,12 @@ class RenalValue:
     measure: str                 # egfr | crcl
     value: float
     how: str                     # "reported 2026-10-01" / "Cockcroft-Gault from creatinine …"
+    comparator: str | None = None   # a reported bound (">60"), as on LabValue
 
     def describe(self) -> str:
         name = "eGFR" if self.measure == "egfr" else "CrCl"
         unit = "mL/min/1.73m2" if self.measure == "egfr" else "mL/min"
-        return f"{name} {format_number(round(self.value, 1))} {unit} ({self.how})"
+        return f"{name} {self.comparator or ''}{format_number(round(self.value, 1))} {unit} ({self.how})"
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,9 @@ class FactBuilder:
             items.extend(med_items)
             if entry.resolution.status == "unresolved":
                 unresolved.append(("medication", entry.label, entry.resolution.note or "not recognised"))
+            if med.status == "active" and not entry.active:
+                unresolved.append(("medication", entry.label, f"ended {med.end_date.isoformat()} (before the as-of "
+                                                              "date); not screened as taken"))
 
         conditions = []
         for index, cond in enumerate(profile.conditions):
@@ -186,6 +191,7 @@ class FactBuilder:
 
         history: dict[str, list[LabValue]] = {}
         unknown_labs: dict[str, None] = {}
+        future: dict[str, int] = {}
         for lab in profile.labs:
             lab_id = self.resolver.lab(lab.name, lab.loinc)
             label = lab.name or f"LOINC {lab.loinc}"
@@ -193,14 +199,24 @@ class FactBuilder:
                 unknown_labs[label] = None
                 continue
             if lab.date and lab.date > as_of:
-                continue  # not yet known at as_of
+                future[label] = future.get(label, 0) + 1   # not yet known at as_of
+                continue
             value = self._convert(lab_id, lab.value, lab.unit)
             if value is None:
                 unresolved.append(("lab", label, f"unit {lab.unit!r} cannot be converted to "
                                                  f"{self.kb.labs[lab_id].unit}"))
                 continue
+            unit = self.kb.labs[lab_id].unit
+            low, high = PLAUSIBLE_LABS.get(lab_id, (0.0, float("inf")))
+            if not low <= value <= high:
+                unresolved.append(("lab", label, f"value {format_number(value)} {unit} is not plausible "
+                                                 f"(expected {format_number(low)} to {format_number(high)}); not used"))
+                continue
             history.setdefault(lab_id, []).append(
-                LabValue(lab_id, value, self.kb.labs[lab_id].unit, lab.date, label, _source_text(lab.source)))
+                LabValue(lab_id, value, unit, lab.date, label, _source_text(lab.source), lab.comparator))
+        for label, count in future.items():
+            unresolved.append(("lab", label, f"{count} result(s) dated after the as-of date {as_of.isoformat()}; "
+                                             "not used"))
         if unknown_labs:
             names = list(unknown_labs)
             shown = "; ".join(names[:5]) + (f"; and {len(names) - 5} more" if len(names) > 5 else "")
@@ -216,6 +232,11 @@ class FactBuilder:
         latest = {k: v[-1] for k, v in lab_history.items()}
 
         age = profile.age_at(as_of)
+        if profile.age is None and profile.birth_date is not None and not 0 <= (age or 0) <= MAX_AGE:
+            when = "after the as-of date" if profile.birth_date > as_of else f"{age} years before the as-of date"
+            unresolved.append(("patient", f"birth date {profile.birth_date.isoformat()}",
+                               f"{when} {as_of.isoformat()} is not plausible; age unknown, age rules not evaluated"))
+            age = None
         pregnant = profile.pregnant
         if pregnant is None and profile.sex == "male":
             pregnant = False
@@ -225,6 +246,10 @@ class FactBuilder:
         weight = profile.weight_kg or (latest["weight"].value if "weight" in latest else None)
         renal = self._renal({k: v for k, v in latest.items() if k not in RENAL_LABS or _recent(v, as_of)},
                             age, profile.sex, weight)
+        scr = latest.get("creatinine")
+        if scr is not None and scr.comparator:
+            unresolved.append(("lab", scr.label, f"reported as {scr.comparator}{format_number(scr.value)} mg/dL, a bound: "
+                                                 "kidney function is not calculated from it"))
         return PatientFacts(
             patient_id=profile.id, as_of=as_of, age=age, sex=profile.sex, pregnant=pregnant,
             breastfeeding=breastfeeding, weight_kg=weight, entries=tuple(entries),
@@ -254,7 +279,7 @@ class FactBuilder:
                     daily[ingredient] = Amount(amount.value * salt[1], amount.unit)
                     converted = f"dose converted from {salt[0]} to {ingredient} (× {salt[1]:.4g})"
                     res.note = f"{res.note}; {converted}" if res.note else converted
-        active = med.status == "active"
+        active = med.status == "active" and not (med.end_date and med.end_date < as_of)
         entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source))
         fills = tuple(sorted((f.date, f.days_supply) for f in med.fills))
         started = med.start_date or (fills[0][0] if fills else None)
@@ -340,18 +365,22 @@ class FactBuilder:
         scr = latest.get("creatinine")
         reported = latest.get("egfr")
         scr_newer = scr is not None and (reported is None or (scr.date or date.min) > (reported.date or date.min))
+        if scr is not None and scr.comparator:
+            scr = None   # "<0.5 mg/dL" bounds kidney function on one side only: no formula takes it
+            scr_newer = False
         if reported is not None and not scr_newer:
-            renal["egfr"] = RenalValue("egfr", reported.value, f"reported{_on(reported)}")
+            renal["egfr"] = RenalValue("egfr", reported.value, f"reported{_on(reported)}", reported.comparator)
         elif scr is not None and age is not None:
             value = ckd_epi_2021(scr.value, age, sex)
             if value is not None:
                 renal["egfr"] = RenalValue("egfr", value, f"CKD-EPI 2021 from creatinine "
                                                           f"{format_number(scr.value)} mg/dL{_on(scr)}")
             elif reported is not None:
-                renal["egfr"] = RenalValue("egfr", reported.value, f"reported{_on(reported)}")
+                renal["egfr"] = RenalValue("egfr", reported.value, f"reported{_on(reported)}", reported.comparator)
         reported_crcl = latest.get("creatinine-clearance")
         if reported_crcl is not None:
-            renal["crcl"] = RenalValue("crcl", reported_crcl.value, f"reported{_on(reported_crcl)}")
+            renal["crcl"] = RenalValue("crcl", reported_crcl.value, f"reported{_on(reported_crcl)}",
+                                       reported_crcl.comparator)
         elif scr is not None and age is not None and weight is not None:
             value = cockcroft_gault(scr.value, age, sex, weight)
             if value is not None:
@@ -360,6 +389,17 @@ class FactBuilder:
                                                           f"{format_number(weight)} kg")
         return renal
 
+
+#: Oldest plausible age in years; a birth date further back (or after as_of) is a data error.
+MAX_AGE = 130
+#: Data-quality limits, in each lab's canonical unit: a value outside is a typing or unit error, not a
+#: measurement, and is reported and not used. Not clinical thresholds; every other lab must be >= 0.
+PLAUSIBLE_LABS: dict[str, tuple[float, float]] = {
+    "egfr": (0.0, 300.0), "creatinine": (0.05, 40.0), "creatinine-clearance": (0.0, 400.0),
+    "potassium": (0.5, 15.0), "sodium": (80.0, 220.0), "hba1c": (2.0, 25.0), "inr": (0.3, 30.0),
+    "weight": (0.2, 700.0), "height": (20.0, 300.0), "qtc": (150.0, 1000.0), "systolic-bp": (20.0, 350.0),
+    "diastolic-bp": (5.0, 250.0), "heart-rate": (5.0, 350.0), "body-temperature": (20.0, 46.0),
+}
 
 #: Kidney function older than this is not used: it says little about today's dosing.
 RENAL_MAX_AGE_DAYS = 365

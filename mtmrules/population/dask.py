@@ -40,7 +40,7 @@ def screen_partition(frame: pd.DataFrame, as_of: date, executor: str = "fast", p
     """One pandas partition of fills (whole patients) → one row per problem. ``packs`` (extra rule
     packs) and ``site`` (a site policy file) are paths every worker can read."""
     errors: list = []
-    items = [("profile", p) for p in iter_profiles(frame, as_of, lambda where, why: errors.append((where, why)))]
+    items = [("profile", p) for p in iter_profiles(frame, as_of, lambda *error, **how: errors.append(error))]
     problems, _, _ = screen_chunk(items, as_of, executor, engine=_engine(tuple(map(str, packs)), site, executor))
     out = pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
     return out.astype({"rank": "int64", "score": "float64"})

@@ -24,8 +24,10 @@ from mtmrules.profile.models import Profile
 
 PROBLEM_COLUMNS = ["patient_id", "rank", "kind", "category", "severity", "score", "rule", "medications", "title"]
 SUMMARY_COLUMNS = ["patient_id", "problems", "contraindicated", "major", "moderate", "minor", "not_evaluated",
-                   "unresolved", "active_medications", "cmr_priority", "cms_chronic_diseases", "meets_mtm_criteria"]
-ERROR_COLUMNS = ["location", "reason"]
+                   "unresolved", "input_errors", "active_medications", "cmr_priority", "cms_chronic_diseases",
+                   "meets_mtm_criteria"]
+#: one row per skipped record (a line, a table row, a file) or rejected patient
+ERROR_COLUMNS = ["file", "line", "patient_id", "reason"]
 _PRIORITY, _MTM = SUMMARY_COLUMNS.index("cmr_priority"), SUMMARY_COLUMNS.index("meets_mtm_criteria")
 #: CMR priority: severity-weighted problem count (who to call first for a Comprehensive Medication Review)
 PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "minor": 0.5}
@@ -39,9 +41,13 @@ def cmr_priority(severities: Iterable[str], active_meds: int) -> float:
 
 @dataclass
 class ScreenSummary:
+    """Counts of one run. Patients: ``read`` = ``screened`` + ``rejected``. Records (input lines, table
+    rows, files) skipped while reading are counted apart, in ``records_rejected``; each has an errors row."""
+
     read: int = 0
     screened: int = 0
     rejected: int = 0
+    records_rejected: int = 0
     problems: int = 0
     mtm_eligible: int = 0          # patients meeting the MTM disease and drug-count criteria
     #: the highest CMR priorities seen, as [priority, patient id], highest first (ties by id)
@@ -114,10 +120,9 @@ def _quiet_gc() -> None:
 def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
     kind, data = item
     if kind == "fhir":  # (patient id, resources as dicts or raw NDJSON lines): parsed here, in the worker
-        import json
-
+        from mtmrules.adapters.bulk import load_line
         from mtmrules.adapters.fhir import profiles_from_resources
-        resources = [json.loads(r) if isinstance(r, bytes) else r for r in data[1]]
+        resources = [load_line(r) if isinstance(r, bytes) else r for r in data[1]]
         return profiles_from_resources(resources, f"Patient/{data[0]}")
     return [data if isinstance(data, Profile) else Profile.model_validate(data)]
 
@@ -134,14 +139,18 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
     if targeting is None:
         targeting = _TARGETING[(id(engine.kb), mtm)] = MtmTargeting.from_kb(engine.kb, *mtm)
     problems, summaries, errors = [], [], []
-    batch = []   # facts of the chunk, in order
+    batch, issues = [], []   # facts of the chunk, in order, and each patient's count of unusable input
     for item in items:
         try:
-            batch.extend(engine.facts.build(profile, as_of) for profile in _profiles_of(item))
-        except MtmRulesError as exc:
-            ident = item[1][0] if item[0] == "fhir" else getattr(item[1], "id", None) or item[1].get("id")
-            errors.append([f"patient {ident}", str(exc)])
-    for facts, matches in zip(batch, engine.match_many(batch, executor)):
+            profiles = _profiles_of(item)
+            batch.extend(engine.facts.build(profile, as_of) for profile in profiles)
+        except Exception as exc:   # one patient's record never stops the run: it becomes an errors row
+            ident = item[1][0] if item[0] == "fhir" else getattr(item[1], "id", None) or _get(item[1], "id")
+            reason = str(exc) if isinstance(exc, MtmRulesError) else f"record could not be read ({exc.__class__.__name__})"
+            errors.append([getattr(exc, "file", None) or "", getattr(exc, "line", None) or "", ident or "", reason])
+            continue
+        issues.extend(input_errors(profile) for profile in profiles)
+    for facts, matches, unusable in zip(batch, engine.match_many(batch, executor), issues):
         # the report's ranking and merging, without building the full report objects
         rows = engine.reporter.rows(facts, matches)
         problems.extend(rows)
@@ -151,14 +160,30 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
         diseases = targeting.chronic_diseases(facts)
         summaries.append([facts.patient_id, len(rows), counts["contraindicated"], counts["major"], counts["moderate"],
                           counts["minor"], sum(m.state == "not_evaluated" for m in matches), len(facts.unresolved),
-                          active, cmr_priority(severities, active), diseases,
+                          unusable, active, cmr_priority(severities, active), diseases,
                           targeting.meets_criteria(diseases, active)])
     return problems, summaries, errors
 
 
+def _get(data: Any, key: str) -> Any:
+    return data.get(key) if isinstance(data, dict) else None
+
+
+def input_errors(profile: Profile) -> int:
+    """How many things in this patient's input could not be used (skipped resources, bad values) —
+    the per-patient signal that the screen ran on partial data. Resource types mtmrules never reads
+    (encounters, claims …) are not errors."""
+    return sum(issue.reason != "resource type not used by mtmrules" for issue in profile.import_issues)
+
+
 # --- input ---------------------------------------------------------------------------------------
 
-def iter_items(source: Any, as_of: date, on_error: Callable[[str, str], None],
+#: ``on_error(error, patient id or None, whole_patient=False)``: a skipped record, or (``whole_patient``)
+#: a patient the reader could not build at all
+OnError = Callable[..., None]
+
+
+def iter_items(source: Any, as_of: date, on_error: OnError,
                diagnoses: str | None = None, patients: str | None = None) -> Iterator[tuple[str, Any]]:
     """Work items from a Bulk export folder (raw resources per patient), a folder/file of profiles or
     bundles, a claims table, or a DataFrame (profiles)."""
@@ -172,7 +197,7 @@ def iter_items(source: Any, as_of: date, on_error: Callable[[str, str], None],
         yield "profile", profile
 
 
-def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None],
+def iter_profiles(source: Any, as_of: date, on_error: OnError,
                   diagnoses: str | None = None, patients: str | None = None) -> Iterator[Profile]:
     """Profiles from a Bulk export folder, a folder/file of profiles or bundles, a claims table, or a DataFrame."""
     import pandas as pd
@@ -183,9 +208,9 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
         for pid, group in frame.groupby(cols["patient_id"], sort=False):
             rows = [(i + 2, {k: rec[v].strip() for k, v in cols.items()}) for i, rec in enumerate(group.to_dict("records"))]
             try:
-                yield _profile(str(pid), rows, [], {}, as_of, "<dataframe>")
+                yield _profile(str(pid), rows, [], {}, as_of, "<dataframe>", on_error)
             except InputError as exc:
-                on_error(f"<dataframe> patient {pid}", exc.reason)
+                on_error(exc, str(pid), whole_patient=True)
         return
     path = Path(source)
     if path.suffix.lower() in (".csv", ".parquet"):
@@ -202,7 +227,7 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
         try:
             yield from read_any(file)
         except InputError as exc:
-            on_error(":".join(str(p) for p in (exc.file, exc.line) if p is not None) or str(file), exc.reason)
+            on_error(exc if exc.file else InputError(exc.reason, file=str(file), where=exc.where), None)
 
 
 def estimate_patients(source: Any) -> int | None:
@@ -216,7 +241,7 @@ def estimate_patients(source: Any) -> int | None:
     path = Path(source)
     if not path.is_dir():
         return None
-    patients = sorted(path.glob("Patient*.ndjson"))
+    patients = sorted(p for p in path.glob("Patient*.ndjson") if p.is_file())   # never a FIFO: it would hang
     if patients:
         total = 0
         for file in patients:
@@ -285,7 +310,7 @@ class _Table:
         types = {"rank": pa.int32(), "score": pa.float64(), "cmr_priority": pa.float64(), "problems": pa.int32(),
                  "contraindicated": pa.int32(), "major": pa.int32(), "moderate": pa.int32(), "minor": pa.int32(),
                  "not_evaluated": pa.int32(), "unresolved": pa.int32(), "active_medications": pa.int32(),
-                 "cms_chronic_diseases": pa.int32(), "meets_mtm_criteria": pa.bool_()}
+                 "cms_chronic_diseases": pa.int32(), "meets_mtm_criteria": pa.bool_(), "input_errors": pa.int32()}
         return pa.schema([(c, types.get(c, pa.string())) for c in self.columns])
 
     def close(self) -> None:
@@ -301,6 +326,11 @@ def output_paths(out: str | Path) -> dict[str, Path]:
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("--out: expected a .csv or .parquet file name", file=str(out))
+    if out.suffix.lower() == ".parquet":
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise InputError("Parquet output needs pyarrow: pip install 'mtmrules[population]'", file=str(out)) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     return {"problems": out, "summary": out.with_name(f"{out.stem}.summary{out.suffix}"),
             "errors": out.with_name(f"{out.stem}.errors.csv")}
@@ -317,6 +347,8 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     policy), e.g. ``Engine.default()``."""
     global _ENGINE
     check_minimums(*mtm)
+    if isinstance(source, (str, Path)) and not Path(source).exists():
+        raise InputError("file or folder not found", file=str(source))
     summary = ScreenSummary()
     error_rows: list[list] = []
     paths = output_paths(out) if out is not None else {}
@@ -324,9 +356,14 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
         if out is not None else {}
     collected: dict[str, list] = {"problems": [], "summary": [], "errors": []}
 
-    def on_error(location: str, reason: str) -> None:
-        error_rows.append([location, reason])
-        summary.rejected += 1
+    def on_error(error: InputError, patient: str | None = None, whole_patient: bool = False) -> None:
+        reason = ": ".join(p for p in (error.where, error.reason) if p)
+        error_rows.append([error.file or "", error.line or "", patient or "", reason])
+        if whole_patient:   # the reader could not build this patient at all: read, and rejected
+            summary.read += 1
+            summary.rejected += 1
+        else:
+            summary.records_rejected += 1
 
     def emit(result: tuple[list, list, list]) -> None:
         problems, summaries, errors = result

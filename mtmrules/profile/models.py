@@ -7,14 +7,26 @@ The profile keeps the input exactly as given (free-text names, dose strings); in
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+
+def _not_bool(value: object) -> object:
+    # YAML/JSON `true` would otherwise count as 1 (`age: true` → 1 year old).
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
 
 
 class _Strict(BaseModel):
     # Unknown keys are errors: a misspelt field ("medicatons") must never be silently ignored.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # NaN and ±Infinity are never a measurement: they would switch threshold rules off unnoticed.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Code(_Strict):
@@ -41,8 +53,8 @@ class Fill(_Strict):
     """One dispensing event."""
 
     date: dt.date
-    days_supply: int = Field(gt=0)
-    quantity: float | None = Field(default=None, gt=0)
+    days_supply: Int = Field(gt=0, le=3650)
+    quantity: Float | None = Field(default=None, gt=0)
 
 
 class Medication(_Strict):
@@ -50,7 +62,7 @@ class Medication(_Strict):
 
     name: str | None = None
     code: Code | None = None
-    dose: str | float | None = None
+    dose: str | Float | None = None
     frequency: str | None = None
     sig: str | None = None
     route: str | None = None
@@ -58,6 +70,8 @@ class Medication(_Strict):
     prn: bool = False
     status: Literal["active", "stopped"] = "active"
     start_date: dt.date | None = None
+    end_date: dt.date | None = Field(default=None, description="last day the prescription is valid or the "
+                                     "medication is taken; after it the medication is not screened as taken")
     fills: list[Fill] = Field(default_factory=list)
     prescriber: str | None = None
     indication: str | None = None
@@ -150,7 +164,9 @@ class Lab(_Strict):
 
     name: str | None = None
     loinc: str | None = None
-    value: float
+    value: Float
+    comparator: Literal["<", "<=", ">=", ">"] | None = Field(
+        default=None, description='the value is a bound, not a measurement: ">" 60 means "above 60"')
     unit: str | None = None
     date: dt.date | None = None
     source: Source | None = None
@@ -175,11 +191,11 @@ class Profile(_Strict):
 
     id: str
     name: str | None = Field(default=None, description="the patient's name as it should appear on documents they take home")
-    age: int | None = Field(default=None, ge=0, le=130)
+    age: Int | None = Field(default=None, ge=0, le=130)
     birth_date: dt.date | None = None
     sex: Literal["female", "male", "other", "unknown"] = "unknown"
-    weight_kg: float | None = Field(default=None, gt=0, le=700)
-    height_cm: float | None = Field(default=None, gt=0, le=300)
+    weight_kg: Float | None = Field(default=None, gt=0, le=700)
+    height_cm: Float | None = Field(default=None, gt=0, le=300)
     pregnant: bool | None = None
     breastfeeding: bool | None = None
     medications: list[Medication] = Field(default_factory=list)

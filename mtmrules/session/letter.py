@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from mtmrules.knowledge.facts import PatientFacts
-from mtmrules.report.fhir import detected_issue
+from mtmrules.report.fhir import detected_issue, full_url, narrative
 from mtmrules.report.models import InterventionOut, Problem, Reference, Report
 from mtmrules.session.decisions import accepted
 from mtmrules.session.prescribers import Prescribers
@@ -160,18 +160,22 @@ def care_plan_bundle(profile, facts: PatientFacts, report: Report, pcp: str | No
         for rec in letter.recommendations:
             for iv in rec.interventions:
                 detail = {"status": "not-started", "description": f"{iv.action}: {iv.text}",
-                          "reasonReference": [{"reference": f"DetectedIssue/{detected_issue(report, rec.problem)['id']}"}]}
+                          "reasonReference": [{"reference": full_url(rec.problem.id)}]}
                 if letter.prescriber != TO_DECIDE:
                     detail["performer"] = [{"display": letter.prescriber}]
                 activities.append({"detail": detail})
     care_plan = {
-        "resourceType": "CarePlan", "id": plan_id, "status": "draft", "intent": "plan",
+        "resourceType": "CarePlan", "id": plan_id,
+        "text": narrative(f"Medication management plan for Patient/{report.patient.id}, {report.as_of.isoformat()}",
+                          *(f"Problem: {p.title}" for p in problems), *(f"Action: {a['detail']['description']}" for a in activities)),
+        "status": "draft", "intent": "plan",
         "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "736378000",
                                   "display": "Medication management plan (record artifact)"}]}],
         "subject": {"reference": f"Patient/{report.patient.id}"}, "created": report.as_of.isoformat(),
-        "supportingInfo": [{"reference": f"DetectedIssue/{i['id']}"} for i in issues],
+        # the DetectedIssues are in this Bundle: reference them by their fullUrl so the links resolve here
+        "supportingInfo": [{"reference": full_url(p.id), "display": p.title} for p in problems],
         "activity": activities,
     }
     entries = [{"fullUrl": f"urn:uuid:{plan_id}", "resource": care_plan}]
-    entries += [{"fullUrl": f"urn:uuid:{uuid.uuid5(NAMESPACE, i['id'])}", "resource": i} for i in issues]
+    entries += [{"fullUrl": full_url(p.id), "resource": i} for p, i in zip(problems, issues)]
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
