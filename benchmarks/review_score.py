@@ -1,6 +1,8 @@
 """Score the engine against the pharmacist review cases in examples/review/cases/.
 
-usage: python benchmarks/review_score.py [CASES_DIR] [--verbose]
+usage: python benchmarks/review_score.py [CASES_DIR] [--verbose] [--src CHECKOUT]
+
+--src scores another checkout's code (e.g. main, for before/after figures) on the same cases.
 
 Prints, per case and in total: expected findings found, traps (must_not) violated, whether the problem
 to work first (`first`) ranks in the top three, and the alerts in neither list ("other"). Each other
@@ -19,7 +21,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.append(str(ROOT))  # PYTHONPATH first, so another checkout can be scored
+_SRC = sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv[:-1] else str(ROOT)
+sys.path.insert(0, _SRC)
 
 from mtmrules import Engine  # noqa: E402
 
@@ -107,7 +110,7 @@ def _describe(item: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    args = [a for a in argv[1:] if not a.startswith("--")]
+    args = [a for i, a in enumerate(argv[1:], 1) if not a.startswith("--") and argv[i - 1] != "--src"]
     verbose = "--verbose" in argv
     cases_dir = Path(args[0]) if args else ROOT / "examples" / "review" / "cases"
     files = sorted(cases_dir.glob("c*.yaml"))

@@ -211,3 +211,25 @@ class CompiledRule:
     source_file: str = ""
     source_line: int | None = None
     template_id: str = ""   # the rule id in the pack (differs from the last part of ``id`` for table rows)
+
+
+def absence_text(node: Node) -> str:
+    """What is true of the patient when ``node`` is false, in words — the evidence of a ``none``.
+
+    Only a leaf's absence is stated as "no …": a false ``any`` is the absence of each child, but a false
+    ``all`` only means one of its parts is missing, and a false ``none`` that one of its items is present.
+    """
+    if isinstance(node, Any_):
+        return "; ".join(t for t in (absence_text(c) for c in node.children) if t)
+    if isinstance(node, All):
+        return f"not ({node.text})" if node.text else ""
+    if isinstance(node, Not):
+        present = " or ".join(c.text for c in node.children if c.text)
+        return f"at least one of: {present}" if present else ""
+    if not node.text:
+        return ""
+    if isinstance(node, LabMissing):
+        return f"{node.text[3:]} on file" if node.text.startswith("no ") else f"not: {node.text}"
+    if isinstance(node, (Med, CondGroup, AllergyTo, AllergyConflict)):
+        return f"no {node.text}"
+    return f"not: {node.text}"

@@ -1,0 +1,89 @@
+"""One drug, one action (DESIGN §7.4): problems whose main intervention acts on the same medication
+become one problem with every reason, the most severe leading.
+
+A problem's main action is its first intervention, with the medication entries it targets:
+- *replace* (stop, switch, taper) problems that target a common entry are one problem;
+- *dose* (reduce-dose, change-dose, increase-dose) problems on a common entry are one problem, and join
+  a replace problem on that entry (a dose change is moot when the drug is replaced);
+- *review* (assess, document-indication) problems whose targets are all replaced or re-dosed join it;
+- a drug-drug interaction with no replace or dose action of its own joins a problem, at least as
+  severe, that replaces one of its drugs: replacing that drug removes the pair.
+Untreated conditions, monitoring gaps and therapy not at goal ask for something else (start a drug,
+order a test) and are never joined. Entries, not ingredients, are compared, so the two ingredients of
+one product (sulfamethoxazole/trimethoprim) are one target. The pass runs after the same-kind merge
+in build.py, so any finding already folded there (e.g. a mechanism template under a label rule)
+travels with its problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+REPLACE = frozenset({"stop", "switch", "taper"})
+DOSE = frozenset({"reduce-dose", "change-dose", "increase-dose"})
+REVIEW = frozenset({"assess", "document-indication"})
+NEVER_JOINED = frozenset({"untreated-condition", "monitoring-gap", "ineffective-therapy"})
+SEVERITY_RANK = {"contraindicated": 3, "major": 2, "moderate": 1, "minor": 0}
+
+
+class _Draft(Protocol):
+    kind: str
+    severity: str
+
+
+#: draft → (main action, entries it targets, entries of every medication in the problem)
+ActionOf = Callable[[_Draft], tuple[str | None, frozenset[int], frozenset[int]]]
+
+
+def group_by_action(groups: list[list[_Draft]], action_of: ActionOf) -> list[list[_Draft]]:
+    """Join groups (lead first) that ask for one action on one medication; order of first appearance."""
+    heads = [action_of(g[0]) for g in groups]
+    parent = list(range(len(groups)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    joinable = [g[0].kind not in NEVER_JOINED for g in groups]
+    for family in (REPLACE, DOSE):
+        owner: dict[int, int] = {}
+        for i, (action, targets, _) in enumerate(heads):
+            if joinable[i] and action in family:
+                for entry in sorted(targets):
+                    if entry in owner:
+                        union(owner[entry], i)
+                    else:
+                        owner[entry] = i
+    replaced = {e: i for i, (a, t, _) in enumerate(heads) if joinable[i] and a in REPLACE for e in t}
+    dosed = {e: i for i, (a, t, _) in enumerate(heads) if joinable[i] and a in DOSE for e in t}
+    for i, (action, targets, entries) in enumerate(heads):
+        if not joinable[i]:
+            continue
+        if action in DOSE or (action in REVIEW and targets):
+            home = _covering(targets, replaced) if action in DOSE else (_covering(targets, replaced)
+                                                                          or _covering(targets, dosed))
+            if home is not None and home != i:
+                union(home, i)
+        elif groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE:
+            stronger = [replaced[e] for e in sorted(entries) if e in replaced
+                        and SEVERITY_RANK[groups[replaced[e]][0].severity] >= SEVERITY_RANK[groups[i][0].severity]]
+            if stronger:
+                union(stronger[0], i)
+    joined: dict[int, list[_Draft]] = {}
+    for i, group in enumerate(groups):
+        joined.setdefault(find(i), []).extend(group)
+    return [joined[k] for k in sorted(joined)]
+
+
+def _covering(targets: frozenset[int], owners: dict[int, int]) -> int | None:
+    """The group owning every one of ``targets`` (one owner), else None."""
+    homes = {owners.get(e) for e in targets}
+    return homes.pop() if len(homes) == 1 and None not in homes else None
