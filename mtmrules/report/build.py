@@ -25,7 +25,7 @@ from mtmrules.engine import ir
 from mtmrules.engine.explain import true_leaves
 from mtmrules.engine.ir import CompiledRule
 from mtmrules.engine.matches import Match
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
 from mtmrules.report.grouping import group_by_action
