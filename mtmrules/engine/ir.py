@@ -222,9 +222,10 @@ def absence_text(node: Node) -> str:
     if isinstance(node, Any_):
         return "; ".join(t for t in (absence_text(c) for c in node.children) if t)
     if isinstance(node, All):
-        return f"not ({node.text})" if node.text else ""
+        text = statement(node)
+        return f"not all of ({text})" if text else ""
     if isinstance(node, Not):
-        present = " or ".join(c.text for c in node.children if c.text)
+        present = " or ".join(t for t in map(statement, node.children) if t)
         return f"at least one of: {present}" if present else ""
     if not node.text:
         return ""
@@ -233,3 +234,15 @@ def absence_text(node: Node) -> str:
     if isinstance(node, (Med, CondGroup, AllergyTo, AllergyConflict)):
         return f"no {node.text}"
     return f"not: {node.text}"
+
+
+def statement(node: Node) -> str:
+    """The node's condition in words, with nested ``none`` written "none of (…)" so that no part of it
+    reads as a claim that something is absent."""
+    if isinstance(node, (All, Any_)):
+        joiner = " and " if isinstance(node, All) else " or "
+        return joiner.join(t for t in map(statement, node.children) if t)
+    if isinstance(node, Not):
+        inner = " or ".join(t for t in map(statement, node.children) if t)
+        return f"none of ({inner})" if inner else ""
+    return node.text
