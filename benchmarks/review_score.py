@@ -140,6 +140,7 @@ def main(argv: list[str]) -> int:
         for p in result["others"]:
             key = judgement_key(result["id"], p)
             verdict = (judgements.get(key) or {}).get("verdict")
+            verdict = {True: "TRUE", False: "FALSE"}.get(verdict, verdict)  # YAML reads bare TRUE as a boolean
             if verdict in verdicts:
                 verdicts[verdict] += 1
             else:

@@ -75,7 +75,7 @@ class ReportBuilder:
         """Merged and ranked problem groups (lead first) — shared by full reports and screening rows."""
         risk = patient_risk(facts)
         drafts = [self._draft(facts, m, risk) for m in matches if m.state == "fired"]
-        groups = group_by_action(_merge(drafts), self._action)
+        groups = group_by_action(_merge(drafts), self._action, self._missing_therapy)
         for group in groups:
             # the lead is the most severe reason, and among equals the one with most harm in this patient
             group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], -(d.score + self._context_points(facts, [d])),
@@ -103,6 +103,22 @@ class ReportBuilder:
 
     def _context_points(self, facts: PatientFacts, group: list["_Draft"]) -> float:
         return sum(points for points, _ in self._context(facts, group))
+
+    def _missing_therapy(self, draft: "_Draft") -> frozenset[str]:
+        """Ingredients an untreated-condition rule requires to be absent (any of them would answer it)."""
+        found: set[str] = set()
+
+        def walk(node: ir.Node, negated: bool) -> None:
+            if isinstance(node, ir.Not):
+                for child in node.children:
+                    walk(child, True)
+            elif isinstance(node, (ir.All, ir.Any_)):
+                for child in node.children:
+                    walk(child, negated)
+            elif negated and isinstance(node, ir.Med):
+                found.update(node.match.ingredients)
+        walk(self.rules[draft.rule].when, False)
+        return frozenset(found)
 
     def _score_in_context(self, facts: PatientFacts, group: list["_Draft"]) -> None:
         """Add the patient context of the whole group to its lead's score (and keep why)."""
@@ -224,19 +240,29 @@ class ReportBuilder:
             explanation += " Also: " + " ".join(f"{r.title} ({r.severity}): {r.explanation}" for r in reasons)
         refs = [r for d in group for _, rs in d.match.bindings for r in rs]
         implicated = sorted({src for src in (_source_of(facts, r) for r in refs) if src})
-        keys = dict.fromkeys(k for d in group for k in self.rules[d.rule].references)
+        medications = sorted({m for d in group for m in d.medications})
+        keys = self._references(group, set(medications))
         return Problem(
             id=lead.id, rank=rank, score=lead.score, rule=rule.id, also_found_by=sorted({d.rule for d in group[1:]} - {rule.id}),
             kind=rule.kind, category=rule.category, severity=lead.severity, action_level=action_level,
             title=title, explanation=explanation,
             evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
-            medications=sorted({m for d in group for m in d.medications}),
+            medications=medications,
             conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=lead.factors,
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
             references=[Reference(key=k, citation=self.kb.sources[k].citation, url=self.kb.sources[k].url)
                         for k in keys],
             implicated=implicated, site_note=self.site_notes.get(rule.id))
 
+
+    def _references(self, group: list["_Draft"], medications: set[str]) -> list[str]:
+        """The group's references, without the labels of drugs this patient does not take (a rule about
+        ACE inhibitors or ARBs cites both labels; a lisinopril problem should not cite losartan's)."""
+        keys = list(dict.fromkeys(k for d in group for k in self.rules[d.rule].references))
+        def foreign(key: str) -> bool:
+            drug = key.removeprefix("label-").replace("-", " ")
+            return key.startswith("label-") and drug in self.kb.ingredients and drug not in medications
+        return [k for k in keys if not foreign(k)] or keys
 
     def _reason(self, facts: PatientFacts, draft: "_Draft") -> Reason:
         """A further finding joined into a problem, rendered from its own match."""

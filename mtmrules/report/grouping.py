@@ -7,9 +7,14 @@ A problem's main action is its first intervention, with the medication entries i
   a replace problem on that entry (a dose change is moot when the drug is replaced);
 - *review* (assess, document-indication) problems whose targets are all replaced or re-dosed join it;
 - a drug-drug interaction with no replace or dose action of its own joins a problem, at least as
-  severe, that replaces one of its drugs: replacing that drug removes the pair.
-Untreated conditions, monitoring gaps and therapy not at goal ask for something else (start a drug,
-order a test) and are never joined. Entries, not ingredients, are compared, so the two ingredients of
+  severe, that replaces one of its drugs: replacing that drug removes the pair;
+- any other problem with no replace or dose action of its own, all of whose drugs one problem (at least
+  as severe) replaces, joins it — including a monitoring gap: monitoring a drug about to be replaced is moot;
+- an untreated condition joins another whose missing therapy includes all of its own (an SGLT2
+  inhibitor for diabetic CKD also answers "SGLT2 inhibitor or GLP-1 agonist" for diabetes with ASCVD):
+  one start satisfies both.
+Otherwise untreated conditions, monitoring gaps and therapy not at goal ask for something else (start a
+drug, order a test) and are not joined. Entries, not ingredients, are compared, so the two ingredients of
 one product (sulfamethoxazole/trimethoprim) are one target. The pass runs after the same-kind merge
 in build.py, so any finding already folded there (e.g. a mechanism template under a label rule)
 travels with its problem.
@@ -34,9 +39,12 @@ class _Draft(Protocol):
 
 #: draft → (main action, entries it targets, entries of every medication in the problem)
 ActionOf = Callable[[_Draft], tuple[str | None, frozenset[int], frozenset[int]]]
+#: draft → ingredients whose absence the rule requires (the therapy an untreated condition asks to start)
+MissingTherapy = Callable[[_Draft], frozenset[str]]
 
 
-def group_by_action(groups: list[list[_Draft]], action_of: ActionOf) -> list[list[_Draft]]:
+def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
+                    missing_therapy: MissingTherapy | None = None) -> list[list[_Draft]]:
     """Join groups (lead first) that ask for one action on one medication; order of first appearance."""
     heads = [action_of(g[0]) for g in groups]
     parent = list(range(len(groups)))
@@ -73,14 +81,32 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf) -> list[lis
             if home is not None and home != i:
                 union(home, i)
         elif groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE:
-            stronger = [replaced[e] for e in sorted(entries) if e in replaced
-                        and SEVERITY_RANK[groups[replaced[e]][0].severity] >= SEVERITY_RANK[groups[i][0].severity]]
+            stronger = [replaced[e] for e in sorted(entries) if e in replaced and _at_least(groups, replaced[e], i)]
             if stronger:
                 union(stronger[0], i)
+    for i, (action, _, entries) in enumerate(heads):
+        # a problem without an action of its own on a drug, every drug of which one problem replaces
+        if action in REPLACE or action in DOSE or not entries or groups[i][0].kind == "untreated-condition":
+            continue
+        home = _covering(entries, replaced)
+        if home is not None and home != i and _at_least(groups, home, i):
+            union(home, i)
+    if missing_therapy is not None:
+        gaps = [(i, missing_therapy(g[0])) for i, g in enumerate(groups) if g[0].kind == "untreated-condition"]
+        for i, wanted in gaps:
+            for j, other in gaps:
+                # i's therapy is one of the options j asks for: starting it answers both (ties: first wins)
+                if i != j and wanted and wanted <= other and (wanted != other or i < j):
+                    union(i, j)
     joined: dict[int, list[_Draft]] = {}
     for i, group in enumerate(groups):
         joined.setdefault(find(i), []).extend(group)
     return [joined[k] for k in sorted(joined)]
+
+
+def _at_least(groups: list[list[_Draft]], i: int, j: int) -> bool:
+    """Group i's lead is at least as severe as group j's."""
+    return SEVERITY_RANK[groups[i][0].severity] >= SEVERITY_RANK[groups[j][0].severity]
 
 
 def _covering(targets: frozenset[int], owners: dict[int, int]) -> int | None:
