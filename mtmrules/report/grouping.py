@@ -76,9 +76,10 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
         if not joinable[i]:
             continue
         if action in DOSE or (action in REVIEW and targets):
-            home = _covering(targets, replaced) if action in DOSE else (_covering(targets, replaced)
-                                                                          or _covering(targets, dosed))
-            if home is not None and home != i:
+            home = _covering(targets, replaced, find)
+            if home is None and action in REVIEW:
+                home = _covering(targets, dosed, find)
+            if home is not None and find(home) != find(i):
                 union(home, i)
         elif groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE:
             stronger = [replaced[e] for e in sorted(entries) if e in replaced and _at_least(groups, replaced[e], i)]
@@ -88,8 +89,8 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
         # a problem without an action of its own on a drug, every drug of which one problem replaces
         if action in REPLACE or action in DOSE or not entries or groups[i][0].kind == "untreated-condition":
             continue
-        home = _covering(entries, replaced)
-        if home is not None and home != i and _at_least(groups, home, i):
+        home = _covering(entries, replaced, find)
+        if home is not None and find(home) != find(i) and _strongest(groups, home, find) >= SEVERITY_RANK[groups[i][0].severity]:
             union(home, i)
     if missing_therapy is not None:
         gaps = [(i, missing_therapy(g[0])) for i, g in enumerate(groups) if g[0].kind == "untreated-condition"]
@@ -109,7 +110,14 @@ def _at_least(groups: list[list[_Draft]], i: int, j: int) -> bool:
     return SEVERITY_RANK[groups[i][0].severity] >= SEVERITY_RANK[groups[j][0].severity]
 
 
-def _covering(targets: frozenset[int], owners: dict[int, int]) -> int | None:
-    """The group owning every one of ``targets`` (one owner), else None."""
-    homes = {owners.get(e) for e in targets}
-    return homes.pop() if len(homes) == 1 and None not in homes else None
+def _strongest(groups: list[list[_Draft]], root: int, find: Callable[[int], int]) -> int:
+    """The highest severity rank among the problems already joined under ``root``."""
+    return max(SEVERITY_RANK[g[0].severity] for j, g in enumerate(groups) if find(j) == find(root))
+
+
+def _covering(targets: frozenset[int], owners: dict[int, int], find: Callable[[int], int]) -> int | None:
+    """The (already joined) problem owning every one of ``targets``, else None."""
+    if not targets or any(e not in owners for e in targets):
+        return None
+    homes = {find(owners[e]) for e in targets}
+    return homes.pop() if len(homes) == 1 else None
