@@ -228,10 +228,13 @@ class ReportBuilder:
         explanation = message + " Found: " + "; ".join(match.evidence) + "."
         if note:
             explanation += f" {self._render(note, facts, bindings)}"
-        interventions = [InterventionOut(
-            action=iv["action"], to=iv.get("to", "prescriber"), lab=iv.get("lab"),
-            target=self._names(facts, bindings[iv["target"]]) if iv.get("target") in bindings else iv.get("target"),
-            text=self._render(iv["text"], facts, bindings)) for iv in rule.interventions]
+        interventions = self._interventions(facts, rule, bindings)
+        if lead.kind == "monitoring-gap":
+            # one blood draw: every test the joined gaps order
+            for d in group[1:]:
+                extra = self._interventions(facts, self.rules[d.rule], dict(d.match.bindings))
+                interventions += [iv for iv in extra if iv.action == "order-lab"
+                                  and (iv.action, iv.text) not in {(x.action, x.text) for x in interventions}]
         others = [d for d in group[1:] if d.rule != lead.rule]
         reasons = [self._reason(facts, d) for d in others]
         title = self._render(rule.title, facts, bindings, rule)
@@ -254,6 +257,12 @@ class ReportBuilder:
                         for k in keys],
             implicated=implicated, site_note=self.site_notes.get(rule.id))
 
+
+    def _interventions(self, facts: PatientFacts, rule: CompiledRule, bindings: dict) -> list[InterventionOut]:
+        return [InterventionOut(
+            action=iv["action"], to=iv.get("to", "prescriber"), lab=iv.get("lab"),
+            target=self._names(facts, bindings[iv["target"]]) if iv.get("target") in bindings else iv.get("target"),
+            text=self._render(iv["text"], facts, bindings, rule)) for iv in rule.interventions]
 
     def _references(self, group: list["_Draft"], medications: set[str]) -> list[str]:
         """The group's references, without the labels of drugs this patient does not take (a rule about

@@ -13,8 +13,9 @@ A problem's main action is its first intervention, with the medication entries i
 - an untreated condition joins another whose missing therapy includes all of its own (an SGLT2
   inhibitor for diabetic CKD also answers "SGLT2 inhibitor or GLP-1 agonist" for diabetes with ASCVD):
   one start satisfies both.
-Otherwise untreated conditions, monitoring gaps and therapy not at goal ask for something else (start a
-drug, order a test) and are not joined. Entries, not ingredients, are compared, so the two ingredients of
+- the monitoring gaps left over are one problem: the tests due are ordered together.
+Otherwise untreated conditions and therapy not at goal ask for something else (start a drug, review the
+regimen) and are not joined. Entries, not ingredients, are compared, so the two ingredients of
 one product (sulfamethoxazole/trimethoprim) are one target. The pass runs after the same-kind merge
 in build.py, so any finding already folded there (e.g. a mechanism template under a label rule)
 travels with its problem.
@@ -99,6 +100,14 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                 # i's therapy is one of the options j asks for: starting it answers both (ties: first wins)
                 if i != j and wanted and wanted <= other and (wanted != other or i < j):
                     union(i, j)
+    # the tests still due are one ask (one blood draw): monitoring gaps not already under a problem
+    # that replaces their drug become one problem
+    members: dict[int, list[int]] = {}
+    for i in range(len(groups)):
+        members.setdefault(find(i), []).append(i)
+    due = [root for root, idx in members.items() if all(groups[j][0].kind == "monitoring-gap" for j in idx)]
+    for root in due[1:]:
+        union(due[0], root)
     joined: dict[int, list[_Draft]] = {}
     for i, group in enumerate(groups):
         joined.setdefault(find(i), []).extend(group)
