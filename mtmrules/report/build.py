@@ -28,7 +28,7 @@ from mtmrules.engine.matches import Match
 from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
-from mtmrules.report.grouping import group_by_action
+from mtmrules.report.grouping import DOSE, REPLACE, group_by_action
 from mtmrules.report.harm import HarmContext
 
 if TYPE_CHECKING:
@@ -45,6 +45,10 @@ KIND_WEIGHT = {
     "nonadherence": 3, "monitoring-gap": 2, "dose-too-low": 2, "no-indication": 1,
 }
 CONVERGENCE_STEP, CONVERGENCE_CAP = 1.5, 4.5
+
+
+def _action_order(action: str | None) -> int:
+    return 0 if action in REPLACE else 1 if action in DOSE else 2
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -77,9 +81,10 @@ class ReportBuilder:
         drafts = [self._draft(facts, m, risk) for m in matches if m.state == "fired"]
         groups = group_by_action(_merge(drafts), self._action, self._missing_therapy)
         for group in groups:
-            # the lead is the most severe reason, and among equals the one with most harm in this patient
-            group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], -(d.score + self._context_points(facts, [d])),
-                                      d.rule))
+            # the lead is the most severe reason; among equals one that names the action (replace, then
+            # dose), then the one with most harm in this patient
+            group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], _action_order(self._action(d)[0]),
+                                      -(d.score + self._context_points(facts, [d])), d.rule))
             self._score_in_context(facts, group)
         groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], -KIND_WEIGHT.get(g[0].kind, 0),
                                    -len(g), g[0].rule, g[0].id))

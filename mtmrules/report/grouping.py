@@ -7,7 +7,7 @@ A problem's main action is its first intervention, with the medication entries i
   a replace problem on that entry (a dose change is moot when the drug is replaced);
 - *review* (assess, document-indication) problems whose targets are all replaced or re-dosed join it;
 - a drug-drug interaction with no replace or dose action of its own joins a problem, at least as
-  severe, that replaces one of its drugs: replacing that drug removes the pair;
+  severe, that replaces (or else re-doses) one of its drugs: that action answers the pair;
 - any other problem with no replace or dose action of its own, all of whose drugs one problem (at least
   as severe) replaces, joins it — including a monitoring gap: monitoring a drug about to be replaced is moot;
 - an untreated condition joins another whose missing therapy includes all of its own (an SGLT2
@@ -83,7 +83,9 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
             if home is not None and find(home) != find(i):
                 union(home, i)
         elif groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE:
-            stronger = [replaced[e] for e in sorted(entries) if e in replaced and _at_least(groups, replaced[e], i)]
+            # replacing (or re-dosing) one of its drugs answers the pair
+            stronger = [owner[e] for owner in (replaced, dosed) for e in sorted(entries)
+                        if e in owner and _at_least(groups, owner[e], i)]
             if stronger:
                 union(stronger[0], i)
     for i, (action, _, entries) in enumerate(heads):
