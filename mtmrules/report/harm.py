@@ -44,6 +44,10 @@ class HarmContext:
                                 row["consequence"])
                         for _, row in kb.table("harm_signals")]
         self.high_alert: frozenset[str] = frozenset().union(*(members(row["drug"]) for _, row in kb.table("high_alert")))
+        self._by_ingredient: dict[str, list[int]] = {}
+        for index, signal in enumerate(self.signals):
+            for ingredient in signal.ingredients:
+                self._by_ingredient.setdefault(ingredient, []).append(index)
 
     def factors(self, facts: PatientFacts, ingredients: set[str], entries: set[int]) -> list[tuple[float, str]]:
         """(points, reason) for each context signal present, strongest lab first; deterministic."""
@@ -62,10 +66,8 @@ class HarmContext:
 
     def _lab(self, facts: PatientFacts, ingredients: set[str]) -> tuple[float, str] | None:
         best: tuple[float, str] | None = None
-        for signal in self.signals:
-            if not signal.ingredients & ingredients:
-                continue
-            found = self._reading(facts, signal)
+        for index in sorted({i for ing in ingredients for i in self._by_ingredient.get(ing, ())}):
+            found = self._reading(facts, self.signals[index])
             if found and (best is None or found[0] > best[0]):
                 best = found
         return best
