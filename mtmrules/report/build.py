@@ -260,7 +260,9 @@ class ReportBuilder:
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
             references=[Reference(key=k, citation=self.kb.sources[k].citation, url=self.kb.sources[k].url)
                         for k in keys],
-            implicated=implicated, site_note=self.site_notes.get(rule.id))
+            implicated=implicated,
+            site_note="; ".join(dict.fromkeys(self.site_notes[r] for r in (rule.id, *(d.rule for d in group))
+                                              if r in self.site_notes)) or None)
 
 
     def _interventions(self, facts: PatientFacts, rule: CompiledRule, bindings: dict) -> list[InterventionOut]:
