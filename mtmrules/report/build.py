@@ -129,7 +129,9 @@ class ReportBuilder:
         """Add the patient context of the whole group to its lead's score (and keep why)."""
         lead = group[0]
         factors = self._context(facts, group)
-        reasons = len(dict.fromkeys(d.rule for d in group)) - 1
+        # further findings that argue for the action (a moot monitoring gap joined under it does not)
+        reasons = len(dict.fromkeys(d.rule for d in group[1:] if d.rule != lead.rule
+                                    and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
         if reasons:
             factors.append((min(CONVERGENCE_CAP, CONVERGENCE_STEP * reasons),
                             f"{reasons} further reason{'s' if reasons > 1 else ''} for the same action"))
