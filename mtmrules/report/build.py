@@ -66,8 +66,10 @@ def patient_risk(facts: PatientFacts) -> float:
 
 class ReportBuilder:
     def __init__(self, kb: KnowledgeBase, rules: dict[str, CompiledRule], packs: dict[str, str],
-                 site: "SitePolicy | None" = None, site_notes: dict[str, str] | None = None) -> None:
+                 site: "SitePolicy | None" = None, site_notes: dict[str, str] | None = None,
+                 sources: dict | None = None) -> None:
         self.kb, self.rules, self.packs = kb, rules, packs
+        self.sources = sources if sources is not None else kb.sources
         self.site, self.site_notes = site, site_notes or {}
         self.harm = HarmContext(kb)
         self.site_out = None if site is None else SiteOut(
@@ -260,8 +262,7 @@ class ReportBuilder:
             medications=medications,
             conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=lead.factors,
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
-            references=[Reference(key=k, citation=self.kb.sources[k].citation, url=self.kb.sources[k].url)
-                        for k in keys],
+            references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
             implicated=implicated,
             site_note="; ".join(dict.fromkeys(self.site_notes[r] for r in (rule.id, *(d.rule for d in group))
                                               if r in self.site_notes)) or None)
