@@ -159,7 +159,8 @@ class ReportBuilder:
         shown, hidden = self._shown(self.ranked(facts, matches))
         problems = [self._problem(facts, group, rank) for rank, group in enumerate(shown, 1)]
         suppressed = [Suppressed(id=g[0].id, rule=g[0].rule,
-                                 title=self._render(self.rules[g[0].rule].title, facts, dict(g[0].match.bindings), self.rules[g[0].rule]),
+                                 title=self._render(self.rules[g[0].rule].title, facts, dict(g[0].match.bindings),
+                                                    self.rules[g[0].rule]),
                                  reason=f"below {self.site.site}'s minimum severity ({self.site.min_severity})")
                       for g in hidden] if self.site is not None else []
         not_evaluated = [NotEvaluated(rule=m.rule, reason="; ".join(m.missing)) for m in matches
@@ -197,7 +198,8 @@ class ReportBuilder:
             if name in bindings:
                 return self._names(facts, bindings[name])
             if name == "overdue" and rule is not None:
-                labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in true_leaves(rule.when, facts, ir.LabMissing)]
+                leaves = true_leaves(rule.when, facts, ir.LabMissing)
+                labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in leaves]
                 return " or ".join(dict.fromkeys(labels)) or "a monitoring test"
             if name == "age":
                 return str(facts.age) if facts.age is not None else "unknown age"
@@ -255,7 +257,8 @@ class ReportBuilder:
         medications = sorted({m for d in group for m in d.medications})
         keys = self._references(group, set(medications))
         return Problem(
-            id=lead.id, rank=rank, score=lead.score, rule=rule.id, also_found_by=sorted({d.rule for d in group[1:]} - {rule.id}),
+            id=lead.id, rank=rank, score=lead.score, rule=rule.id,
+            also_found_by=sorted({d.rule for d in group[1:]} - {rule.id}),
             kind=rule.kind, category=rule.category, severity=lead.severity, action_level=action_level,
             title=title, explanation=explanation,
             evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
@@ -292,7 +295,8 @@ class ReportBuilder:
             text += " Found: " + "; ".join(draft.match.evidence) + "."
         if draft.match.modifier is not None and rule.modifiers[draft.match.modifier].note:
             text += " " + self._render(rule.modifiers[draft.match.modifier].note, facts, bindings)
-        return Reason(rule=rule.id, kind=rule.kind, severity=draft.severity, title=self._render(rule.title, facts, bindings, rule),
+        return Reason(rule=rule.id, kind=rule.kind, severity=draft.severity,
+                      title=self._render(rule.title, facts, bindings, rule),
                       explanation=text, medications=draft.medications)
 
 

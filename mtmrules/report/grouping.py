@@ -93,7 +93,8 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
         if action in REPLACE or action in DOSE or not entries or groups[i][0].kind == "untreated-condition":
             continue
         home = _covering(entries, replaced, find)
-        if home is not None and find(home) != find(i) and _strongest(groups, home, find) >= SEVERITY_RANK[groups[i][0].severity]:
+        if (home is not None and find(home) != find(i)
+                and _strongest(groups, home, find) >= SEVERITY_RANK[groups[i][0].severity]):
             union(home, i)
     if missing_therapy is not None:
         gaps = [(i, missing_therapy(g[0])) for i, g in enumerate(groups) if g[0].kind == "untreated-condition"]

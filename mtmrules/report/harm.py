@@ -43,7 +43,8 @@ class HarmContext:
                                 float(row["marked"]) if row["marked"] else None, int(row["within_days"]),
                                 row["consequence"])
                         for _, row in kb.table("harm_signals")]
-        self.high_alert: frozenset[str] = frozenset().union(*(members(row["drug"]) for _, row in kb.table("high_alert")))
+        self.high_alert: frozenset[str] = frozenset().union(
+            *(members(row["drug"]) for _, row in kb.table("high_alert")))
         self._by_ingredient: dict[str, list[int]] = {}
         for index, signal in enumerate(self.signals):
             for ingredient in signal.ingredients:
@@ -88,7 +89,8 @@ class HarmContext:
                 return None
             return LAB_MILD, (f"{signal.consequence}: {shown}, down {format_number(round(fall))}% from "
                               f"{format_number(before.value)} on {before.date.isoformat()}")
-        beyond = (lambda limit: latest.value > limit) if signal.direction == "above" else (lambda limit: latest.value < limit)
+        def beyond(limit: float) -> bool:
+            return latest.value > limit if signal.direction == "above" else latest.value < limit
         if not beyond(signal.mild):
             return None
         points = LAB_MARKED if signal.marked is not None and beyond(signal.marked) else LAB_MILD
