@@ -262,7 +262,7 @@ class ReportBuilder:
             kind=rule.kind, category=rule.category, severity=lead.severity, action_level=action_level,
             title=title, explanation=explanation,
             evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
-            medications=medications,
+            medications=medications, lead_medications=lead.medications,
             conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=lead.factors,
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
             references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
@@ -297,7 +297,8 @@ class ReportBuilder:
             text += " " + self._render(rule.modifiers[draft.match.modifier].note, facts, bindings)
         return Reason(rule=rule.id, kind=rule.kind, severity=draft.severity,
                       title=self._render(rule.title, facts, bindings, rule),
-                      explanation=text, medications=draft.medications)
+                      explanation=text, medications=draft.medications,
+                      patient_text=self._render(rule.patient_text, facts, bindings, rule))
 
 
 def _in_sentence(label: str) -> str:

@@ -61,6 +61,7 @@ class Reason(_Out):
     title: str
     explanation: str
     medications: list[str]
+    patient_text: str = ""
 
 
 class Problem(_Out):
@@ -85,6 +86,7 @@ class Problem(_Out):
     references: list[Reference]
     implicated: list[str] = Field(default_factory=list)
     reasons: list[Reason] = Field(default_factory=list)      # the findings listed in also_found_by, rendered
+    lead_medications: list[str] = Field(default_factory=list)  # drugs of the leading finding (its interventions)
     rank_factors: list[str] = Field(default_factory=list)    # patient context added to the score, with points
     decision: str | None = None          # proposed | accepted | deferred (from a session file)
     decision_note: str | None = None
