@@ -108,7 +108,8 @@ def test_action_plan_is_one_line_per_problem_grouped_by_what_the_patient_does(pl
     assert sorted(shown) == sorted(p.id for p in prepared.report.problems)
     assert len(plan.actions) < len(prepared.report.problems)
     headings = [a.heading for a in plan.actions]
-    assert headings[:3] == ["My medicines for arthritis pain: acetaminophen, ibuprofen", "Ask my doctors", "Tests I need"]
+    # ranked by harm (issue 18): the overdue INR on warfarin comes before the prescriber questions
+    assert headings[:3] == ["My medicines for arthritis pain: acetaminophen, ibuprofen", "Tests I need", "Ask Dr. Patel"]
     assert "My medicine for sleep: diphenhydramine" in headings
     assert not any("self" in h.lower() for h in headings)
     for action in plan.actions:
@@ -117,10 +118,9 @@ def test_action_plan_is_one_line_per_problem_grouped_by_what_the_patient_does(pl
             assert not re.match(r"(Teach|Explain|Review|Counsel|Assess)\b", step), step
     pain = plan.actions[0]
     assert "Ask Dr. Patel whether to stop ibuprofen or switch." in pain.to_do     # "it" named: the box has two drugs
-    ask = plan.actions[1]
-    assert ask.to_do == ["Show this page to Dr. Patel and Dr. Lee at your next visit, or call the office. "
-                         "Ask about each point."]
-    assert [t.split(":")[0] for t in ask.talked_about] == ["Dr. Patel", "Dr. Patel", "Dr. Patel", "Dr. Lee"]
+    ask = plan.actions[2]
+    assert ask.to_do == ["Show this page to Dr. Patel at your next visit, or call the office. Ask about each point."]
+    assert len(ask.talked_about) == 3 and any("simvastatin" in t for t in ask.talked_about)
     tests = next(a for a in plan.actions if a.heading == "Tests I need")
     assert any(s.startswith("Get your INR blood test") and "this week" in s for s in tests.to_do)
     assert plan.follow_up[0] == "Your pharmacist will call you by December 4, 2026."

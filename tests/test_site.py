@@ -22,8 +22,9 @@ overrides:
     severity: major
     reason: P&T escalated it after two GI bleeds
 """
+# warfarin started recently: Beers advises against *starting* it first-line (a minor finding)
 PATIENT = {"id": "p", "age": 78, "sex": "female", "conditions": ["atrial fibrillation", "hypertension"],
-           "medications": ["warfarin 5 mg daily", "naproxen 500 mg twice daily"]}
+           "medications": [{"name": "warfarin 5 mg daily", "start_date": "2026-10-01"}, "naproxen 500 mg twice daily"]}
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_cli_site_option_and_environment_variable(tmp_path):
     policy, profile = tmp_path / "site.yaml", tmp_path / "p.yaml"
     policy.write_text(POLICY)
     profile.write_text("id: p\nage: 78\nsex: female\nconditions: [atrial fibrillation]\n"
-                       "medications: [warfarin 5 mg daily, naproxen 500 mg twice daily]\n")
+                       "medications: [{name: warfarin 5 mg daily, start_date: 2026-10-01}, naproxen 500 mg twice daily]\n")
     out = run("--site", str(policy), "check", str(profile), "--as-of", "2026-11-27", check_rc=0).stdout
     assert "Site policy: Acme Pharmacy" in out and "Not shown (1)" in out
     assert "Site policy" not in run("check", str(profile), "--as-of", "2026-11-27", check_rc=0).stdout
@@ -96,7 +97,7 @@ def test_engine_screen_uses_the_engines_own_packs_and_policy(tmp_path, site_engi
     folder = tmp_path / "profiles"
     folder.mkdir()
     (folder / "p.yaml").write_text("id: p\nage: 78\nsex: female\nconditions: [atrial fibrillation]\n"
-                                   "medications: [warfarin 5 mg daily, naproxen 500 mg twice daily]\n")
+                                   "medications: [{name: warfarin 5 mg daily, start_date: 2026-10-01}, naproxen 500 mg twice daily]\n")
     rules = set(site_engine.screen(folder, as_of=AS_OF).problems["rule"])
     assert "geriatric/beers-warfarin-first-line" not in rules       # below the site's minimum
     assert "geriatric/beers-warfarin-first-line" in set(Engine.default().screen(folder, as_of=AS_OF).problems["rule"])

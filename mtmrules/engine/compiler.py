@@ -23,7 +23,7 @@ from mtmrules.yamlsource import Document, load_file
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _TABLE_FIELD = re.compile(r"\$\{([a-z_][a-z0-9_]*)\}")
 #: Placeholders every message may use besides its bindings.
-PATIENT_PLACEHOLDERS = ("age", "egfr", "crcl", "sex")
+PATIENT_PLACEHOLDERS = ("age", "egfr", "crcl", "sex", "overdue")   # overdue: the lab-missing conditions that held
 
 
 def _as_list(value: str | list[str] | None) -> list[str]:

@@ -77,3 +77,21 @@ def _step(executor: NaiveExecutor, node: ir.Node, facts: PatientFacts) -> Step:
     if group is None:
         return Step(node.text or type(node).__name__, outcome.state, tuple(detail))
     return Step(group, outcome.state, (), [_step(executor, child, facts) for child in node.children])
+
+
+def true_leaves(node: ir.Node, facts: PatientFacts, kind: type) -> list[ir.Node]:
+    """Leaves of type ``kind`` that hold for this patient on the paths that made ``node`` true (never
+    inside a ``none``): what a title or message may truthfully name, e.g. the overdue tests."""
+    executor = NaiveExecutor([])
+    out: list[ir.Node] = []
+
+    def walk(current: ir.Node) -> None:
+        if executor.eval(current, facts).state != TRUE:
+            return
+        if isinstance(current, (ir.All, ir.Any_)):
+            for child in current.children:
+                walk(child)
+        elif isinstance(current, kind):
+            out.append(current)
+    walk(node)
+    return out

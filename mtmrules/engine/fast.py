@@ -77,7 +77,7 @@ def compile_node(node: ir.Node) -> Callable[[_Context], Outcome]:
     """IR node → closure returning the node's Outcome (bindings applied)."""
     if isinstance(node, (ir.All, ir.Any_, ir.Not)):
         children = [compile_node(c) for c in node.children]
-        texts = [c.text for c in node.children]
+        absences = [ir.absence_text(c) for c in node.children]
         name = node.bind
         if isinstance(node, ir.All):
             def run(ctx: _Context) -> Outcome:
@@ -93,7 +93,7 @@ def compile_node(node: ir.Node) -> Callable[[_Context], Outcome]:
                 return combine_any([child(ctx) for child in children])
         else:
             def run(ctx: _Context) -> Outcome:
-                return combine_none([child(ctx) for child in children], texts)
+                return combine_none([child(ctx) for child in children], absences)
         if name is None:
             return run
         return lambda ctx: bind(out := run(ctx), name, out.refs)

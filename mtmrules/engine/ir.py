@@ -236,3 +236,38 @@ class CompiledRule:
     source_line: int | None = None
     test_lines: tuple[int | None, ...] = ()   # the line of each of ``tests`` in ``source_file``
     template_id: str = ""   # the rule id in the pack (differs from the last part of ``id`` for table rows)
+
+
+def absence_text(node: Node) -> str:
+    """What is true of the patient when ``node`` is false, in words — the evidence of a ``none``.
+
+    Only a leaf's absence is stated as "no …": a false ``any`` is the absence of each child, but a false
+    ``all`` only means one of its parts is missing, and a false ``none`` that one of its items is present.
+    """
+    if isinstance(node, Any_):
+        return "; ".join(t for t in (absence_text(c) for c in node.children) if t)
+    if isinstance(node, All):
+        text = statement(node)
+        return f"not all of ({text})" if text else ""
+    if isinstance(node, Not):
+        present = " or ".join(t for t in map(statement, node.children) if t)
+        return f"at least one of: {present}" if present else ""
+    if not node.text:
+        return ""
+    if isinstance(node, LabMissing):
+        return f"{node.text[3:]} on file" if node.text.startswith("no ") else f"not: {node.text}"
+    if isinstance(node, (Med, CondGroup, AllergyTo, AllergyConflict)):
+        return f"no {node.text}"
+    return f"not: {node.text}"
+
+
+def statement(node: Node) -> str:
+    """The node's condition in words, with nested ``none`` written "none of (…)" so that no part of it
+    reads as a claim that something is absent."""
+    if isinstance(node, (All, Any_)):
+        joiner = " and " if isinstance(node, All) else " or "
+        return joiner.join(t for t in map(statement, node.children) if t)
+    if isinstance(node, Not):
+        inner = " or ".join(t for t in map(statement, node.children) if t)
+        return f"none of ({inner})" if inner else ""
+    return node.text

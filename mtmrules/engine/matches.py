@@ -57,13 +57,15 @@ def combine_any(outcomes: list[Outcome]) -> Outcome:
     return FALSE_OUTCOME
 
 
-def combine_none(outcomes: list[Outcome], texts: list[str]) -> Outcome:
+def combine_none(outcomes: list[Outcome], absences: list[str]) -> Outcome:
+    """``none``: true when every child is false; ``absences`` say what each false child means
+    (``ir.absence_text``), so the evidence never claims more than the verdict established."""
     inner = combine_any(outcomes)
     if inner.state == TRUE:
         return FALSE_OUTCOME
     if inner.state == UNKNOWN:
         return inner
-    return Outcome(TRUE, evidence=tuple(f"no {t}" for t in texts if t))
+    return Outcome(TRUE, evidence=tuple(t for t in absences if t))
 
 
 def _unique(items) -> tuple[str, ...]:

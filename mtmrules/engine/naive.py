@@ -124,7 +124,7 @@ class NaiveExecutor:
         elif isinstance(node, ir.Any_):
             out = combine_any([self.eval(c, facts) for c in node.children])
         elif isinstance(node, ir.Not):
-            out = combine_none([self.eval(c, facts) for c in node.children], [c.text for c in node.children])
+            out = combine_none([self.eval(c, facts) for c in node.children], [ir.absence_text(c) for c in node.children])
         else:
             out, refs = self.leaf(node, facts)
             return bind(out, node.bind, refs)

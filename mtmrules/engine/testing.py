@@ -52,6 +52,10 @@ def run_rule_tests(engine: Engine, executor: str | None = None, keyword: str | N
                 report = engine.reporter.build(facts, tuple(matches.values()), executor or engine.executor)
                 problem = next((p for p in report.problems if p.rule == rule.id or rule.id in p.also_found_by), None)
                 got = problem.model_dump(mode="json") if problem else {}
+                if problem is not None and problem.rule != rule.id:
+                    # joined into another problem (one drug, one action): judge the rule's own finding
+                    own = next((r for r in problem.reasons if r.rule == rule.id), None)
+                    got.update(own.model_dump(mode="json") if own else {})
                 for key, value in test.expect.items():
                     have = got.get(key)
                     if isinstance(value, list) and isinstance(have, list):

@@ -1,33 +1,41 @@
-"""Match table → Report: render texts, merge duplicates, score and rank. Shared by every executor.
+"""Match table → Report: render texts, merge duplicates, join problems that ask for one action on one
+drug, score by harm in this patient and rank. Shared by every executor.
 
-Score (documented in docs/ranking.md): severity base + kind weight + patient risk.
+Score (documented in docs/ranking.md): severity base + kind weight + patient risk + context.
 - severity: contraindicated 90, major 70, moderate 45, minor 20
 - kind: drug-allergy 8, renal-dose 6, dose-too-high 6, drug-drug-interaction 5, drug-disease 5,
   duplicate-therapy 4, untreated-condition 4, age-inappropriate 3, ineffective-therapy 3,
   nonadherence 3, monitoring-gap 2, dose-too-low 2, no-indication 1
 - patient risk: age ≥ 85 +4, ≥ 75 +3, ≥ 65 +2; eGFR < 30 +2; 10 or more active medications +1.5
-Ties break on rule id, so the order is total and deterministic.
+- context (report/harm.py): a lab already showing the consequence +6/+10, a drug started in the last
+  90 days +4, an ISMP high-alert drug +3, and +1.5 for each further reason joined into the problem (at most +4.5)
+Ties break on severity, kind weight and the number of reasons before rule id, so the order is total and
+deterministic.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mtmrules import __version__
+from mtmrules.engine import ir
+from mtmrules.engine.explain import true_leaves
 from mtmrules.engine.ir import CompiledRule
 from mtmrules.engine.matches import Match
 from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
+from mtmrules.report.grouping import DOSE, REPLACE, group_by_action
+from mtmrules.report.harm import HarmContext
 
 if TYPE_CHECKING:
     from mtmrules.engine.site import SitePolicy
 from mtmrules.report.models import (ConditionOut, Dose, InterventionOut, MedicationOut, NotEvaluated,
-                                    PatientOut, Problem, Reference, Report, SiteOut, SiteRuleOut, Suppressed,
-                                    Unresolved)
+                                    PatientOut, Problem, Reason, Reference, Report, SiteOut, SiteRuleOut,
+                                    Suppressed, Unresolved)
 
 SEVERITY_BASE = {"contraindicated": 90.0, "major": 70.0, "moderate": 45.0, "minor": 20.0}
 SEVERITY_ORDER = {"contraindicated": 0, "major": 1, "moderate": 2, "minor": 3}
@@ -36,6 +44,11 @@ KIND_WEIGHT = {
     "duplicate-therapy": 4, "untreated-condition": 4, "age-inappropriate": 3, "ineffective-therapy": 3,
     "nonadherence": 3, "monitoring-gap": 2, "dose-too-low": 2, "no-indication": 1,
 }
+CONVERGENCE_STEP, CONVERGENCE_CAP = 1.5, 4.5
+
+
+def _action_order(action: str | None) -> int:
+    return 0 if action in REPLACE else 1 if action in DOSE else 2
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
@@ -58,6 +71,7 @@ class ReportBuilder:
         self.kb, self.rules, self.packs = kb, rules, packs
         self.sources = sources if sources is not None else kb.sources
         self.site, self.site_notes = site, site_notes or {}
+        self.harm = HarmContext(kb)
         self.site_out = None if site is None else SiteOut(
             name=site.site, min_severity=site.min_severity,
             disabled=[SiteRuleOut(rule=o.rule, reason=o.reason) for o in site.disabled()],
@@ -67,9 +81,64 @@ class ReportBuilder:
         """Merged and ranked problem groups (lead first) — shared by full reports and screening rows."""
         risk = patient_risk(facts)
         drafts = [self._draft(facts, m, risk) for m in matches if m.state == "fired"]
-        groups = _merge(drafts)
-        groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], g[0].rule, g[0].id))
+        groups = group_by_action(_merge(drafts), self._action, self._missing_therapy)
+        for group in groups:
+            # the lead is the most severe reason; among equals one that names the action (replace, then
+            # dose), then the one with most harm in this patient
+            group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], _action_order(self._action(d)[0]),
+                                      -(d.score + self._context_points(facts, [d])), d.rule))
+            self._score_in_context(facts, group)
+        groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], -KIND_WEIGHT.get(g[0].kind, 0),
+                                   -len(g), g[0].rule, g[0].id))
         return groups
+
+    def _action(self, draft: "_Draft") -> tuple[str | None, frozenset[int], frozenset[int]]:
+        """The draft's main action (first intervention), the entries it targets and all its entries."""
+        bindings = dict(draft.match.bindings)
+        entries = frozenset(r[1] for refs in bindings.values() for r in refs if r[0] == "med")
+        interventions = self.rules[draft.rule].interventions
+        if not interventions:
+            return None, frozenset(), entries
+        main = interventions[0]
+        targets = frozenset(r[1] for r in bindings.get(main.get("target"), ()) if r[0] == "med")
+        return main["action"], targets, entries
+
+    def _context(self, facts: PatientFacts, group: list["_Draft"]) -> list[tuple[float, str]]:
+        ingredients = {m for d in group for m in d.medications}
+        entries = {r[1] for d in group for _, refs in d.match.bindings for r in refs if r[0] == "med"}
+        return self.harm.factors(facts, ingredients, entries)
+
+    def _context_points(self, facts: PatientFacts, group: list["_Draft"]) -> float:
+        return sum(points for points, _ in self._context(facts, group))
+
+    def _missing_therapy(self, draft: "_Draft") -> frozenset[str]:
+        """Ingredients an untreated-condition rule requires to be absent (any of them would answer it)."""
+        found: set[str] = set()
+
+        def walk(node: ir.Node, negated: bool) -> None:
+            if isinstance(node, ir.Not):
+                for child in node.children:
+                    walk(child, True)
+            elif isinstance(node, (ir.All, ir.Any_)):
+                for child in node.children:
+                    walk(child, negated)
+            elif negated and isinstance(node, ir.Med):
+                found.update(node.match.ingredients)
+        walk(self.rules[draft.rule].when, False)
+        return frozenset(found)
+
+    def _score_in_context(self, facts: PatientFacts, group: list["_Draft"]) -> None:
+        """Add the patient context of the whole group to its lead's score (and keep why)."""
+        lead = group[0]
+        factors = self._context(facts, group)
+        # further findings that argue for the action (a moot monitoring gap joined under it does not)
+        reasons = len(dict.fromkeys(d.rule for d in group[1:] if d.rule != lead.rule
+                                    and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
+        if reasons:
+            factors.append((min(CONVERGENCE_CAP, CONVERGENCE_STEP * reasons),
+                            f"{reasons} further reason{'s' if reasons > 1 else ''} for the same action"))
+        lead.score = round(lead.score + sum(points for points, _ in factors), 1)
+        lead.factors = [f"{text} (+{format_number(points)})" for points, text in factors]
 
     def _shown(self, groups: list[list["_Draft"]]) -> tuple[list[list["_Draft"]], list[list["_Draft"]]]:
         """(groups reported as problems, groups below the site's minimum severity)."""
@@ -83,14 +152,15 @@ class ReportBuilder:
         building the full report: same merging, ranking and site policy."""
         shown, _ = self._shown(self.ranked(facts, matches))
         return [[facts.patient_id, rank, d.kind, d.category, d.severity, d.score, d.rule, ";".join(d.medications),
-                 self._render(self.rules[d.rule].title, facts, dict(d.match.bindings))]
+                 self._render(self.rules[d.rule].title, facts, dict(d.match.bindings), self.rules[d.rule])]
                 for rank, (d, *_) in enumerate(shown, 1)]
 
     def build(self, facts: PatientFacts, matches: tuple[Match, ...], engine: str) -> Report:
         shown, hidden = self._shown(self.ranked(facts, matches))
         problems = [self._problem(facts, group, rank) for rank, group in enumerate(shown, 1)]
         suppressed = [Suppressed(id=g[0].id, rule=g[0].rule,
-                                 title=self._render(self.rules[g[0].rule].title, facts, dict(g[0].match.bindings)),
+                                 title=self._render(self.rules[g[0].rule].title, facts, dict(g[0].match.bindings),
+                                                    self.rules[g[0].rule]),
                                  reason=f"below {self.site.site}'s minimum severity ({self.site.min_severity})")
                       for g in hidden] if self.site is not None else []
         not_evaluated = [NotEvaluated(rule=m.rule, reason="; ".join(m.missing)) for m in matches
@@ -121,11 +191,16 @@ class ReportBuilder:
                 names.append(self.kb.labs[ref[1]].label)
         return ", ".join(dict.fromkeys(names))
 
-    def _render(self, text: str, facts: PatientFacts, bindings: dict[str, tuple]) -> str:
+    def _render(self, text: str, facts: PatientFacts, bindings: dict[str, tuple],
+                rule: CompiledRule | None = None) -> str:
         def value(m: re.Match) -> str:
             name = m.group(1)
             if name in bindings:
                 return self._names(facts, bindings[name])
+            if name == "overdue" and rule is not None:
+                leaves = true_leaves(rule.when, facts, ir.LabMissing)
+                labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in leaves]
+                return " or ".join(dict.fromkeys(labels)) or "a monitoring test"
             if name == "age":
                 return str(facts.age) if facts.age is not None else "unknown age"
             if name in ("egfr", "crcl"):
@@ -160,25 +235,75 @@ class ReportBuilder:
         if match.modifier is not None:
             action_level, note = rule.modifiers[match.modifier].action_level, rule.modifiers[match.modifier].note
         refs = [r for _, rs in match.bindings for r in rs]
-        message = self._render(rule.message, facts, bindings)
+        message = self._render(rule.message, facts, bindings, rule)
         explanation = message + " Found: " + "; ".join(match.evidence) + "."
         if note:
             explanation += f" {self._render(note, facts, bindings)}"
-        interventions = [InterventionOut(
+        interventions = self._interventions(facts, rule, bindings)
+        if lead.kind == "monitoring-gap":
+            # one blood draw: every test the joined gaps order
+            for d in group[1:]:
+                extra = self._interventions(facts, self.rules[d.rule], dict(d.match.bindings))
+                interventions += [iv for iv in extra if iv.action == "order-lab"
+                                  and (iv.action, iv.text) not in {(x.action, x.text) for x in interventions}]
+        others = [d for d in group[1:] if d.rule != lead.rule]
+        reasons = [self._reason(facts, d) for d in others]
+        title = self._render(rule.title, facts, bindings, rule)
+        reasons = [r for r in reasons if r.title != title]
+        if reasons:
+            explanation += " Also: " + " ".join(f"{r.title} ({r.severity}): {r.explanation}" for r in reasons)
+        refs = [r for d in group for _, rs in d.match.bindings for r in rs]
+        implicated = sorted({src for src in (_source_of(facts, r) for r in refs) if src})
+        medications = sorted({m for d in group for m in d.medications})
+        keys = self._references(group, set(medications))
+        return Problem(
+            id=lead.id, rank=rank, score=lead.score, rule=rule.id,
+            also_found_by=sorted({d.rule for d in group[1:]} - {rule.id}),
+            kind=rule.kind, category=rule.category, severity=lead.severity, action_level=action_level,
+            title=title, explanation=explanation,
+            evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
+            medications=medications, lead_medications=lead.medications,
+            conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=lead.factors,
+            interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
+            references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
+            implicated=implicated,
+            site_note="; ".join(dict.fromkeys(self.site_notes[r] for r in (rule.id, *(d.rule for d in group))
+                                              if r in self.site_notes)) or None)
+
+
+    def _interventions(self, facts: PatientFacts, rule: CompiledRule, bindings: dict) -> list[InterventionOut]:
+        return [InterventionOut(
             action=iv["action"], to=iv.get("to", "prescriber"), lab=iv.get("lab"),
             target=self._names(facts, bindings[iv["target"]]) if iv.get("target") in bindings else iv.get("target"),
-            text=self._render(iv["text"], facts, bindings)) for iv in rule.interventions]
-        implicated = sorted({src for src in (_source_of(facts, r) for r in refs) if src})
-        keys = dict.fromkeys(k for d in group for k in self.rules[d.rule].references)
-        return Problem(
-            id=lead.id, rank=rank, score=lead.score, rule=rule.id, also_found_by=sorted(d.rule for d in group[1:]),
-            kind=rule.kind, category=rule.category, severity=lead.severity, action_level=action_level,
-            title=self._render(rule.title, facts, bindings), explanation=explanation,
-            evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
-            medications=lead.medications, conditions=lead.conditions,
-            interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings),
-            references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
-            implicated=implicated, site_note=self.site_notes.get(rule.id))
+            text=self._render(iv["text"], facts, bindings, rule)) for iv in rule.interventions]
+
+    def _references(self, group: list["_Draft"], medications: set[str]) -> list[str]:
+        """The group's references, without the labels of drugs this patient does not take (a rule about
+        ACE inhibitors or ARBs cites both labels; a lisinopril problem should not cite losartan's)."""
+        keys = list(dict.fromkeys(k for d in group for k in self.rules[d.rule].references))
+        def foreign(key: str) -> bool:
+            drug = key.removeprefix("label-").replace("-", " ")
+            return key.startswith("label-") and drug in self.kb.ingredients and drug not in medications
+        return [k for k in keys if not foreign(k)] or keys
+
+    def _reason(self, facts: PatientFacts, draft: "_Draft") -> Reason:
+        """A further finding joined into a problem, rendered from its own match."""
+        rule = self.rules[draft.rule]
+        bindings = dict(draft.match.bindings)
+        text = self._render(rule.message, facts, bindings, rule)
+        if draft.match.evidence:
+            text += " Found: " + "; ".join(draft.match.evidence) + "."
+        if draft.match.modifier is not None and rule.modifiers[draft.match.modifier].note:
+            text += " " + self._render(rule.modifiers[draft.match.modifier].note, facts, bindings)
+        return Reason(rule=rule.id, kind=rule.kind, severity=draft.severity,
+                      title=self._render(rule.title, facts, bindings, rule),
+                      explanation=text, medications=draft.medications,
+                      patient_text=self._render(rule.patient_text, facts, bindings, rule))
+
+
+def _in_sentence(label: str) -> str:
+    """A lab label inside a sentence: "Urine albumin…" → "urine albumin…", acronyms ("INR") kept."""
+    return label if len(label) > 1 and label[1].isupper() else label[:1].lower() + label[1:]
 
 
 def _source_of(facts: PatientFacts, ref: tuple) -> str | None:
@@ -209,6 +334,7 @@ class _Draft:
     medications: list[str]
     conditions: list[str]
     match: Match
+    factors: list[str] = field(default_factory=list)
 
 
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:

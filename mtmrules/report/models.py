@@ -52,6 +52,18 @@ class InterventionOut(_Out):
     lab: str | None = None
 
 
+class Reason(_Out):
+    """A further finding joined into a problem because it asks for the same action on the same drug."""
+
+    rule: str
+    kind: str
+    severity: str
+    title: str
+    explanation: str
+    medications: list[str]
+    patient_text: str = ""
+
+
 class Problem(_Out):
     """One ranked medication-related problem."""
 
@@ -73,6 +85,9 @@ class Problem(_Out):
     patient_text: str
     references: list[Reference]
     implicated: list[str] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)      # the findings listed in also_found_by, rendered
+    lead_medications: list[str] = Field(default_factory=list)  # drugs of the leading finding (its interventions)
+    rank_factors: list[str] = Field(default_factory=list)    # patient context added to the score, with points
     decision: str | None = None          # proposed | accepted | deferred (from a session file)
     decision_note: str | None = None
     site_note: str | None = None         # how the site policy changed this rule, and why

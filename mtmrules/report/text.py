@@ -49,6 +49,8 @@ def render_text(report: Report, width: int = 120, color: bool = False, details: 
         for prob in report.problems:
             console.print(Text(f"\n{prob.rank}. {prob.title} [{prob.severity}, {prob.kind}] {prob.rule}", style="bold"))
             console.print(f"   {prob.explanation}")
+            if prob.rank_factors:
+                console.print("   Ranked by: " + "; ".join(prob.rank_factors))
             for iv in prob.interventions:
                 console.print(f"   → {iv.action} ({iv.to}): {iv.text}")
             console.print(f"   Patient: {prob.patient_text}")

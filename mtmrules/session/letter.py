@@ -38,13 +38,15 @@ def _named(problem: Problem, iv: InterventionOut) -> list[str]:
 
 
 def _targets(problem: Problem, iv: InterventionOut) -> list[str]:
-    """The drugs an intervention is about: its target; without one, the problem's drugs that no other
-    intervention targets ("check the INR" beside "stop ibuprofen" is about warfarin), else all of them."""
+    """The drugs an intervention is about: its target; without one, the drugs of the finding it comes
+    from (the lead, when findings were joined) that no other intervention targets ("check the INR"
+    beside "stop ibuprofen" is about warfarin), else all of them."""
     named = _named(problem, iv)
     if named:
         return named
+    own = problem.lead_medications or problem.medications
     targeted = {t for other in problem.interventions for t in _named(problem, other)}
-    return [m for m in problem.medications if m not in targeted] or list(problem.medications)
+    return [m for m in own if m not in targeted] or list(own)
 
 
 def letters(profile, facts: PatientFacts, report: Report, pcp: str | None = None) -> list[Letter]:

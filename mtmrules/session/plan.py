@@ -373,6 +373,8 @@ def _actions(problems: list[Problem], prescribers: Prescribers, facts: PatientFa
     asks, doctors = [], []
     for problem in problems:
         talk, do = _split_patient_text(problem.patient_text)
+        for reason in problem.reasons:      # findings joined into this problem (one drug, one action)
+            do += [d for d in _split_patient_text(reason.patient_text)[1] if d not in do]
         names = prescribers.for_ingredients(_targets(problem))
         who = names[0] if names else None
         short = _short_name(who) if who else None

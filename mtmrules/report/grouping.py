@@ -1,0 +1,135 @@
+"""One drug, one action (DESIGN §7.4): problems whose main intervention acts on the same medication
+become one problem with every reason, the most severe leading.
+
+A problem's main action is its first intervention, with the medication entries it targets:
+- *replace* (stop, switch, taper) problems that target a common entry are one problem;
+- *dose* (reduce-dose, change-dose, increase-dose) problems on a common entry are one problem, and join
+  a replace problem on that entry (a dose change is moot when the drug is replaced);
+- *review* (assess, document-indication) problems whose targets are all replaced or re-dosed join it;
+- a drug-drug interaction with no replace or dose action of its own joins a problem, at least as
+  severe, that replaces (or else re-doses) one of its drugs: that action answers the pair;
+- any other problem with no replace or dose action of its own, all of whose drugs one problem (at least
+  as severe) replaces, joins it — including a monitoring gap: monitoring a drug about to be replaced is moot;
+- an untreated condition joins another whose missing therapy includes all of its own (an SGLT2
+  inhibitor for diabetic CKD also answers "SGLT2 inhibitor or GLP-1 agonist" for diabetes with ASCVD):
+  one start satisfies both.
+- the monitoring gaps left over are one problem: the tests due are ordered together.
+Otherwise untreated conditions and therapy not at goal ask for something else (start a drug, review the
+regimen) and are not joined. Entries, not ingredients, are compared, so the two ingredients of
+one product (sulfamethoxazole/trimethoprim) are one target. The pass runs after the same-kind merge
+in build.py, so any finding already folded there (e.g. a mechanism template under a label rule)
+travels with its problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+REPLACE = frozenset({"stop", "switch", "taper"})
+DOSE = frozenset({"reduce-dose", "change-dose", "increase-dose"})
+REVIEW = frozenset({"assess", "document-indication"})
+NEVER_JOINED = frozenset({"untreated-condition", "monitoring-gap", "ineffective-therapy"})
+SEVERITY_RANK = {"contraindicated": 3, "major": 2, "moderate": 1, "minor": 0}
+
+
+class _Draft(Protocol):
+    kind: str
+    severity: str
+
+
+#: draft → (main action, entries it targets, entries of every medication in the problem)
+ActionOf = Callable[[_Draft], tuple[str | None, frozenset[int], frozenset[int]]]
+#: draft → ingredients whose absence the rule requires (the therapy an untreated condition asks to start)
+MissingTherapy = Callable[[_Draft], frozenset[str]]
+
+
+def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
+                    missing_therapy: MissingTherapy | None = None) -> list[list[_Draft]]:
+    """Join groups (lead first) that ask for one action on one medication; order of first appearance."""
+    heads = [action_of(g[0]) for g in groups]
+    parent = list(range(len(groups)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    joinable = [g[0].kind not in NEVER_JOINED for g in groups]
+    for family in (REPLACE, DOSE):
+        owner: dict[int, int] = {}
+        for i, (action, targets, _) in enumerate(heads):
+            if joinable[i] and action in family:
+                for entry in sorted(targets):
+                    if entry in owner:
+                        union(owner[entry], i)
+                    else:
+                        owner[entry] = i
+    replaced = {e: i for i, (a, t, _) in enumerate(heads) if joinable[i] and a in REPLACE for e in t}
+    dosed = {e: i for i, (a, t, _) in enumerate(heads) if joinable[i] and a in DOSE for e in t}
+    for i, (action, targets, entries) in enumerate(heads):
+        if not joinable[i]:
+            continue
+        if action in DOSE or (action in REVIEW and targets):
+            home = _covering(targets, replaced, find)
+            if home is None and action in REVIEW:
+                home = _covering(targets, dosed, find)
+            if home is not None and find(home) != find(i):
+                union(home, i)
+        elif groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE:
+            # replacing (or re-dosing) one of its drugs answers the pair
+            stronger = [owner[e] for owner in (replaced, dosed) for e in sorted(entries)
+                        if e in owner and _at_least(groups, owner[e], i)]
+            if stronger:
+                union(stronger[0], i)
+    for i, (action, _, entries) in enumerate(heads):
+        # a problem without an action of its own on a drug, every drug of which one problem replaces
+        if action in REPLACE or action in DOSE or not entries or groups[i][0].kind == "untreated-condition":
+            continue
+        home = _covering(entries, replaced, find)
+        if (home is not None and find(home) != find(i)
+                and _strongest(groups, home, find) >= SEVERITY_RANK[groups[i][0].severity]):
+            union(home, i)
+    if missing_therapy is not None:
+        gaps = [(i, missing_therapy(g[0])) for i, g in enumerate(groups) if g[0].kind == "untreated-condition"]
+        for i, wanted in gaps:
+            for j, other in gaps:
+                # i's therapy is one of the options j asks for: starting it answers both (ties: first wins)
+                if i != j and wanted and wanted <= other and (wanted != other or i < j):
+                    union(i, j)
+    # the tests still due are one ask (one blood draw): monitoring gaps not already under a problem
+    # that replaces their drug become one problem
+    members: dict[int, list[int]] = {}
+    for i in range(len(groups)):
+        members.setdefault(find(i), []).append(i)
+    due = [root for root, idx in members.items() if all(groups[j][0].kind == "monitoring-gap" for j in idx)]
+    for root in due[1:]:
+        union(due[0], root)
+    joined: dict[int, list[_Draft]] = {}
+    for i, group in enumerate(groups):
+        joined.setdefault(find(i), []).extend(group)
+    return [joined[k] for k in sorted(joined)]
+
+
+def _at_least(groups: list[list[_Draft]], i: int, j: int) -> bool:
+    """Group i's lead is at least as severe as group j's."""
+    return SEVERITY_RANK[groups[i][0].severity] >= SEVERITY_RANK[groups[j][0].severity]
+
+
+def _strongest(groups: list[list[_Draft]], root: int, find: Callable[[int], int]) -> int:
+    """The highest severity rank among the problems already joined under ``root``."""
+    return max(SEVERITY_RANK[g[0].severity] for j, g in enumerate(groups) if find(j) == find(root))
+
+
+def _covering(targets: frozenset[int], owners: dict[int, int], find: Callable[[int], int]) -> int | None:
+    """The (already joined) problem owning every one of ``targets``, else None."""
+    if not targets or any(e not in owners for e in targets):
+        return None
+    homes = {find(owners[e]) for e in targets}
+    return homes.pop() if len(homes) == 1 else None

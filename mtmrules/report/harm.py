@@ -1,0 +1,97 @@
+"""Patient context that ranks problems by harm in *this* patient (DESIGN §7.4, docs/ranking.md).
+
+Three signals, each read from a cited knowledge table or the profile, never from the rule id:
+- a lab already showing the consequence of a drug in the problem (``knowledge/harm_signals.csv``:
+  INR on warfarin, potassium on potassium-raising drugs, sodium on thiazides and SSRIs, glucose on
+  sulfonylureas and insulin, heart rate on rate-slowing drugs, a ≥ 25% eGFR fall on NSAIDs …):
+  +6 beyond the first threshold, +10 beyond the second;
+- a drug in the problem started in the last 90 days: +4;
+- an ISMP high-alert drug in the problem (``knowledge/high_alert.csv``): +3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mtmrules.knowledge.facts import PatientFacts
+from mtmrules.knowledge.base import KnowledgeBase
+from mtmrules.knowledge.dose import format_number
+
+LAB_MILD, LAB_MARKED, RECENT_START, HIGH_ALERT = 6.0, 10.0, 4.0, 3.0
+RECENT_DAYS = 90
+
+
+@dataclass(frozen=True)
+class _Signal:
+    ingredients: frozenset[str]
+    lab: str
+    direction: str          # above | below | drop_percent
+    mild: float
+    marked: float | None
+    within_days: int
+    consequence: str
+
+
+class HarmContext:
+    """Loads the two tables once; ``factors`` scores one problem's medications for one patient."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        def members(drug: str) -> frozenset[str]:
+            return kb.class_ingredients(drug) if drug in kb.classes else frozenset({drug})
+
+        self.signals = [_Signal(members(row["drug"]), row["lab"], row["direction"], float(row["mild"]),
+                                float(row["marked"]) if row["marked"] else None, int(row["within_days"]),
+                                row["consequence"])
+                        for _, row in kb.table("harm_signals")]
+        self.high_alert: frozenset[str] = frozenset().union(
+            *(members(row["drug"]) for _, row in kb.table("high_alert")))
+        self._by_ingredient: dict[str, list[int]] = {}
+        for index, signal in enumerate(self.signals):
+            for ingredient in signal.ingredients:
+                self._by_ingredient.setdefault(ingredient, []).append(index)
+
+    def factors(self, facts: PatientFacts, ingredients: set[str], entries: set[int]) -> list[tuple[float, str]]:
+        """(points, reason) for each context signal present, strongest lab first; deterministic."""
+        out: list[tuple[float, str]] = []
+        lab = self._lab(facts, ingredients)
+        if lab:
+            out.append(lab)
+        recent = sorted({item.ingredient for item in facts.items if item.med in entries
+                         and item.days_taken is not None and 0 <= item.days_taken <= RECENT_DAYS})
+        if recent:
+            out.append((RECENT_START, f"{', '.join(recent)} started in the last {RECENT_DAYS} days"))
+        alert = sorted(ingredients & self.high_alert)
+        if alert:
+            out.append((HIGH_ALERT, f"high-alert medication (ISMP): {', '.join(alert)}"))
+        return out
+
+    def _lab(self, facts: PatientFacts, ingredients: set[str]) -> tuple[float, str] | None:
+        best: tuple[float, str] | None = None
+        for index in sorted({i for ing in ingredients for i in self._by_ingredient.get(ing, ())}):
+            found = self._reading(facts, self.signals[index])
+            if found and (best is None or found[0] > best[0]):
+                best = found
+        return best
+
+    def _reading(self, facts: PatientFacts, signal: _Signal) -> tuple[float, str] | None:
+        latest = facts.labs.get(signal.lab)
+        if latest is None or latest.date is None or (facts.as_of - latest.date).days > signal.within_days:
+            return None
+        shown = f"{latest.label} {format_number(latest.value)} {latest.unit} on {latest.date.isoformat()}"
+        if signal.direction == "drop_percent":
+            earlier = [v for v in facts.lab_history.get(signal.lab, ())
+                       if v.date is not None and v.date < latest.date and v.value > 0]
+            if not earlier:
+                return None
+            before = earlier[-1]
+            fall = 100.0 * (before.value - latest.value) / before.value
+            if fall < signal.mild:
+                return None
+            return LAB_MILD, (f"{signal.consequence}: {shown}, down {format_number(round(fall))}% from "
+                              f"{format_number(before.value)} on {before.date.isoformat()}")
+        def beyond(limit: float) -> bool:
+            return latest.value > limit if signal.direction == "above" else latest.value < limit
+        if not beyond(signal.mild):
+            return None
+        points = LAB_MARKED if signal.marked is not None and beyond(signal.marked) else LAB_MILD
+        return points, f"{signal.consequence} already present: {shown}"
