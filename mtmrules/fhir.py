@@ -34,8 +34,6 @@ ACTIVE_STATUS = {
     "MedicationAdministration": {"in-progress", "on-hold"},
 }
 ERROR_STATUS = {"entered-in-error"}
-PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0}
-WHEN_TEXT = {"HS": "at bedtime", "MORN": "every morning", "EVE": "every evening", "NIGHT": "at bedtime"}
 OBSERVATION_STATUS = {"final", "amended", "corrected", "preliminary"}
 
 
@@ -77,49 +75,106 @@ def _label(resource: dict) -> str:
     return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
 
 
+#: UCUM codes and unit texts of FHIR quantities → words the sig reader knows
+UCUM_WORDS = {"[iu]": "unit", "[iU]": "unit", "{tbl}": "tablet", "{tab}": "tablet", "{cap}": "capsule",
+              "{puff}": "puff", "{actuat}": "puff", "{spray}": "spray", "{drp}": "drop", "[drp]": "drop",
+              "{patch}": "patch", "{vial}": "vial", "{supp}": "suppository", "ug": "mcg", "meq": "meq",
+              "[meq]": "meq", "mmol": "mmol", "ml": "mL", "l": "L", "g": "g", "mg": "mg", "{packet}": "packet"}
+#: FHIR timing.repeat.when codes → sig phrases (each counts one administration; AC/PC/C are three)
+WHEN_TEXT = {"HS": "at bedtime", "MORN": "in the morning", "MORN.early": "in the morning", "MORN.late": "in the morning",
+             "NOON": "at noon", "AFT": "in the afternoon", "AFT.early": "in the afternoon", "AFT.late": "in the afternoon",
+             "EVE": "in the evening", "EVE.early": "in the evening", "EVE.late": "in the evening", "NIGHT": "at night",
+             "WAKE": "upon waking", "AC": "before meals", "PC": "after meals", "C": "with meals", "ACM": "before breakfast",
+             "ACD": "before lunch", "ACV": "before dinner", "PCM": "after breakfast", "PCD": "after lunch",
+             "PCV": "after dinner", "CM": "with breakfast", "CD": "with lunch", "CV": "with dinner"}
+#: timing.code values the sig reader would not read as written
+TIMING_CODES = {"WK": "weekly", "MO": "monthly", "AM": "every morning", "PM": "every evening", "QD": "daily"}
+PERIOD_WORDS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "wk": "weeks", "mo": "months", "a": "years"}
+
+
+def _unit_word(q: dict) -> str | None:
+    unit = q.get("unit") or q.get("code")
+    if unit is None:
+        return None
+    return UCUM_WORDS.get(unit, UCUM_WORDS.get(str(unit).lower(), str(unit)))
+
+
 def _quantity_text(q: dict | None) -> str | None:
     if not q or q.get("value") is None:
         return None
-    unit = q.get("unit") or q.get("code")
     # A dose without a unit counts units of the product (Synthea writes {"value": 1.0} for one tablet).
-    return f"{format_number(float(q['value']))} {unit or 'each'}"
+    return f"{format_number(float(q['value']))} {_unit_word(q) or 'each'}"
+
+
+def _range_text(r: dict | None) -> str | None:
+    low, high = (r or {}).get("low"), (r or {}).get("high")
+    if not high or high.get("value") is None:
+        return _quantity_text(low)
+    if not low or low.get("value") is None:
+        return f"up to {_quantity_text(high)}"
+    return f"{format_number(float(low['value']))}-{_quantity_text(high)}"
+
+
+def _span(low, high) -> str:
+    low = format_number(float(low))
+    return low if high is None or float(high) == float(low) else f"{low}-{format_number(float(high))}"
+
+
+def _timing_text(timing: dict) -> str | None:
+    """FHIR Timing → a sig phrase: 'every 4-6 hours', '2 times per 1 days', 'on mon, wed', 'at 08:00 and 14:00'."""
+    repeat = timing.get("repeat") or {}
+    parts = []
+    unit = PERIOD_WORDS.get(repeat.get("periodUnit", ""))
+    if repeat.get("period") and unit:
+        frequency, frequency_max = repeat.get("frequency", 1), repeat.get("frequencyMax")
+        if float(frequency) == 1 and frequency_max is None:
+            parts.append(f"every {_span(repeat['period'], repeat.get('periodMax'))} {unit}")
+        else:
+            parts.append(f"{_span(frequency, frequency_max)} times per {format_number(float(repeat['period']))} {unit}")
+    code = _status_code(timing.get("code"))
+    if code and not parts:
+        parts.append(TIMING_CODES.get(code.upper(), code))
+    if repeat.get("dayOfWeek"):
+        parts.append("on " + ", ".join(repeat["dayOfWeek"]))
+    when = [WHEN_TEXT[w] for w in repeat.get("when") or [] if w in WHEN_TEXT]
+    times = [str(t)[:5] for t in repeat.get("timeOfDay") or []]
+    anchors = when + [f"at {t}" for t in times]
+    if anchors:
+        parts.append(" and ".join(anchors))
+    if repeat.get("count") == 1 and not parts:
+        parts.append("once")
+    return " ".join(parts) or None
 
 
 def dosage_fields(dosage: dict | None) -> dict[str, Any]:
-    """One FHIR Dosage → native dose/frequency/sig/route/prn fields."""
+    """One FHIR Dosage → native dose/frequency/sig/route/prn fields, in words the sig reader reads:
+    doseQuantity or doseRange (UCUM codes such as [iU], {tbl}, {puff}, ug), timing.repeat (frequency,
+    frequencyMax, period, periodMax, periodUnit, dayOfWeek, when, timeOfDay), timing.code,
+    maxDosePerPeriod, asNeeded*; ``text`` is kept as the sig, used where the structured parts say nothing."""
     if not dosage:
         return {}
     out: dict[str, Any] = {}
     dose = None
     for dr in dosage.get("doseAndRate") or []:
-        dose = _quantity_text(dr.get("doseQuantity")) or _quantity_text((dr.get("doseRange") or {}).get("high"))
+        dose = _quantity_text(dr.get("doseQuantity")) or _range_text(dr.get("doseRange"))
         if dose:
             break
     dose = dose or _quantity_text(dosage.get("doseQuantity")) or _quantity_text(dosage.get("dose"))
     if dose:
         out["dose"] = dose
-    timing = dosage.get("timing") or {}
-    repeat = timing.get("repeat") or {}
-    frequency = None
-    if repeat.get("period") and repeat.get("periodUnit") in PERIOD_DAYS:
-        times = float(repeat.get("frequencyMax") or repeat.get("frequency") or 1)
-        days = float(repeat["period"]) * PERIOD_DAYS[repeat["periodUnit"]]
-        per_day = times / days
-        if per_day >= 1 and float(per_day).is_integer():
-            frequency = f"{int(per_day)} times daily"
-        elif per_day > 1:
-            frequency = f"every {format_number(24 / per_day)} hours"
-        else:
-            frequency = f"every {format_number(1 / per_day)} days"
-    elif _status_code(timing.get("code")):
-        frequency = _status_code(timing.get("code"))
-    elif repeat.get("when"):
-        frequency = WHEN_TEXT.get(repeat["when"][0])
+    frequency = _timing_text(dosage.get("timing") or {})
+    for cap in ([dosage["maxDosePerPeriod"]] if isinstance(dosage.get("maxDosePerPeriod"), dict)
+                else dosage.get("maxDosePerPeriod") or []):
+        top, bottom = cap.get("numerator") or {}, cap.get("denominator") or {}
+        if top.get("value") is not None:
+            per = PERIOD_WORDS.get(bottom.get("code") or bottom.get("unit") or "d", "days")
+            limit = f"max {_quantity_text(top)} per {format_number(float(bottom.get('value', 1)))} {per}"
+            frequency = f"{frequency} {limit}" if frequency else limit
     if frequency:
         out["frequency"] = frequency
     if dosage.get("text"):
         out["sig"] = dosage["text"]
-    if dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept"):
+    if dosage.get("asNeededBoolean") or dosage.get("asNeededCodeableConcept") or dosage.get("asNeededFor"):
         out["prn"] = True
     route = _text(dosage.get("route"))
     if route:

@@ -16,6 +16,24 @@ BY_FREQUENCY = {1: ("morning",), 2: ("morning", "evening"), 3: ("morning", "midd
                 4: ("morning", "midday", "evening", "bedtime")}
 
 
+#: timing anchors read from the sig (mtmrules.knowledge.sig) → schedule slots
+ANCHOR_SLOTS = {"morning": ("morning",), "breakfast": ("morning",), "noon": ("midday",), "lunch": ("midday",),
+                "afternoon": ("midday",), "evening": ("evening",), "dinner": ("evening",),
+                "bedtime": ("bedtime",), "meals": ("morning", "midday", "evening")}
+
+
+def _slots_from_anchors(anchors: tuple[str, ...]) -> tuple[str, ...]:
+    """Schedule slots for the sig's anchors ("in the morning and at bedtime", "at 8am and 2pm"); () if none."""
+    found: set[str] = set()
+    for anchor in anchors:
+        if anchor[:2].isdigit():            # a clock time, HH:MM
+            hour = int(anchor[:2])
+            found.add("morning" if hour < 11 else "midday" if hour < 16 else "evening" if hour < 21 else "bedtime")
+        else:
+            found.update(ANCHOR_SLOTS.get(anchor, ()))
+    return tuple(slot for slot in SLOTS if slot in found)
+
+
 @dataclass
 class ActionItem:
     talked_about: str
@@ -82,8 +100,8 @@ def build_plan(engine: Engine, facts: PatientFacts, report: Report, review: list
         elif per_day < 1:
             other.append(f"{row.medication}: {row.how_taken} — pick a day and mark it on your calendar")
         else:
-            slots = BY_FREQUENCY.get(round(per_day), SLOTS)
-            if slot_rule and len(slots) == 1 and slot_rule["slot"] in SLOTS:
+            slots = _slots_from_anchors(items[0].anchors) or BY_FREQUENCY.get(round(per_day), SLOTS)
+            if slot_rule and len(slots) == 1 and slot_rule["slot"] in SLOTS and not items[0].anchors:
                 slots = (slot_rule["slot"],)
             label = row.medication
             if slot_rule and slot_rule.get("constraint") not in (None, "", "none"):

@@ -11,6 +11,7 @@ Pipeline: ``tokens`` (normaliser and tokenizer) → ``grammar`` (phrases → cla
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 from mtmrules.knowledge.sig.daily import DailyDose, daily_dose
 from mtmrules.knowledge.sig.grammar import read
@@ -36,32 +37,35 @@ def read_regimen(dose: str | float | None, frequency: str | None, sig: str | Non
     structured = " ".join(str(part) for part in (dose, frequency) if part)
     if not structured:
         return read_sig(sig) if sig else DoseReading(text="", status=UNREADABLE, reason="no dose given")
-    reading = read_sig(structured)
-    if dose and frequency or not sig:
-        return _explain_structured(reading, dose, frequency)
+    reading = _explain_structured(read_sig(structured), dose, frequency)
+    if not sig:
+        return reading
     from_sig = read_sig(sig)
+    if dose and frequency:
+        return from_sig if reading.status == UNREADABLE and from_sig.status != UNREADABLE else reading
     if from_sig.status != READ or not reading.phases or len(from_sig.phases) != 1 \
             or len(from_sig.phases[0].clauses) != 1 or len(reading.phases[0].clauses) != 1:
         return reading if reading.status == READ else from_sig
     mine, theirs = reading.phases[0].clauses[0], from_sig.phases[0].clauses[0]
-    import dataclasses
-    clause = dataclasses.replace(theirs, amount=mine.amount or theirs.amount,
-                                 alternative=mine.alternative if mine.amount else theirs.alternative) if dose else \
-        dataclasses.replace(theirs, per_day=mine.per_day or theirs.per_day, anchors=mine.anchors or theirs.anchors)
-    merged = dataclasses.replace(from_sig, text=f"{structured} | {sig}", phases=(Phase((clause,)),),
-                                 trace=from_sig.trace + (f"{'dose' if dose else 'frequency'} field "
-                                                         f"{structured!r} used instead of the sig's",))
-    return merged
+    if dose:
+        clause = replace(theirs, amount=mine.amount or theirs.amount,
+                         alternative=mine.alternative if mine.amount else theirs.alternative)
+    else:
+        clause = replace(theirs, per_day=mine.per_day or theirs.per_day, anchors=mine.anchors or theirs.anchors,
+                         days=mine.days or theirs.days)
+    field = "dose" if dose else "frequency"
+    return replace(from_sig, text=f"{structured} | {sig}", phases=(Phase((clause,)),),
+                   prn=from_sig.prn or reading.prn, cap=reading.cap or from_sig.cap,
+                   trace=from_sig.trace + (f"{field} field {structured!r} used instead of the sig's",))
 
 
 def _explain_structured(reading: DoseReading, dose, frequency) -> DoseReading:
     """Reasons that name the structured field that could not be read."""
     if reading.status != UNREADABLE:
         return reading
-    import dataclasses
     clauses = reading.phases[0].clauses if reading.phases else ()
     if dose and (not clauses or clauses[0].amount is None):
-        return dataclasses.replace(reading, reason=f"dose {dose!r} has no unit we can read")
+        return replace(reading, reason=f"dose {dose!r} has no unit we can read")
     if frequency:
-        return dataclasses.replace(reading, reason=f"frequency {frequency!r} not understood")
-    return dataclasses.replace(reading, reason="no frequency given")
+        return replace(reading, reason=f"frequency {frequency!r} not understood")
+    return replace(reading, reason="no frequency given")

@@ -262,6 +262,9 @@ class _Reader:
         return self.take_amount(Quantity(lo * factor, hi * factor, unit), used, f"{span(lo * factor, hi * factor, unit)}")
 
     def take_amount(self, amount: Quantity, used: int, what: str) -> int:
+        if amount.hi <= 0:
+            self.note(f"ignored {what}: an amount of zero is not a dose")
+            return used
         if self.skip_amount:
             self.note(f"ignored {what}: not this prescription's dose")
             return used
@@ -335,11 +338,14 @@ class _Reader:
             if self.kind(j) == "num" and float(self.peek(j).value) == hi:  # "every 4 four hours"
                 j += 1
             per = self.peek(j)
+            word = "hours"
             if per and per.kind == "period":
                 days = float(per.value)  # type: ignore[arg-type]
+                word = per.text
                 j += 1
             elif per and per.kind == "freq" and per.text in ("daily",):
                 days = 1.0
+                word = "days"
                 j += 1
             elif hi in _PLAUSIBLE_HOURS:
                 days = 1 / 24
@@ -350,8 +356,7 @@ class _Reader:
                 self.minutes = True
                 self.note(f"every {span(lo, hi)} minutes: a per-episode interval")
                 return j
-            self.set_per_day((1 / (hi * days), 1 / (lo * days)), f"every {span(lo, hi)} × "
-                             f"{format_number(days)} day", interval=True)
+            self.set_per_day((1 / (hi * days), 1 / (lo * days)), f"every {span(lo, hi)} {word}", interval=True)
             return j
         if nxt.kind == "other-word" and self.kind(2) == "period":
             days = 2 * float(self.peek(2).value)  # type: ignore[arg-type]
