@@ -79,6 +79,7 @@ class _Reader:
         self.trace: list[str] = []
         self.ignored: list[str] = []
         self.minutes = False
+        self.excepted: _Clause | None = None   # "daily except …": the clause whose days the next days remove
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -167,7 +168,7 @@ class _Reader:
             "once": self.on_once, "sliding": self.on_sliding, "asdir": self.on_as_directed,
             "until": self.on_until, "repeat": self.on_repeat, "month": self.on_month,
             "notdose": self.on_not_dose, "divided": self.on_divided, "period": self.on_period,
-            "lparen": self.on_paren, "rparen": self.on_paren,
+            "lparen": self.on_paren, "rparen": self.on_paren, "except": self.on_except,
         }
         while self.i < len(self.t):
             tok = self.t[self.i]
@@ -442,6 +443,13 @@ class _Reader:
         if not days or (single_letters and len(days) < 2):
             return 0
         unique = [d for d in L.WEEK if d in days]
+        if self.excepted is not None:
+            # "1 tab daily except Sunday" / "daily except 7.5 mg on Mondays": the base clause keeps the other days
+            self.excepted.days = [d for d in L.WEEK if d not in unique]
+            self.note(f"except {'/'.join(unique)}")
+            excepted, self.excepted = self.excepted, None
+            if excepted is self.clause:
+                return j
         self.clause.days.extend(d for d in unique if d not in self.clause.days)
         self.note(f"days {'/'.join(unique)}")
         return j
@@ -527,6 +535,13 @@ class _Reader:
         self.joined = False
         self.note("then: next phase")
         return 1
+
+    def on_except(self, tok: Token) -> int:
+        if self.clause.per_day is not None and self.clause.per_day[1] >= 1:
+            self.excepted = self.clause
+            self.joined = True
+            return 1
+        return 0
 
     def on_and(self, tok: Token) -> int:
         self.joined = True

@@ -149,6 +149,7 @@ CAP = {"max", "maximum", "mdd", "max daily dose", "maximum daily dose", "not to 
        "maximum of", "up to a maximum of", "up to max", "up to max of", "never more than", "limit"}
 UP_TO = {"up to", "upto"}
 THEN = {"then", "followed by", "after that", "thereafter", "and then", "next"}
+EXCEPT = {"except", "except on", "excluding", "but", "except for"}
 AND = {"and", "&", "plus", "+", "also", ",", "as well as"}
 ONE_TIME = {"stat", "now", "single dose", "as a single dose", "one time", "one time only", "once only",
             "today", "in clinic", "in office", "once today", "one dose",

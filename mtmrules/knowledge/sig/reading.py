@@ -110,7 +110,8 @@ class DoseReading:
     def days_of_week(self) -> tuple[str, ...]:
         if not self.phases:
             return ()
-        return tuple(dict.fromkeys(d for c in self.phases[0].clauses for d in c.days))
+        days = {d for c in self.phases[0].clauses for d in c.days}
+        return tuple(d for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") if d in days)
 
     @property
     def per_day(self) -> tuple[float, float] | None:

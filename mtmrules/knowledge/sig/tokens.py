@@ -153,6 +153,7 @@ def _phrase_table() -> dict[tuple[str, ...], Token]:
     add(L.CAP, "cap")
     add(L.UP_TO, "upto")
     add(L.THEN, "then")
+    add(L.EXCEPT, "except")
     add(L.AND, "and")
     add(L.ONE_TIME, "once")
     add(L.SLIDING, "sliding")
@@ -186,7 +187,10 @@ def _phrase_table() -> dict[tuple[str, ...], Token]:
 
 
 _PHRASES = _phrase_table()
-_MAX_PHRASE = max(len(k) for k in _PHRASES)
+#: first word → the lengths of the phrases that start with it, longest first
+_LENGTHS: dict[str, tuple[int, ...]] = {}
+for _key in _PHRASES:
+    _LENGTHS[_key[0]] = tuple(sorted({len(_key), *_LENGTHS.get(_key[0], ())}, reverse=True))
 _KNOWN_WORDS = frozenset(w for k in _PHRASES for w in k) | frozenset(L.FILLER) | frozenset(
     ("take", "with", "without", "food", "pain", "then", "dose", "doses", "mouth"))
 
@@ -222,8 +226,8 @@ def tokenize(text: str) -> list[Token]:
             out.append(_number(word))
             i += 1
             continue
-        for size in range(min(_MAX_PHRASE, n - i), 0, -1):
-            token = _PHRASES.get(tuple(words[i:i + size]))
+        for size in _LENGTHS.get(word, ()):
+            token = _PHRASES.get(tuple(words[i:i + size])) if size > 1 else _PHRASES[(word,)]
             if token is not None:
                 out.append(token)
                 i += size
