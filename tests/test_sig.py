@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from mtmrules import fhir
+from mtmrules.adapters import fhir
 from mtmrules.cli import app
 from mtmrules.knowledge.sig import READ, UNREADABLE, daily_dose, read_regimen, read_sig
 from mtmrules.knowledge.sig.grammar import read
