@@ -19,7 +19,7 @@ from mtmrules.knowledge.dose import Amount, format_number
 from mtmrules.knowledge.hepatic import child_pugh
 from mtmrules.knowledge.renal import ckd_epi_2021, cockcroft_gault
 from mtmrules.knowledge.resolve import DrugResolution, Resolver
-from mtmrules.knowledge.sig import DoseReading, daily_dose, read_regimen
+from mtmrules.knowledge.sig import DailyDose, DoseReading, daily_dose, read_regimen
 from mtmrules.knowledge.text import tokens
 from mtmrules.profile.models import Profile
 from mtmrules.wording import plural
@@ -253,7 +253,8 @@ class FactBuilder:
         per_day = reading.per_day[1] if reading.per_day else None
         note = reading.reason or "no dose given"
         if res.ingredients:
-            dose = daily_dose(reading, res.ingredients, res.strengths, res.form, weight_kg)
+            dose = self._daily_dose(med.dose, med.frequency, med.sig, text, code.system if code else None,
+                                    code.code if code else None, med.route or med.form or None, res.form, weight_kg)
             note = dose.note
             salts = self._salts_named(text) if text and dose.amounts else {}
             for ingredient, (low, high) in dose.amounts.items():
@@ -274,6 +275,13 @@ class FactBuilder:
                          None if ing in daily else note, fills, days_taken, daily_min.get(ing), reading.anchors)
                  for ing in res.ingredients] if active else []
         return entry, items
+
+    @functools.lru_cache(maxsize=65536)   # per distinct sig and product: populations repeat both
+    def _daily_dose(self, dose, frequency, sig, text, code_system, code, route, form, weight_kg) -> DailyDose:
+        """The daily amount of each ingredient (read-only: shared between entries with the same key)."""
+        res = self.resolver.drug(text, code_system, code, route)
+        return daily_dose(read_regimen(dose, frequency, sig), res.ingredients, res.strengths, form or res.form,
+                          weight_kg)
 
     @functools.lru_cache(maxsize=65536)   # per distinct medication text: this runs for every entry
     def _salts_named(self, text: str) -> dict[str, tuple[str, float]]:

@@ -7,7 +7,6 @@ interval). Combination products are read per ingredient in product order.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -82,15 +81,7 @@ def _per_admin(amount: Quantity, ingredients: Sequence[str], strengths: Mapping[
 def daily_dose(reading: DoseReading, ingredients: Sequence[str], strengths: Mapping[str, Strength],
                form: str | None = None, weight_kg: float | None = None) -> DailyDose:
     """Daily amount of each ingredient for ``reading`` of a product with these ingredients, strengths and
-    form; a weight-based amount (mg/kg) becomes mg when ``weight_kg`` is known. Cached: populations repeat
-    the same products and sigs (treat the result as read-only)."""
-    return _daily_dose(reading, tuple(ingredients), tuple(sorted(strengths.items())), form, weight_kg)
-
-
-@functools.lru_cache(maxsize=65536)
-def _daily_dose(reading: DoseReading, ingredients: tuple[str, ...], strength_items: tuple, form: str | None,
-                weight_kg: float | None) -> DailyDose:
-    strengths = dict(strength_items)
+    form; a weight-based amount (mg/kg) becomes mg when ``weight_kg`` is known."""
     if reading.status not in (READ, WEIGHT_BASED):
         return DailyDose(status=reading.status, note=reading.reason or reading.status)
     if not ingredients:
