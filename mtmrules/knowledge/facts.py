@@ -19,7 +19,7 @@ from mtmrules.knowledge.dose import Amount, format_number
 from mtmrules.knowledge.hepatic import child_pugh
 from mtmrules.knowledge.renal import ckd_epi_2021, cockcroft_gault
 from mtmrules.knowledge.resolve import DrugResolution, Resolver
-from mtmrules.knowledge.sig import DailyDose, DoseReading, daily_dose, read_regimen
+from mtmrules.knowledge.sig import WEIGHT_BASED, DailyDose, DoseReading, daily_dose, read_regimen
 from mtmrules.knowledge.text import tokens
 from mtmrules.profile.models import Profile
 from mtmrules.wording import plural
@@ -52,10 +52,16 @@ class MedEntry:
     active: bool
     resolution: DrugResolution
     daily: dict[str, Amount]
-    dose_note: str | None             # how the dose was read, or why it could not be
+    reason: str | None                # why the dose could not be read (when there is no reading of it)
     source: str | None
     daily_min: dict[str, Amount] = field(default_factory=dict)
     reading: DoseReading | None = None
+    dose: DailyDose | None = None
+
+    @property
+    def dose_note(self) -> str | None:
+        """How the dose was read, or why it could not be (written on demand: reports need it, screening not)."""
+        return self.dose.note if self.dose is not None else self.reason
 
 
 @dataclass(frozen=True)
@@ -252,10 +258,11 @@ class FactBuilder:
         daily_min: dict[str, Amount] = {}
         per_day = reading.per_day[1] if reading.per_day else None
         note = reading.reason or "no dose given"
+        dose = None
         if res.ingredients:
             dose = self._daily_dose(med.dose, med.frequency, med.sig, text, code.system if code else None,
-                                    code.code if code else None, med.route or med.form or None, res.form, weight_kg)
-            note = dose.note
+                                    code.code if code else None, med.route or med.form or None, res.form,
+                                    weight_kg if reading.status == WEIGHT_BASED else None)
             salts = self._salts_named(text) if text and dose.amounts else {}
             for ingredient, (low, high) in dose.amounts.items():
                 if high.unit.endswith("/kg"):
@@ -267,12 +274,14 @@ class FactBuilder:
                     converted = f"dose converted from {salts[ingredient][0]} to {ingredient} (× {factor:.4g})"
                     res.note = f"{res.note}; {converted}" if res.note else converted
         active = med.status == "active"
-        entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source), daily_min, reading)
+        entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source), daily_min, reading,
+                         dose)
         fills = tuple(sorted((f.date, f.days_supply) for f in med.fills))
         started = med.start_date or (fills[0][0] if fills else None)
         days_taken = max(0, (as_of - started).days) if started else None
         items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day,
-                         None if ing in daily else note, fills, days_taken, daily_min.get(ing), reading.anchors)
+                         None if ing in daily else entry.dose_note, fills, days_taken, daily_min.get(ing),
+                         reading.anchors)
                  for ing in res.ingredients] if active else []
         return entry, items
 

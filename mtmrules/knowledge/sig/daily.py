@@ -29,11 +29,25 @@ class DailyDose:
     amounts: dict[str, tuple[Amount, Amount]] = field(default_factory=dict)
     product_units: tuple[float, float, str] | None = None   # "4 drop/day" when no strength converts it
     status: str = READ
-    note: str = ""
+    detail: str = ""                       # why there is no amount; or how a written maximum capped it
+    reading: DoseReading | None = None     # set when read: the note is written from it on demand
 
     @property
     def known(self) -> bool:
         return bool(self.amounts)
+
+    @property
+    def note(self) -> str:
+        """How the dose was read ('read as … → metformin 1000 mg/day'), or why it could not be."""
+        if self.reading is None:
+            return self.detail
+        how = "; ".join(f"{ing} {span(a.value, b.value, a.unit)}/day" for ing, (a, b) in self.amounts.items())
+        if not how and self.product_units:
+            how = f"{span(*self.product_units)}/day (the product's strength does not convert it to mass)"
+        note = f"read as {self.reading.describe()} → {how}" + (f" ({self.detail})" if self.detail else "")
+        if self.status == WEIGHT_BASED:
+            note += "; weight-based: no weight on record to convert it"
+        return note
 
 
 def _per_admin(amount: Quantity, ingredients: Sequence[str], strengths: Mapping[str, Strength],
@@ -83,16 +97,16 @@ def daily_dose(reading: DoseReading, ingredients: Sequence[str], strengths: Mapp
     """Daily amount of each ingredient for ``reading`` of a product with these ingredients, strengths and
     form; a weight-based amount (mg/kg) becomes mg when ``weight_kg`` is known."""
     if reading.status not in (READ, WEIGHT_BASED):
-        return DailyDose(status=reading.status, note=reading.reason or reading.status)
+        return DailyDose(status=reading.status, detail=reading.reason or reading.status)
     if not ingredients:
-        return DailyDose(status="unreadable", note="the product is not known")
+        return DailyDose(status="unreadable", detail="the product is not known")
     rates = {i: s for i, s in strengths.items() if s.per == "hour" and i in ingredients}
     try:
         if rates:
             return _patch(reading, rates)
         return _daily(reading, ingredients, strengths, form, weight_kg)
     except _Unreadable as exc:
-        return DailyDose(status="unreadable", note=str(exc))
+        return DailyDose(status="unreadable", detail=str(exc))
 
 
 def _patch(reading: DoseReading, rates: Mapping[str, Strength]) -> DailyDose:
@@ -105,7 +119,7 @@ def _patch(reading: DoseReading, rates: Mapping[str, Strength]) -> DailyDose:
     amounts = {i: (Amount(s.amount.value * hours[i] * lo, s.amount.unit),
                    Amount(s.amount.value * hours[i] * hi, s.amount.unit)) for i, s in rates.items()}
     how = ", ".join(f"{i} {span(a.value, b.value, a.unit)}/day" for i, (a, b) in amounts.items())
-    return DailyDose(amounts, note=f"{span(lo, hi)} patch(es) at the product's rate, worn all day: {how}")
+    return DailyDose(amounts, detail=f"{span(lo, hi)} patch(es) at the product's rate, worn all day: {how}")
 
 
 _TOPICAL = ("cream", "gel", "ointment", "lotion", "foam", "paste")
@@ -180,13 +194,7 @@ def _daily(reading: DoseReading, ingredients, strengths, form, weight_kg) -> Dai
                          min(product_units[1], reading.cap.value / reading.cap.per_days), product_units[2])
     amounts = {ing: (Amount(lo, unit), Amount(hi, unit)) for ing, (lo, hi, unit) in result.items()}
     status = WEIGHT_BASED if any(a.unit.endswith("/kg") for a, _ in amounts.values()) else READ
-    how = "; ".join(f"{ing} {span(a.value, b.value, a.unit)}/day" for ing, (a, b) in amounts.items())
-    if not how and product_units:
-        how = f"{span(*product_units)}/day (the product's strength does not convert it to mass)"
-    note = f"read as {reading.describe()} → {how}" + (f" ({capped})" if capped else "")
-    if status == WEIGHT_BASED:
-        note += "; weight-based: no weight on record to convert it"
-    return DailyDose(amounts, product_units, status, note)
+    return DailyDose(amounts, product_units, status, capped or "", reading)
 
 
 def _apply_cap(reading: DoseReading, result: dict[str, list], ingredients, strengths,
