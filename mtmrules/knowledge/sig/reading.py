@@ -141,7 +141,7 @@ class DoseReading:
             parts.append(str(self.cap))
         if self.until_gone:
             parts.append("until gone")
-        elif self.duration_days and len(self.phases) == 1:
+        elif self.duration_days and len(self.phases) == 1 and not self.phases[0].days:
             parts.append(f"for {format_number(self.duration_days)} days")
         if self.status == VARIABLE:
             parts.append(f"variable ({self.reason})")

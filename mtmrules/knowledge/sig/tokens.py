@@ -235,4 +235,19 @@ def tokenize(text: str) -> list[Token]:
         else:
             out.append(Token("other", word, word))
             i += 1
+    return _drop_repeated_numbers(out)
+
+
+def _drop_repeated_numbers(tokens: list[Token]) -> list[Token]:
+    """'2 (two) times a day', 'every 6 (six) hours': EHR sigs repeat a number in words in parentheses."""
+    out: list[Token] = []
+    k = 0
+    while k < len(tokens):
+        out.append(tokens[k])
+        if tokens[k].kind == "num" and k + 3 < len(tokens) and tokens[k + 1].kind == "lparen" \
+                and tokens[k + 2].kind == "num" and tokens[k + 2].value == tokens[k].value \
+                and tokens[k + 3].kind == "rparen":
+            k += 4
+            continue
+        k += 1
     return out
