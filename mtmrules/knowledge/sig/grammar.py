@@ -260,7 +260,9 @@ class _Reader:
                 if skip:
                     self.note(f"skipped strength {span(lo, hi)} {unit}/…")
                     return used + 1 + skip
-        return self.take_amount(Quantity(lo * factor, hi * factor, unit), used, f"{span(lo * factor, hi * factor, unit)}")
+        noun = L.NOUNS.get(self.peek(used - 1).text) if unit == "each" else None  # type: ignore[union-attr]
+        return self.take_amount(Quantity(lo * factor, hi * factor, unit, noun=noun), used,
+                                f"{span(lo * factor, hi * factor, unit)}")
 
     def take_amount(self, amount: Quantity, used: int, what: str) -> int:
         if amount.hi <= 0:
@@ -292,7 +294,8 @@ class _Reader:
         unit, _ = tok.value  # type: ignore[misc]
         if unit in ("each", "actuation", "patch", "vial", "drop") and self.clause.amount is None \
                 and tok.text not in ("c", "u", "each", "ea", "dose", "doses", "system", "injection", "pen"):
-            return self.take_amount(Quantity(1, 1, unit), 1, f"1 {unit} (no number written: one)")
+            return self.take_amount(Quantity(1, 1, unit, noun=L.NOUNS.get(tok.text)), 1,
+                                    f"1 {unit} (no number written: one)")
         return 0
 
     def set_per_day(self, per_day: tuple[float, float], what: str, interval: bool = False) -> None:

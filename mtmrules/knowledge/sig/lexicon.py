@@ -18,6 +18,18 @@ NUMBER_WORDS = {
     "quarter": 0.25, "one quarter": 0.25, "tow": 2.0, "too": 2.0, "thee": 3.0, "fuor": 4.0, "single": 1.0,
 }
 
+#: the counted forms as a patient reads them (for wording): written word → noun
+NOUNS = {
+    **{w: "tablet" for w in ("tab", "tabs", "tablet", "tablets", "tb", "tbl", "tabl", "tablt", "tabet", "tabelt",
+                             "tablest", "tablests", "tabls", "tablte", "tabelts", "caplet", "caplets", "pill",
+                             "pills", "chewable", "chewables")},
+    **{w: "capsule" for w in ("cap", "caps", "capsule", "capsules", "capsul", "capsuls", "c", "softgel",
+                              "softgels", "gelcap", "gelcaps")},
+    **{w: "suppository" for w in ("supp", "supps", "suppository", "suppositories")},
+    **{w: "lozenge" for w in ("lozenge", "lozenges", "troche", "troches")},
+    **{w: "packet" for w in ("packet", "packets", "sachet", "sachets")},
+}
+
 #: units of mass and of activity → (canonical unit, factor to it)
 MASS_UNITS = {
     "mg": ("mg", 1.0), "mgs": ("mg", 1.0), "milligram": ("mg", 1.0), "milligrams": ("mg", 1.0),

@@ -25,6 +25,7 @@ class Quantity:
     hi: float
     unit: str          # mg | unit | meq | mmol | mL | each | actuation | drop | patch | vial | application | dose
     per_kg: bool = False
+    noun: str | None = None   # the counted form as written: tablet, capsule, suppository … (for wording only)
 
     def __str__(self) -> str:
         return span(self.lo, self.hi, self.unit + ("/kg" if self.per_kg else ""))
