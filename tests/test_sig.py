@@ -188,14 +188,6 @@ def test_taper_uses_the_first_highest_phase_in_dose_rules(engine):
     assert facts.items[0].daily.value == 40
 
 
-def test_plan_schedule_uses_the_sig_anchors():
-    from mtmrules.session.plan import _slots_from_anchors
-    assert _slots_from_anchors(("morning", "bedtime")) == ("morning", "bedtime")
-    assert _slots_from_anchors(("08:00", "14:00")) == ("morning", "midday")
-    assert _slots_from_anchors(("meals",)) == ("morning", "midday", "evening")
-    assert _slots_from_anchors(("home",)) == ()
-
-
 def test_cli_sig_prints_reading_and_trace():
     runner = CliRunner()
     result = runner.invoke(app, ["sig", "1-2 po q4-6h prn pain mdd 6", "--product", "tramadol 50 mg tablet"])
