@@ -328,6 +328,35 @@ def explain(
 
 
 @app.command()
+def sig(
+    text: str = typer.Argument(..., help="The sig as written, e.g. '1-2 po q4-6h prn pain mdd 6'."),
+    product: Optional[str] = typer.Option(None, "--product", help="The product it is for, e.g. "
+                                                                  "'tramadol 50 mg tablet' (for daily mg)."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """How a sig is read: amount, administrations per day, PRN, written maximum, phases, timing anchors,
+    the daily amount of each ingredient of --product, and the reading's trace."""
+    from mtmrules.knowledge.base import KnowledgeBase, default_knowledge_dir
+    from mtmrules.knowledge.resolve import Resolver
+    from mtmrules.knowledge.sig import daily_dose, read_sig
+    from mtmrules.knowledge.sig.render import to_dict, to_text
+    reading = read_sig(text)
+    ingredients, dose = None, None
+    if product is not None:
+        try:
+            res = Resolver(KnowledgeBase(default_knowledge_dir())).drug(product)
+        except MtmRulesError as exc:
+            _fail(exc)
+            return
+        ingredients = list(res.ingredients)
+        dose = daily_dose(reading, res.ingredients, res.strengths, res.form)
+    if format is Format.json:
+        typer.echo(json.dumps(to_dict(reading, product, ingredients, dose), indent=2, ensure_ascii=False))
+    else:
+        typer.echo(to_text(reading, product, ingredients, dose), nl=False)
+
+
+@app.command()
 def coverage(
     inputs: list[Path] = typer.Argument(None, help="Profiles, FHIR files or Bulk folders to measure drug resolution on."),
     format: Format = typer.Option(Format.text, "--format", "-f"),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mtmrules.adapters import fhir
-from mtmrules.knowledge.dose import parse_regimen
+from mtmrules.knowledge.sig.regimen import parse_regimen
 from mtmrules.adapters.inputs import read_any
 from mtmrules.session.intake import intake_questions
 from mtmrules.session.lay import LATIN, fk_grade, sentences

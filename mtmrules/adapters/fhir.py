@@ -36,8 +36,6 @@ ACTIVE_STATUS = {
     "MedicationAdministration": {"in-progress", "on-hold"},
 }
 ERROR_STATUS = {"entered-in-error"}
-PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0}
-WHEN_TEXT = {"HS": "at bedtime", "MORN": "every morning", "EVE": "every evening", "NIGHT": "at bedtime"}
 OBSERVATION_STATUS = {"final", "amended", "corrected", "preliminary"}
 
 
@@ -135,66 +133,122 @@ def _id(resource: dict) -> str:
     return _label(resource).split("/", 1)[1]
 
 
-#: UCUM codes (doseQuantity.code) → the words the sig parser reads
-UCUM_UNITS = {"[iu]": "units", "[iu]/ml": "units/mL", "u": "units", "{tbl}": "tablet", "{tablet}": "tablet",
-              "{tab}": "tablet", "{cap}": "capsule", "{capsule}": "capsule", "{puff}": "puff", "{actuat}": "actuation",
-              "{spray}": "spray", "[drp]": "drop", "{drop}": "drop", "{patch}": "patch", "ug": "mcg",
-              "meq": "meq", "mmol": "mmol", "{packet}": "packet", "{suppository}": "suppository"}
+#: UCUM codes and unit texts of FHIR quantities → words the sig reader knows
+UCUM_WORDS = {"[iu]": "unit", "[iU]": "unit", "u": "unit", "[iu]/ml": "unit/mL", "{tbl}": "tablet", "{tab}": "tablet",
+              "{tablet}": "tablet", "{cap}": "capsule", "{capsule}": "capsule", "{puff}": "puff", "{actuat}": "puff",
+              "{spray}": "spray", "{drp}": "drop", "[drp]": "drop", "{drop}": "drop", "{patch}": "patch",
+              "{vial}": "vial", "{supp}": "suppository", "{suppository}": "suppository", "ug": "mcg", "meq": "meq",
+              "[meq]": "meq", "mmol": "mmol", "ml": "mL", "l": "L", "g": "g", "mg": "mg", "{packet}": "packet"}
+#: FHIR timing.repeat.when codes → sig phrases (each counts one administration; AC/PC/C are three)
+WHEN_TEXT = {"HS": "at bedtime", "MORN": "in the morning", "MORN.early": "in the morning", "MORN.late": "in the morning",
+             "NOON": "at noon", "AFT": "in the afternoon", "AFT.early": "in the afternoon", "AFT.late": "in the afternoon",
+             "EVE": "in the evening", "EVE.early": "in the evening", "EVE.late": "in the evening", "NIGHT": "at night",
+             "WAKE": "upon waking", "AC": "before meals", "PC": "after meals", "C": "with meals", "ACM": "before breakfast",
+             "ACD": "before lunch", "ACV": "before dinner", "PCM": "after breakfast", "PCD": "after lunch",
+             "PCV": "after dinner", "CM": "with breakfast", "CD": "with lunch", "CV": "with dinner"}
+#: timing.code values the sig reader would not read as written
+TIMING_CODES = {"WK": "weekly", "MO": "monthly", "AM": "every morning", "PM": "every evening", "QD": "daily"}
+PERIOD_WORDS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "wk": "weeks", "mo": "months", "a": "years"}
+
+
+def _unit_word(q: dict) -> str | None:
+    unit = _str(q.get("unit")) or _str(q.get("code"))
+    if unit is None:
+        return None
+    word = UCUM_WORDS.get(unit, UCUM_WORDS.get(unit.lower()))
+    if word:
+        return word
+    return unit[1:-1] if unit.startswith("{") and unit.endswith("}") else unit   # {tablet(s)} → tablet(s)
+
+
+def _dose_value(q: dict) -> float:
+    value = _number(q.get("value"))
+    if value is None:
+        raise MalformedResource(f"dose value {q.get('value')!r:.30} is not a finite number")
+    return value
 
 
 def _quantity_text(q: Any) -> str | None:
     q = _obj(q)
     if q.get("value") is None:
         return None
-    value = _number(q.get("value"))
-    if value is None:
-        raise MalformedResource(f"dose value {q.get('value')!r:.30} is not a finite number")
-    unit = _str(q.get("unit")) or _str(q.get("code"))
-    if unit and unit.lower() in UCUM_UNITS:
-        unit = UCUM_UNITS[unit.lower()]
-    elif unit and unit.startswith("{") and unit.endswith("}"):
-        unit = unit[1:-1]   # a UCUM annotation: {tablet(s)} → tablet(s)
     # A dose without a unit counts units of the product (Synthea writes {"value": 1.0} for one tablet).
-    return f"{format_number(value)} {unit or 'each'}"
+    return f"{format_number(_dose_value(q))} {_unit_word(q) or 'each'}"
+
+
+def _range_text(r: Any) -> str | None:
+    r = _obj(r)
+    low, high = _obj(r.get("low")), _obj(r.get("high"))
+    if high.get("value") is None:
+        return _quantity_text(low)
+    if low.get("value") is None:
+        return f"up to {_quantity_text(high)}"
+    return f"{format_number(_dose_value(low))}-{_quantity_text(high)}"
+
+
+def _span(low: float, high: float | None) -> str:
+    return format_number(low) if high is None or high == low else f"{format_number(low)}-{format_number(high)}"
+
+
+def _timing_text(timing: Any) -> str | None:
+    """FHIR Timing → a sig phrase: 'every 4-6 hours', '2 times per 1 days', 'on mon, wed', 'at 08:00 and 14:00'."""
+    timing = _obj(timing)
+    repeat = _obj(timing.get("repeat"))
+    parts = []
+    unit = PERIOD_WORDS.get(_str(repeat.get("periodUnit")) or "")
+    period = _number(repeat.get("period"))
+    if period and period > 0 and unit:
+        frequency, frequency_max = _number(repeat.get("frequency")) or 1.0, _number(repeat.get("frequencyMax"))
+        if frequency == 1 and frequency_max is None:
+            parts.append(f"every {_span(period, _number(repeat.get('periodMax')))} {unit}")
+        else:
+            parts.append(f"{_span(frequency, frequency_max)} times per {format_number(period)} {unit}")
+    code = _status_code(timing.get("code"))
+    if code and not parts:
+        parts.append(TIMING_CODES.get(code.upper(), code))
+    days = [d for d in _items(repeat.get("dayOfWeek")) if isinstance(d, str)]
+    if days:
+        parts.append("on " + ", ".join(days))
+    when = [WHEN_TEXT[w] for w in _items(repeat.get("when")) if isinstance(w, str) and w in WHEN_TEXT]
+    times = [str(t)[:5] for t in _items(repeat.get("timeOfDay")) if isinstance(t, str)]
+    anchors = when + [f"at {t}" for t in times]
+    if anchors:
+        parts.append(" and ".join(anchors))
+    if _number(repeat.get("count")) == 1 and not parts:
+        parts.append("once")
+    return " ".join(parts) or None
 
 
 def dosage_fields(dosage: Any) -> dict[str, Any]:
-    """One FHIR Dosage → native dose/frequency/sig/route/prn fields."""
+    """One FHIR Dosage → native dose/frequency/sig/route/prn fields, in words the sig reader reads:
+    doseQuantity or doseRange (UCUM codes such as [iU], {tbl}, {puff}, ug), timing.repeat (frequency,
+    frequencyMax, period, periodMax, periodUnit, dayOfWeek, when, timeOfDay), timing.code,
+    maxDosePerPeriod, asNeeded*; ``text`` is kept as the sig, used where the structured parts say nothing."""
     dosage = _obj(dosage)
     if not dosage:
         return {}
     out: dict[str, Any] = {}
     dose = None
     for dr in map(_obj, _items(dosage.get("doseAndRate"))):
-        dose = _quantity_text(dr.get("doseQuantity")) or _quantity_text(_obj(dr.get("doseRange")).get("high"))
+        dose = _quantity_text(dr.get("doseQuantity")) or _range_text(dr.get("doseRange"))
         if dose:
             break
     dose = dose or _quantity_text(dosage.get("doseQuantity")) or _quantity_text(dosage.get("dose"))
     if dose:
         out["dose"] = dose
-    timing = _obj(dosage.get("timing"))
-    repeat = _obj(timing.get("repeat"))
-    frequency = None
-    period, unit = _number(repeat.get("period")), repeat.get("periodUnit")
-    times = _number(repeat.get("frequencyMax")) or _number(repeat.get("frequency")) or 1.0
-    if period and period > 0 and times > 0 and isinstance(unit, str) and unit in PERIOD_DAYS:
-        per_day = times / (period * PERIOD_DAYS[unit])
-        if per_day >= 1 and float(per_day).is_integer():
-            frequency = f"{int(per_day)} times daily"
-        elif per_day > 1:
-            frequency = f"every {format_number(24 / per_day)} hours"
-        else:
-            frequency = f"every {format_number(1 / per_day)} days"
-    elif _status_code(timing.get("code")):
-        frequency = _status_code(timing.get("code"))
-    elif repeat.get("when"):
-        when = repeat["when"] if isinstance(repeat["when"], list) else [repeat["when"]]
-        frequency = WHEN_TEXT.get(when[0]) if isinstance(when[0], str) else None
+    frequency = _timing_text(dosage.get("timing"))
+    for cap in map(_obj, _items(dosage.get("maxDosePerPeriod"))):
+        top, bottom = _obj(cap.get("numerator")), _obj(cap.get("denominator"))
+        if top.get("value") is not None:
+            per = PERIOD_WORDS.get(_str(bottom.get("code")) or _str(bottom.get("unit")) or "d", "days")
+            limit = f"max {_quantity_text(top)} per {format_number(_number(bottom.get('value')) or 1.0)} {per}"
+            frequency = f"{frequency} {limit}" if frequency else limit
     if frequency:
         out["frequency"] = frequency
     if _str(dosage.get("text")):
         out["sig"] = dosage["text"]
-    if dosage.get("asNeededBoolean") is True or _obj(dosage.get("asNeededCodeableConcept")):
+    if dosage.get("asNeededBoolean") is True or _obj(dosage.get("asNeededCodeableConcept")) \
+            or _items(dosage.get("asNeededFor")):
         out["prn"] = True
     route = _text(dosage.get("route"))
     if route:

@@ -15,10 +15,11 @@ from functools import cached_property
 
 from mtmrules.errors import InputError
 from mtmrules.knowledge.base import KnowledgeBase
-from mtmrules.knowledge.dose import Amount, format_number, parse_regimen
+from mtmrules.knowledge.dose import Amount, format_number
 from mtmrules.knowledge.hepatic import child_pugh
 from mtmrules.knowledge.renal import ckd_epi_2021, cockcroft_gault
 from mtmrules.knowledge.resolve import DrugResolution, Resolver
+from mtmrules.knowledge.sig import WEIGHT_BASED, DailyDose, DoseReading, daily_dose, read_regimen
 from mtmrules.knowledge.text import tokens
 from mtmrules.profile.models import Profile
 from mtmrules.wording import plural
@@ -33,11 +34,13 @@ class MedItem:
     route: str | None
     form: str | None
     prn: bool
-    daily: Amount | None          # daily amount of this ingredient, canonical unit
-    per_day: float | None         # administrations per day
+    daily: Amount | None          # daily amount of this ingredient, canonical unit (the maximum as written)
+    per_day: float | None         # administrations per day (the maximum as written)
     dose_note: str | None = None  # why ``daily`` is unknown
     fills: tuple[tuple[date, int], ...] = ()   # dispensing history: (date, days' supply)
     days_taken: int | None = None              # days since start date (else first fill); None if neither
+    daily_min: Amount | None = None            # the least daily amount as written ("1-2 tabs": the 1)
+    anchors: tuple[str, ...] = ()              # timing anchors read from the sig: morning, bedtime, 08:00 …
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,16 @@ class MedEntry:
     active: bool
     resolution: DrugResolution
     daily: dict[str, Amount]
-    dose_note: str | None
+    reason: str | None                # why the dose could not be read (when there is no reading of it)
     source: str | None
+    daily_min: dict[str, Amount] = field(default_factory=dict)
+    reading: DoseReading | None = None
+    dose: DailyDose | None = None
+
+    @property
+    def dose_note(self) -> str | None:
+        """How the dose was read, or why it could not be (written on demand: reports need it, screening not)."""
+        return self.dose.note if self.dose is not None else self.reason
 
 
 @dataclass(frozen=True)
@@ -156,7 +167,7 @@ class FactBuilder:
         unresolved: list[tuple[str, str, str]] = [(i.kind, i.input, i.reason) for i in profile.import_issues]
         entries, items = [], []
         for index, med in enumerate(profile.medications):
-            entry, med_items = self._medication(index, med, as_of)
+            entry, med_items = self._medication(index, med, as_of, profile.weight_kg)
             entries.append(entry)
             items.extend(med_items)
             if entry.resolution.status == "unresolved":
@@ -258,35 +269,53 @@ class FactBuilder:
             labs=latest, lab_history=lab_history, renal=renal, unresolved=tuple(dict.fromkeys(unresolved)),
             problem_list=True if profile.conditions else None, deceased=profile.deceased)
 
-    def _medication(self, index: int, med, as_of: date) -> tuple[MedEntry, list[MedItem]]:
+    def _medication(self, index: int, med, as_of: date,
+                    weight_kg: float | None = None) -> tuple[MedEntry, list[MedItem]]:
         code = med.code
         text = med.name or (code.display if code else None)
         res = self.resolver.drug(text, code.system if code else None, code.code if code else None,
                                  med.route or (med.form if med.form else None))
         if med.form:
             res.form = res.form or med.form
-        regimen = parse_regimen(med.dose, med.frequency, med.sig)
-        prn = med.prn or regimen.prn
+        reading = read_regimen(med.dose, med.frequency, med.sig)
+        prn = bool(med.prn or reading.prn)
         daily: dict[str, Amount] = {}
-        note = regimen.problem
-        per_day = regimen.frequency.per_day if regimen.frequency else None
-        if res.ingredients and note is None:
-            daily, note = _daily_amounts(res, regimen.amount, per_day)
-            salts = self._salts_named(text) if text else {}
-            for ingredient, amount in list(daily.items()):
-                salt = salts.get(ingredient)
-                if salt is not None:
-                    daily[ingredient] = Amount(amount.value * salt[1], amount.unit)
-                    converted = f"dose converted from {salt[0]} to {ingredient} (× {salt[1]:.4g})"
+        daily_min: dict[str, Amount] = {}
+        per_day = reading.per_day[1] if reading.per_day else None
+        note = reading.reason or "no dose given"
+        dose = None
+        if res.ingredients:
+            dose = self._daily_dose(med.dose, med.frequency, med.sig, text, code.system if code else None,
+                                    code.code if code else None, med.route or med.form or None, res.form,
+                                    weight_kg if reading.status == WEIGHT_BASED else None)
+            salts = self._salts_named(text) if text and dose.amounts else {}
+            for ingredient, (low, high) in dose.amounts.items():
+                if high.unit.endswith("/kg"):
+                    continue   # weight-based with no weight on record: not a flat dose
+                factor = salts.get(ingredient, (None, 1.0))[1]
+                daily[ingredient] = Amount(high.value * factor, high.unit)
+                daily_min[ingredient] = Amount(low.value * factor, low.unit)
+                if ingredient in salts:
+                    converted = f"dose converted from {salts[ingredient][0]} to {ingredient} (× {factor:.4g})"
                     res.note = f"{res.note}; {converted}" if res.note else converted
         active = med.status == "active" and not (med.end_date and med.end_date < as_of)
-        entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source))
+        entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source), daily_min, reading,
+                         dose)
         fills = tuple(sorted((f.date, f.days_supply) for f in med.fills))
         started = med.start_date or (fills[0][0] if fills else None)
         days_taken = max(0, (as_of - started).days) if started else None
-        items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day, note, fills, days_taken)
+        items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day,
+                         None if ing in daily else entry.dose_note, fills, days_taken, daily_min.get(ing),
+                         reading.anchors)
                  for ing in res.ingredients] if active else []
         return entry, items
+
+    @functools.lru_cache(maxsize=65536)   # per distinct sig and product: populations repeat both
+    def _daily_dose(self, dose, frequency, sig, text, code_system, code, route, form, weight_kg) -> DailyDose:
+        """The daily amount of each ingredient (read-only: shared between entries with the same key)."""
+        res = self.resolver.drug(text, code_system, code, route)
+        return daily_dose(read_regimen(dose, frequency, sig), res.ingredients, res.strengths, form or res.form,
+                          weight_kg)
 
     @functools.lru_cache(maxsize=65536)   # per distinct medication text: this runs for every entry
     def _salts_named(self, text: str) -> dict[str, tuple[str, float]]:
@@ -419,36 +448,3 @@ def _on(lab: LabValue) -> str:
 def _same_unit(a: str, b: str) -> bool:
     simplify = lambda u: u.replace("{", "").replace("}", "").replace("_", "").replace(" ", "").replace(".", "")
     return simplify(a) == simplify(b)
-
-
-def _daily_amounts(res: DrugResolution, amount: Amount | None,
-                   per_day: float | None) -> tuple[dict[str, Amount], str | None]:
-    """Daily amount per ingredient, from the amount per administration and the product strengths."""
-    hourly = {ing: st for ing, st in res.strengths.items() if st.per == "hour"}
-    if hourly and (amount is None or amount.unit == "patch"):
-        # A transdermal system delivers its rate continuously, whatever the change interval.
-        patches = amount.value if amount else 1.0
-        return {ing: Amount(st.amount.value * 24 * patches, st.amount.unit) for ing, st in hourly.items()}, None
-    if amount is None:
-        return {}, "no dose given"
-    if per_day is None:
-        return {}, "no frequency given"
-    per_admin: dict[str, Amount] = {}
-    if amount.unit in ("mg", "unit", "meq", "mmol") and len(res.ingredients) == 1:
-        per_admin[res.ingredients[0]] = amount
-    elif amount.unit == "mL":
-        for ing in res.ingredients:
-            strength = res.strengths.get(ing)
-            if strength and strength.per_volume_ml:
-                per_admin[ing] = Amount(amount.value / strength.per_volume_ml * strength.amount.value,
-                                        strength.amount.unit)
-    elif amount.unit not in ("mg", "unit", "meq", "mmol"):
-        for ing in res.ingredients:
-            strength = res.strengths.get(ing)
-            if strength and strength.per_volume_ml is None and strength.per != "hour":
-                per_admin[ing] = Amount(amount.value * strength.amount.value, strength.amount.unit)
-    if not per_admin:
-        if amount.unit in ("mg", "unit"):
-            return {}, "a dose in mg for a combination product is ambiguous; give it in tablets"
-        return {}, f"strength of the product is unknown, so {amount} cannot be converted to mg"
-    return {ing: Amount(a.value * per_day, a.unit) for ing, a in per_admin.items()}, None

@@ -19,7 +19,7 @@ from mtmrules.knowledge.base import KnowledgeBase, Product
 from mtmrules.knowledge.dose import Strength, parse_strengths
 from mtmrules.knowledge.text import normalise, tokens
 
-_UNITLESS_PAIR = re.compile(r"\b(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)\b")
+_UNITLESS_PAIR = re.compile(r"\b(\d+(?:\.\d+)?)\s*[-/]\s*(\d+(?:\.\d+)?)\b")
 ROUTE_WORDS = {
     "po": "oral", "oral": "oral", "orally": "oral", "mouth": "oral", "tablet": "oral", "tablets": "oral",
     "capsule": "oral", "capsules": "oral", "tab": "oral", "cap": "oral", "chewable": "oral",
@@ -214,8 +214,9 @@ class Resolver:
                 ingredients.append(hit.target)  # type: ignore[arg-type]
         if not strengths and text:
             parsed = parse_strengths(text)
-            if not parsed and len(ingredients) == 2:
-                # "Norco 5/325": combination strengths are written without a unit; they are mg.
+            if not parsed and len(ingredients) == 2 and not any(i.startswith("insulin") for i in ingredients):
+                # "Norco 5/325", "Janumet 50-1000": combination strengths written without a unit are mg
+                # (insulin "70/30" is a ratio of percentages, not a strength).
                 pair = _UNITLESS_PAIR.search(text)
                 if pair:
                     # Inhaler combinations (Advair 250/50) are written in mcg; tablets (Norco 5/325) in mg.

@@ -354,8 +354,16 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
 
 def _medication(entry) -> MedicationOut:
     res = entry.resolution
-    doses = {ing: Dose(value=round(a.value, 4), unit=a.unit) for ing, a in sorted(entry.daily.items())}
+    doses = {ing: _dose(a, entry.daily_min.get(ing)) for ing, a in sorted(entry.daily.items())}
     single = doses.get(res.ingredients[0]) if len(res.ingredients) == 1 else None
+    timing = list(entry.reading.anchors) if entry.reading is not None else []
     return MedicationOut(input=entry.label, status=res.status, active=entry.active, ingredients=list(res.ingredients),
                          daily_dose=single, daily_doses=doses, dose_note=entry.dose_note if res.ingredients else None,
-                         note=res.note, route=res.route, source=entry.source)
+                         note=res.note, route=res.route, source=entry.source, timing=timing)
+
+
+def _dose(high, low) -> Dose:
+    value = round(high.value, 4)
+    if low is None or round(low.value, 4) == value:
+        return Dose(value=value, unit=high.unit)
+    return Dose(value=value, unit=high.unit, min=round(low.value, 4), max=value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 
 class _Out(BaseModel):
@@ -13,8 +13,21 @@ class _Out(BaseModel):
 
 
 class Dose(_Out):
+    """A daily amount. ``value`` is the maximum as written; ``min`` and ``max`` appear when the sig gives a
+    range ("1-2 tabs q4-6h": min 4, max 12 tablets' worth)."""
+
     value: float
     unit: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_equal_bounds(self, handler):
+        out = handler(self)
+        if self.min is None:
+            out.pop("min", None)
+            out.pop("max", None)
+        return out
 
 
 class MedicationOut(_Out):
@@ -26,10 +39,11 @@ class MedicationOut(_Out):
     ingredients: list[str]
     daily_dose: Dose | None         # for single-ingredient products
     daily_doses: dict[str, Dose]    # per ingredient (combination products too)
-    dose_note: str | None = None
+    dose_note: str | None = None    # how the dose was read ("read as …"), or why it could not be
     note: str | None = None
     route: str | None = None
     source: str | None = None
+    timing: list[str] = Field(default_factory=list)   # anchors from the sig: morning, bedtime, meals, 08:00 …
 
 
 class ConditionOut(_Out):

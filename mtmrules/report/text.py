@@ -66,7 +66,7 @@ def render_text(report: Report, width: int = 120, color: bool = False, details: 
         console.print(Text(f"\nNot evaluated ({plural(len(report.not_evaluated), 'rule')}: data missing)", style="bold"))
         for item in report.not_evaluated:
             console.print(f"   {item.rule}: {item.reason}")
-    flagged = [m for m in report.medications if m.status != "resolved" or m.dose_note]
+    flagged = [m for m in report.medications if m.status != "resolved" or (m.dose_note and not m.daily_doses)]
     if report.unresolved or flagged:
         console.print(Text("\nInput to check", style="bold"))
         for u in report.unresolved:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from mtmrules.knowledge.dose import Amount, Regimen, format_number
+from mtmrules.knowledge.dose import Amount, format_number
+from mtmrules.knowledge.sig.regimen import Regimen
 from mtmrules.knowledge.resolve import DrugResolution
 from mtmrules.session.schedule import course_days, sig_anchors
 

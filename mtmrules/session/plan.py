@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 from mtmrules.engine.engine import Engine
-from mtmrules.knowledge.dose import parse_regimen
+from mtmrules.knowledge.sig.regimen import parse_regimen
 from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.models import Problem, Report
 from mtmrules.session.decisions import accepted
@@ -272,7 +272,7 @@ _MIXED = re.compile(r"^(.*?)\s*(?:\band\b|\bplus\b|;|,)\s*(.*\b(?:prn|as needed|
 
 def _split_mixed(sig: str | None) -> tuple[str, str] | None:
     """A sig with a fixed part and an as-needed part → (fixed, as needed); None for any other sig."""
-    from mtmrules.knowledge.dose import parse_frequency
+    from mtmrules.knowledge.sig.regimen import parse_frequency
     found = _MIXED.match(sig or "")
     if not found:
         return None

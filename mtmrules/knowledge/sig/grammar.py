@@ -1,0 +1,800 @@
+"""The sig grammar: typed tokens → ``DoseReading``.
+
+A hand-written reader, not a parser-generator grammar: a sig is not a sentence of a language but a
+run of small, order-free phrases (amount, frequency, interval, anchors, PRN, maximum, duration) with
+noise between them. Each phrase has one matcher below; what no matcher takes is skipped (and shown
+in the trace). The phrases then group into clauses (one amount with its timing: "1 tab qam and 2 tabs
+qhs" is two) and phases (sequential: "then", or clauses each with their own duration — tapers).
+
+Shape::
+
+    sig      := phase ("then" phase)*
+    phase    := clause ((","|"and") clause)*
+    clause   := amount? (frequency | interval | count-per-period | anchors | days | once | repeat)*
+                (sites | prn | cap | duration | divided)*
+    amount   := number [("-"|"to"|"or") number] [unit] ["/" "kg"]   |  "up to" number unit
+    interval := ("q"|"every") number [("-"|"to") number] [number-word] period
+    cap      := ("max"|"mdd"|"not to exceed"|…) number [unit] [("/"|"per"|"in"|"a") [number] period]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mtmrules.knowledge.sig import lexicon as L
+from mtmrules.knowledge.sig.reading import (READ, UNREADABLE, VARIABLE, WEIGHT_BASED, Cap, Clause, DoseReading,
+                                            Phase, Quantity, span)
+from mtmrules.knowledge.dose import format_number
+from mtmrules.knowledge.sig.tokens import Rejected, Token, tokenize
+
+_PLAUSIBLE_HOURS = {1, 2, 3, 4, 5, 6, 8, 10, 12, 18, 24, 36, 48, 72, 96, 168}
+_MEALS = ("breakfast", "lunch", "dinner")
+_COUNTED = {"each", "actuation", "drop", "patch", "vial", "application", "dose"}
+
+
+def _kind(amount: Quantity) -> str:
+    return "count" if amount.unit in _COUNTED else ("volume" if amount.unit == "mL" else "mass")
+
+
+@dataclass
+class _Clause:
+    amount: Quantity | None = None
+    alternative: Quantity | None = None
+    per_day: tuple[float, float] | None = None
+    groups: list[list[tuple[str, int]]] = field(default_factory=list)   # anchor groups: (anchor, count)
+    days: list[str] = field(default_factory=list)
+    sites: int = 1
+    daily_total: bool = False
+    rate: Quantity | None = None
+    once: bool = False
+    repeats: int = 0
+    duration: float | None = None
+    interval: bool = False
+
+    @property
+    def timed(self) -> bool:
+        return bool(self.per_day or self.groups or self.days or self.once or self.repeats or self.daily_total)
+
+    @property
+    def empty(self) -> bool:
+        return self.amount is None and not self.timed and self.duration is None
+
+
+class _Reader:
+    def __init__(self, text: str, tokens: list[Token]) -> None:
+        self.text = text
+        self.t = tokens
+        self.i = 0
+        self.phases: list[list[_Clause]] = [[]]
+        self.clause = _Clause()
+        self.phases[0].append(self.clause)
+        self.joined = False          # a conjunction since the last anchor/amount
+        self.skip_amount = 0         # tokens left during which an amount is "not the dose"
+        self.prn = False
+        self.cap: Cap | None = None
+        self.sliding = False
+        self.as_directed = False
+        self.until = False
+        self.rate_problem: str | None = None
+        self.trace: list[str] = []
+        self.ignored: list[str] = []
+        self.minutes = False
+        self.excepted: _Clause | None = None   # "daily except …": the clause whose days the next days remove
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def peek(self, offset: int = 0) -> Token | None:
+        j = self.i + offset
+        return self.t[j] if 0 <= j < len(self.t) else None
+
+    def kind(self, offset: int = 0) -> str | None:
+        tok = self.peek(offset)
+        return tok.kind if tok else None
+
+    def note(self, text: str) -> None:
+        self.trace.append(text)
+
+    def new_clause(self) -> _Clause:
+        self.clause = _Clause()
+        self.phases[-1].append(self.clause)
+        return self.clause
+
+    def number_range(self) -> tuple[float, float, int] | None:
+        """number [(-|to|or) number] at i → (lo, hi, tokens used); also '1 1/2'."""
+        tok = self.peek()
+        if tok is None or tok.kind != "num":
+            return None
+        lo = hi = float(tok.value)  # type: ignore[arg-type]
+        used = 1
+        nxt = self.peek(1)
+        if nxt and nxt.kind == "num" and isinstance(nxt.value, float) and nxt.value < 1 and "/" in nxt.text:
+            lo = hi = lo + nxt.value
+            used = 2
+        sep = self.peek(used)
+        after = self.peek(used + 1)
+        if sep and sep.kind in ("dash", "to", "or") and after and after.kind == "num":
+            top = float(after.value)  # type: ignore[arg-type]
+            if top >= lo:
+                hi = top
+                used += 2
+        return lo, hi, used
+
+    def period_at(self, offset: int) -> tuple[float, int] | None:
+        """[number] period at i+offset → (length in days, tokens used)."""
+        tok = self.peek(offset)
+        if tok is None:
+            return None
+        if tok.kind == "period":
+            return float(tok.value), 1  # type: ignore[arg-type]
+        if tok.kind == "freq" and tok.text in ("daily", "per day", "a day", "every day", "each day"):
+            return 1.0, 1
+        if tok.kind == "freq" and tok.text in ("weekly", "per week", "a week"):
+            return 7.0, 1
+        if tok.kind == "anchor" and tok.text == "night":
+            return 1.0, 1
+        if tok.kind == "num":
+            nxt = self.peek(offset + 1)
+            if nxt and nxt.kind == "period":
+                return float(tok.value) * float(nxt.value), 2  # type: ignore[arg-type]
+        return None
+
+    def per_period(self, offset: int) -> tuple[float, int] | None:
+        """("/"|per|in|a|every|"x") period, or a bare per-day frequency word, at i+offset."""
+        tok = self.peek(offset)
+        if tok is None:
+            return None
+        if tok.kind in ("slash", "per", "every", "for"):
+            found = self.period_at(offset + 1)
+            if found:
+                return found[0], found[1] + 1
+            if tok.kind == "per" and self.kind(offset + 1) == "per":   # "in a day"
+                found = self.period_at(offset + 2)
+                if found:
+                    return found[0], found[1] + 2
+            return None
+        if tok.kind == "freq" and tok.text in ("daily", "per day", "a day", "every day", "each day",
+                                               "weekly", "per week", "a week", "per month", "monthly"):
+            return 1 / float(tok.value[0]), 1  # type: ignore[index]
+        return None
+
+    # --- the scan ------------------------------------------------------------------------------------
+
+    def read(self) -> None:
+        matchers = {
+            "num": self.on_number, "ratio": self.on_ratio, "unit": self.on_bare_unit, "freq": self.on_frequency,
+            "every": self.on_every, "anchor": self.on_anchor, "time": self.on_time, "dow": self.on_days,
+            "prn": self.on_prn, "cap": self.on_cap, "upto": self.on_up_to, "then": self.on_then,
+            "and": self.on_and, "sep": self.on_sep, "x": self.on_x, "for": self.on_for, "sites": self.on_sites,
+            "once": self.on_once, "sliding": self.on_sliding, "asdir": self.on_as_directed,
+            "until": self.on_until, "repeat": self.on_repeat, "month": self.on_month,
+            "notdose": self.on_not_dose, "divided": self.on_divided, "period": self.on_period,
+            "lparen": self.on_paren, "rparen": self.on_paren, "except": self.on_except,
+        }
+        while self.i < len(self.t):
+            tok = self.t[self.i]
+            matcher = matchers.get(tok.kind)
+            used = matcher(tok) if matcher else 0
+            if not used:
+                if tok.kind not in ("per", "other", "to", "or", "dash", "slash", "kg", "equals", "percent"):
+                    self.ignored.append(tok.text)
+                used = 1
+            self.i += used
+            if self.skip_amount:
+                self.skip_amount = max(0, self.skip_amount - used)
+
+    # --- matchers (each returns the number of tokens it used; 0: not mine) -----------------------------
+
+    def on_number(self, tok: Token) -> int:
+        rng = self.number_range()
+        assert rng is not None
+        lo, hi, used = rng
+        nxt = self.peek(used)
+        # "3 times a day", "5x/day", "2 x daily", "2-3 times weekly"
+        if nxt and nxt.kind == "x":
+            found = self.per_period(used + 1) or self.period_at(used + 1)
+            if found:
+                self.set_per_day((lo / found[0], hi / found[0]), f"{span(lo, hi)} times per "
+                                 f"{format_number(found[0])} day(s)")
+                return used + 1 + found[1]
+        if nxt and nxt.kind == "percent":
+            self.note(f"skipped strength {tok.text}%")
+            return used + 1
+        if nxt and nxt.kind == "unit":
+            return self.on_amount(lo, hi, used)
+        if nxt and nxt.text in ("a", "of") and self.kind(used + 1) == "unit":   # "half a tablet"
+            self.i += 1
+            taken = self.on_amount(lo, hi, used)
+            self.i -= 1
+            return taken + 1
+        if self.clause.amount is not None and not self.clause.timed and not self.joined:
+            self.note(f"ignored {tok.text}: a number after the amount, before any timing")
+            return used
+        if nxt and nxt.kind in ("freq", "every", "anchor", "prn", "dow", "time", "unit", "sites", "once") \
+                or nxt is None or nxt.kind in ("other", "sep", "and", "then", "rparen") \
+                and (nxt.text in ("po", "by", "pill", "orally", "sl", "subq", "pr", "inh", "iv", "im", "sq")
+                     or nxt.kind != "other"):
+            return self.take_amount(Quantity(lo, hi, "each"), used, f"{span(lo, hi)} (unit of the product)")
+        if nxt and nxt.kind == "per" and self.peek(used + 1) and self.kind(used + 1) in ("freq", "period"):
+            return self.take_amount(Quantity(lo, hi, "each"), used, f"{span(lo, hi)} (unit of the product)")
+        if nxt and nxt.kind == "other":
+            # "1 po qd", "2 by mouth": a count of the product's units, if timing follows soon
+            for ahead in range(used, used + 4):
+                kind = self.kind(ahead)
+                if kind in ("freq", "every", "anchor", "prn", "dow", "time", "once"):
+                    return self.take_amount(Quantity(lo, hi, "each"), used, f"{span(lo, hi)} (unit of the product)")
+                if kind not in ("other", "per"):
+                    break
+        self.ignored.append(tok.text)
+        return used
+
+    def on_amount(self, lo: float, hi: float, used: int) -> int:
+        unit, factor = self.peek(used).value  # type: ignore[union-attr, misc]
+        used += 1
+        # "mg/kg", "mg/kg/day", "mcg/kg/min", "mg/hr", "21 mg/24 hr", "250 mg/5 mL", "50 mcg/actuation"
+        if self.kind(used) == "slash" or (self.kind(used) == "per" and self.kind(used + 1) == "kg"):
+            after = self.peek(used + 1)
+            if after and after.kind == "kg":
+                used += 2
+                found = self.per_period(used) if self.kind(used) in ("slash", "per") else None
+                if found and found[0] < 1:
+                    self.rate_problem = "a rate per kg per hour or minute is an infusion, not a daily dose"
+                    return used + found[1]
+                if found:
+                    self.take_amount(Quantity(lo * factor, hi * factor, unit, per_kg=True), 0,
+                                     f"{span(lo, hi)} {unit}/kg per day")
+                    self.clause.daily_total = True
+                    return used + found[1]
+                return used + self.take_amount(Quantity(lo * factor, hi * factor, unit, per_kg=True), 0,
+                                               f"{span(lo, hi)} {unit}/kg")
+            found = self.per_period(used) if self.kind(used) in ("slash", "per") else None
+            if found and found[0] <= 1 and unit != "mL":
+                per_day = Quantity(lo * factor / found[0], hi * factor / found[0], unit)
+                if found[0] < 1:
+                    self.clause.rate = per_day
+                    self.note(f"rate {span(lo * factor, hi * factor, unit)} per {format_number(found[0] * 24)} h")
+                else:
+                    return used + found[1] + self.take_amount(per_day, 0, f"{per_day} per day")
+                return used + found[1]
+            if after and after.kind in ("num", "unit"):
+                skip = 2 if after.kind == "num" and self.kind(used + 2) == "unit" else (1 if after.kind == "unit" else 0)
+                if skip:
+                    self.note(f"skipped strength {span(lo, hi)} {unit}/…")
+                    return used + 1 + skip
+        noun = L.NOUNS.get(self.peek(used - 1).text) if unit == "each" else None  # type: ignore[union-attr]
+        return self.take_amount(Quantity(lo * factor, hi * factor, unit, noun=noun), used,
+                                f"{span(lo * factor, hi * factor, unit)}")
+
+    def take_amount(self, amount: Quantity, used: int, what: str) -> int:
+        if amount.hi <= 0:
+            self.note(f"ignored {what}: an amount of zero is not a dose")
+            return used
+        if self.skip_amount:
+            self.note(f"ignored {what}: not this prescription's dose")
+            return used
+        clause = self.clause
+        if clause.amount is None and clause.alternative is None:
+            clause.amount = amount
+        elif not clause.timed and not self.joined and clause.alternative is None and clause.duration is None \
+                and (clause.amount is None or _kind(amount) != _kind(clause.amount)):
+            clause.alternative = amount
+            self.note(f"amount also written as {amount}")
+            return used
+        else:
+            clause = self.new_clause()
+            clause.amount = amount
+        self.joined = False
+        self.note(f"amount {what}")
+        return used
+
+    def on_ratio(self, tok: Token) -> int:
+        self.note(f"skipped {tok.text} (a strength or a date, not an amount)")
+        return 1
+
+    def on_bare_unit(self, tok: Token) -> int:
+        unit, _ = tok.value  # type: ignore[misc]
+        if unit in ("each", "actuation", "patch", "vial", "drop") and self.clause.amount is None \
+                and tok.text not in ("c", "u", "each", "ea", "dose", "doses", "system", "injection", "pen"):
+            return self.take_amount(Quantity(1, 1, unit, noun=L.NOUNS.get(tok.text)), 1,
+                                    f"1 {unit} (no number written: one)")
+        return 0
+
+    def set_per_day(self, per_day: tuple[float, float], what: str, interval: bool = False) -> None:
+        clause = self.clause
+        if clause.per_day is not None and not clause.interval and interval:
+            pass   # "bid q12h": the written frequency and the interval agree or the interval adds nothing
+        elif clause.per_day is not None and (clause.amount is not None or clause.groups) and self.joined:
+            clause = self.new_clause()
+            clause.per_day = per_day
+        elif clause.per_day is None or interval:
+            clause.per_day = per_day
+        clause.interval = clause.interval or interval
+        self.note(f"frequency {what}: {span(*per_day)}/day")
+
+    def on_frequency(self, tok: Token) -> int:
+        per_day, anchors = tok.value  # type: ignore[misc]
+        if tok.text == "od" and self.clause.amount and self.clause.amount.unit == "drop":
+            self.note("'od' after drops: right eye")
+            return 1
+        if tok.text in ("per day", "a day", "per week", "a week", "per month") and self.clause.amount is None \
+                and self.clause.per_day is not None:
+            return 1
+        # "daily x 5", "daily x5 days": a duration
+        if tok.text in ("once",) and self.kind(1) == "num" and self.kind(2) == "x":
+            return 0
+        self.set_per_day((per_day, per_day), tok.text)
+        if anchors:
+            self.add_anchors(anchors, counted=False)
+        return 1
+
+    def on_every(self, tok: Token) -> int:
+        rng = self.number_range() if False else None
+        j = 1
+        nxt = self.peek(j)
+        if nxt is None:
+            return 0
+        if nxt.kind == "num":
+            self.i += 1
+            rng = self.number_range()
+            self.i -= 1
+            assert rng is not None
+            lo, hi, used = rng
+            j += used
+            if self.kind(j) == "num" and float(self.peek(j).value) == hi:  # "every 4 four hours"
+                j += 1
+            per = self.peek(j)
+            word = "hours"
+            if per and per.kind == "period":
+                days = float(per.value)  # type: ignore[arg-type]
+                word = per.text
+                j += 1
+            elif per and per.kind == "freq" and per.text in ("daily",):
+                days = 1.0
+                word = "days"
+                j += 1
+            elif hi in _PLAUSIBLE_HOURS:
+                days = 1 / 24
+                self.note(f"'q{format_number(hi)}' without a unit read as hours")
+            else:
+                return 0
+            if days < 1 / 24 - 1e-9:
+                self.minutes = True
+                self.note(f"every {span(lo, hi)} minutes: a per-episode interval")
+                return j
+            self.set_per_day((1 / (hi * days), 1 / (lo * days)), f"every {span(lo, hi)} {word}", interval=True)
+            return j
+        if nxt.kind == "other-word" and self.kind(2) == "period":
+            days = 2 * float(self.peek(2).value)  # type: ignore[arg-type]
+            self.set_per_day((1 / days, 1 / days), f"every other {self.peek(2).text}", interval=True)
+            return 3
+        if nxt.kind == "period":
+            days = float(nxt.value)  # type: ignore[arg-type]
+            self.set_per_day((1 / days, 1 / days), f"every {nxt.text}", interval=True)
+            return 2
+        if nxt.kind == "anchor":
+            return 1
+        if nxt.kind == "dow":
+            return 1
+        return 0
+
+    def add_anchors(self, anchors: tuple[str, ...], counted: bool = True) -> None:
+        clause = self.clause
+        if clause.timed and clause.amount is not None and self.joined and not clause.groups and clause.per_day:
+            clause = self.new_clause()
+        count = (3 if anchors == ("meals",) else len(anchors)) if counted else 0
+        entry = [(a, count if k == 0 else 0) for k, a in enumerate(anchors)]
+        if self.joined or not clause.groups:
+            clause.groups.append(entry)
+        else:
+            last = clause.groups[-1]
+            if anchors[0] in _MEALS and any(a == "meals" for a, _ in last):
+                # "ac breakfast": before breakfast, not before every meal
+                last[:] = [(a, c) for a, c in last if a != "meals"]
+                if not last:
+                    clause.groups[-1] = entry
+                    self.joined = False
+                    self.note(f"timing {', '.join(anchors)}")
+                    return
+            if counted and all(c == 0 for _, c in last):
+                last[0] = (last[0][0], count)
+            last.extend(entry if not counted or any(c for _, c in last) else entry)
+            if counted:
+                # one administration per group: keep the largest count of the group on its first anchor
+                most = max(c for _, c in last)
+                clause.groups[-1] = [(a, most if k == 0 else 0) for k, (a, _) in enumerate(last)]
+        self.joined = False
+        self.note(f"timing {', '.join(anchors)}")
+
+    def on_anchor(self, tok: Token) -> int:
+        anchors = tok.value  # type: ignore[assignment]
+        if anchors == ("home",) and not (self.kind(1) == "and" or self.kind(-1) == "and"):
+            return 0
+        self.add_anchors(anchors)  # type: ignore[arg-type]
+        return 1
+
+    def on_time(self, tok: Token) -> int:
+        self.add_anchors((str(tok.value),))
+        return 1
+
+    def on_days(self, tok: Token) -> int:
+        days: list[str] = []
+        j = 0
+        single_letters = 0
+        listed = False     # "M-W-F": dashes separate a list, not a range
+        while True:
+            cur = self.peek(j)
+            if cur is None or cur.kind != "dow":
+                break
+            value = cur.value
+            if isinstance(value, tuple):
+                days.extend(value)
+            else:
+                single_letters += len(cur.text) <= 2
+                if self.kind(j + 1) in ("dash", "to") and self.kind(j + 2) == "dow" and \
+                        isinstance(self.peek(j + 2).value, str) and not listed and not (
+                            self.kind(j + 3) == "dash" and self.kind(j + 4) == "dow"):
+                    a, b = L.WEEK.index(value), L.WEEK.index(self.peek(j + 2).value)  # type: ignore[arg-type]
+                    days.extend(L.WEEK[a:b + 1] if a <= b else L.WEEK[a:] + L.WEEK[:b + 1])
+                    j += 3
+                    if self.kind(j) in ("slash", "and") and self.kind(j + 1) == "dow":
+                        j += 1
+                    continue
+                days.append(value)  # type: ignore[arg-type]
+            j += 1
+            if self.kind(j) in ("slash", "and", "dash") and self.kind(j + 1) == "dow":
+                listed = listed or self.kind(j) == "dash"
+                j += 1
+        if not days or (single_letters and len(days) < 2):
+            return 0
+        unique = [d for d in L.WEEK if d in days]
+        if self.excepted is not None:
+            # "1 tab daily except Sunday" / "daily except 7.5 mg on Mondays": the base clause keeps the other days
+            self.excepted.days = [d for d in L.WEEK if d not in unique]
+            self.note(f"except {'/'.join(unique)}")
+            excepted, self.excepted = self.excepted, None
+            if excepted is self.clause:
+                return j
+        self.clause.days.extend(d for d in unique if d not in self.clause.days)
+        self.note(f"days {'/'.join(unique)}")
+        return j
+
+    def on_prn(self, tok: Token) -> int:
+        self.prn = True
+        self.note("as needed")
+        return 1
+
+    def on_cap(self, tok: Token) -> int:
+        j = 1
+        if self.kind(j) == "per" or (self.peek(j) and self.peek(j).text in ("of", "daily", "dose")):
+            j += 1
+        self.i += j
+        rng = self.number_range()
+        self.i -= j
+        if rng is None:
+            return 1
+        _, hi, used = rng
+        j += used
+        unit, factor = None, 1.0
+        tok2 = self.peek(j)
+        if tok2 and tok2.kind == "unit":
+            unit, factor = tok2.value  # type: ignore[misc]
+            if unit in ("each", "actuation", "drop", "patch", "vial", "application") and tok2.text not in ("dose", "doses"):
+                unit = unit
+            j += 1
+        elif tok2 and tok2.kind == "x":   # "max 3 times a day"
+            unit = "dose"
+            j += 1
+        words: list[str] = []
+        while self.kind(j) == "other" and len(words) < 3:
+            words.append(self.peek(j).text)  # type: ignore[union-attr]
+            j += 1
+        per_days = 1.0
+        found = self.per_period(j)
+        if found:
+            per_days = found[0]
+            j += found[1]
+        elif self.kind(j) == "freq" and self.peek(j).text in ("once",):
+            pass
+        self.cap = Cap(hi * factor, unit, per_days, tuple(words))
+        self.note(f"written maximum: {self.cap}")
+        return j
+
+    def on_up_to(self, tok: Token) -> int:
+        self.i += 1
+        rng = self.number_range()
+        self.i -= 1
+        if rng is None:
+            return 1
+        _, hi, used = rng
+        j = 1 + used
+        nxt = self.peek(j)
+        if nxt and nxt.kind == "x":   # "up to 4 times a day"
+            found = self.per_period(j + 1) or self.period_at(j + 1)
+            if found:
+                self.set_per_day((1 / found[0], hi / found[0]), f"up to {format_number(hi)} times")
+                return j + 1 + found[1]
+        unit, factor = "each", 1.0
+        if nxt and nxt.kind == "unit":
+            unit, factor = nxt.value  # type: ignore[misc]
+            j += 1
+        found = self.per_period(j)
+        if found and found[0] >= 1 and (self.clause.per_day is not None or self.clause.amount is not None
+                      or self.kind(j + found[1]) not in ("every", "freq")):
+            self.cap = Cap(hi * factor, unit, found[0])
+            self.note(f"written maximum: {self.cap}")
+            if self.clause.amount is None and self.clause.per_day is None:
+                # "up to 6 tablets a day" and nothing else: one to six a day
+                lo = min(1.0, hi) if unit in _COUNTED else hi
+                self.take_amount(Quantity(lo * factor / found[0], hi * factor / found[0], unit), 0,
+                                 f"up to {span(lo, hi, unit)} per day")
+                self.clause.daily_total = True
+            return j + found[1]
+        lo = min(1.0, hi) if unit in _COUNTED else hi
+        return self.take_amount(Quantity(lo * factor, hi * factor, unit), j, f"up to {span(lo, hi, unit)}")
+
+    def on_then(self, tok: Token) -> int:
+        if not self.clause.empty:
+            self.phases.append([])
+            self.new_clause()
+        self.joined = False
+        self.note("then: next phase")
+        return 1
+
+    def on_except(self, tok: Token) -> int:
+        if self.clause.per_day is not None and self.clause.per_day[1] >= 1:
+            self.excepted = self.clause
+            self.joined = True
+            return 1
+        return 0
+
+    def on_and(self, tok: Token) -> int:
+        self.joined = True
+        return 1
+
+    def on_sep(self, tok: Token) -> int:
+        self.joined = True
+        return 1
+
+    def on_paren(self, tok: Token) -> int:
+        return 1
+
+    def on_x(self, tok: Token) -> int:
+        if self.kind(1) != "num":
+            return 0
+        self.i += 1
+        rng = self.number_range()
+        self.i -= 1
+        assert rng is not None
+        lo, hi, used = rng
+        j = 1 + used
+        found = self.per_period(j)
+        if found and self.clause.per_day is None and (self.peek(j).kind == "freq" or self.peek(j).kind in ("slash", "per")):
+            self.set_per_day((lo / found[0], hi / found[0]), f"x{span(lo, hi)} per {format_number(found[0])} day")
+            return j + found[1]
+        found = self.period_at(j)
+        if found:
+            self.set_duration(hi * found[0])
+            return j + found[1]
+        unit = self.peek(j)
+        if unit and unit.kind == "unit" and unit.text in ("dose", "doses"):
+            if hi == 1:
+                self.clause.once = True
+            self.note(f"x {format_number(hi)} dose(s)")
+            return j + 1
+        if hi == 1 and not self.clause.timed:
+            self.clause.once = True
+            self.note("x1: one dose")
+            return j
+        self.set_duration(hi)
+        return j
+
+    def set_duration(self, days: float) -> None:
+        self.clause.duration = days
+        self.note(f"for {format_number(days)} days")
+
+    def on_for(self, tok: Token) -> int:
+        self.i += 1
+        rng = self.number_range()
+        self.i -= 1
+        if rng is None:
+            if self.kind(1) == "per" and self.kind(2) == "period":
+                self.set_duration(float(self.peek(2).value))
+                return 3
+            return 0
+        _, hi, used = rng
+        found = self.period_at(1 + used)
+        if not found:
+            return 0
+        self.set_duration(hi * found[0])
+        return 1 + used + found[1]
+
+    def on_period(self, tok: Token) -> int:
+        # "day 1", "days 2-5", "on day 1": a phase lasting that many days
+        if tok.text in ("day", "days", "d") and self.kind(1) == "num":
+            self.i += 1
+            rng = self.number_range()
+            self.i -= 1
+            assert rng is not None
+            lo, hi, used = rng
+            self.set_duration(hi - lo + 1)
+            return 1 + used
+        return 0
+
+    def on_sites(self, tok: Token) -> int:
+        self.clause.sites = 2
+        self.note(f"{tok.text}: two sites")
+        return 1
+
+    def on_once(self, tok: Token) -> int:
+        if tok.text in ("at onset", "at first sign", "at onset of migraine", "at onset of headache"):
+            self.prn = True
+        self.clause.once = True
+        self.note(f"{tok.text}: one administration")
+        return 1
+
+    def on_sliding(self, tok: Token) -> int:
+        self.sliding = True
+        self.note(f"{tok.text}: variable dose")
+        return 1
+
+    def on_as_directed(self, tok: Token) -> int:
+        self.as_directed = True
+        return 1
+
+    def on_until(self, tok: Token) -> int:
+        self.until = True
+        self.note(tok.text)
+        return 1
+
+    def on_repeat(self, tok: Token) -> int:
+        j = 1
+        count = 1
+        nxt = self.peek(j)
+        if nxt and nxt.kind == "freq" and nxt.text in ("once", "twice"):
+            count = 1 if nxt.text == "once" else 2
+            j += 1
+        elif nxt and nxt.kind == "x" and self.kind(j + 1) == "num":
+            count = int(float(self.peek(j + 1).value))  # type: ignore[union-attr, arg-type]
+            j += 2
+        elif nxt and nxt.kind == "num" and self.kind(j + 1) == "x":
+            count = int(float(nxt.value))  # type: ignore[arg-type]
+            j += 2
+        elif nxt and nxt.kind == "every":
+            return 1   # "may repeat every 2 hours": the interval matcher reads it
+        # "in 2 hours", "after 2 hours", "once in 2 hours": the wait, not a frequency
+        while self.kind(j) in ("per", "other", "num", "period", "dose") and j < 6 and not (
+                self.kind(j) == "other" and self.peek(j).text not in ("after", "in", "if", "hours", "needed")):
+            j += 1
+        self.clause.repeats += count
+        self.prn = True
+        self.note(f"may repeat {count} time(s)")
+        return j
+
+    def on_month(self, tok: Token) -> int:
+        j = 1
+        while self.kind(j) in ("num", "ratio", "and"):
+            j += 1
+        self.note(f"skipped date {tok.text}")
+        return j
+
+    def on_not_dose(self, tok: Token) -> int:
+        self.skip_amount = 4
+        return 1
+
+    def on_divided(self, tok: Token) -> int:
+        self.clause.daily_total = True
+        self.note("amount is the total per day")
+        return 1
+
+    # --- assembly --------------------------------------------------------------------------------------
+
+    def result(self) -> DoseReading:
+        phases = self.assemble()
+        trace = tuple(self.trace + ([f"ignored: {' '.join(self.ignored)}"] if self.ignored else []))
+        common = dict(text=self.text, prn=self.prn, cap=self.cap, until_gone=self.until, trace=trace)
+        if self.rate_problem:
+            return DoseReading(status=UNREADABLE, reason=self.rate_problem, **common)
+        if self.sliding:
+            return DoseReading(status=VARIABLE, reason="sliding scale or dose by blood sugar: the daily amount "
+                                                        "varies", phases=phases, **common)
+        if not phases:
+            reason = "'as directed': no amount or frequency written" if self.as_directed else \
+                "no amount or frequency found"
+            return DoseReading(status=UNREADABLE, reason=reason, **common)
+        first = phases[0].clauses
+        duration = sum(p.days for p in phases if p.days) or None
+        if any(c.amount is None for c in first):
+            what = "'as directed'" if self.as_directed else "no amount"
+            return DoseReading(status=UNREADABLE, reason=f"{what}: the amount per dose is not written",
+                               phases=phases, duration_days=duration, **common)
+        if self.minutes:
+            return DoseReading(status=UNREADABLE, reason="an interval in minutes is a per-episode dose; the "
+                                                          "daily amount is not written", phases=phases, **common)
+        if any(c.per_day is None and not c.daily_total for c in first):
+            if self.cap is None:
+                why = "as needed with no frequency or maximum written" if self.prn else "no frequency written"
+                return DoseReading(status=UNREADABLE, reason=why, phases=phases, duration_days=duration, **common)
+        status = WEIGHT_BASED if any(c.amount and c.amount.per_kg for p in phases for c in p.clauses) else READ
+        return DoseReading(status=status, phases=phases, duration_days=duration, **common)
+
+    def assemble(self) -> tuple[Phase, ...]:
+        raw: list[list[_Clause]] = []
+        for phase in self.phases:
+            clauses = [c for c in phase if not c.empty]
+            if not clauses:
+                continue
+            timed = [c for c in clauses if c.timed or c.duration is not None]
+            untimed = [c for c in clauses if c not in timed and c.amount is not None]
+            if timed and untimed:
+                # an amount with no timing next to clauses that have it: noise ("replaces her 30mg dose"),
+                # unless a timing-only clause lacks its amount
+                for c in untimed:
+                    bare = next((t for t in timed if t.amount is None), None)
+                    if bare is not None:
+                        bare.amount = c.amount
+                    else:
+                        self.note(f"ignored amount {c.amount}: no timing of its own")
+                clauses = timed
+            # clauses that each carry a duration are consecutive phases (a taper written with commas)
+            if len(clauses) > 1 and all(c.duration is not None for c in clauses[:-1]):
+                raw.extend([c] for c in clauses)
+            else:
+                raw.append(clauses)
+        if not raw:
+            return ()
+        tapered = len(raw) > 1
+        out: list[Phase] = []
+        previous: _Clause | None = None
+        for clauses in raw:
+            built = []
+            for c in clauses:
+                if c.amount is None and previous is not None and previous.amount is not None and len(clauses) == 1:
+                    c.amount = previous.amount
+                    self.note(f"amount {c.amount} carried from the previous phase")
+                per_day = self.per_day(c, tapered, previous)
+                built.append(Clause(c.amount, c.alternative, per_day,
+                                    tuple(dict.fromkeys(a for g in c.groups for a, _ in g)), tuple(c.days),
+                                    c.sites, c.daily_total, c.rate))
+            days = max((c.duration for c in clauses if c.duration is not None), default=None)
+            out.append(Phase(tuple(built), days))
+            previous = clauses[-1]
+            previous.per_day = built[-1].per_day
+        return tuple(out)
+
+    def per_day(self, c: _Clause, tapered: bool, previous: _Clause | None) -> tuple[float, float] | None:
+        per_day = c.per_day
+        if per_day is None and c.groups:
+            n = sum(max(count for _, count in group) or 1 for group in c.groups)
+            per_day = (float(n), float(n))
+            self.note(f"{n} administration(s) from the times written")
+        if c.days:
+            share = len(c.days) / 7
+            if per_day is None:
+                per_day = (share, share)
+            elif per_day[1] >= 1 - 1e-9:
+                per_day = (per_day[0] * share, per_day[1] * share)
+            else:
+                per_day = (max(per_day[0], share), max(per_day[1], share))
+        if per_day is None and (c.once or c.repeats):
+            per_day = (1.0, 1.0)
+        if c.repeats and per_day is not None:
+            per_day = (per_day[0], per_day[1] * (1 + c.repeats))
+        if per_day is None and previous is not None and previous.per_day is not None and not c.duration:
+            per_day = previous.per_day
+            self.note("frequency carried from the previous phase")
+        if per_day is None and c.duration is not None and tapered:
+            per_day = (1.0, 1.0)
+            self.note("once daily assumed for a phase given in days")
+        if per_day is None and c.duration is not None and previous is not None and previous.per_day is not None:
+            per_day = previous.per_day
+        return per_day
+
+
+def read(text: str) -> DoseReading:
+    """Read one sig (uncached; use ``read_sig`` in ``mtmrules.knowledge.sig``)."""
+    try:
+        tokens = tokenize(text)
+    except Rejected as exc:
+        return DoseReading(text=text, status=UNREADABLE, reason=str(exc), trace=(str(exc),))
+    reader = _Reader(text, tokens)
+    reader.read()
+    return reader.result()
