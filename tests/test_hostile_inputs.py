@@ -301,7 +301,7 @@ def test_ucum_dose_units(engine):
                    dosageInstruction=[{"doseAndRate": [{"doseQuantity": {"value": 2, "code": "{tbl}"}}],
                                        "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}}}])
     profile, = profiles_from_bundle(bundle(PATIENT, insulin, tabs))
-    assert [m.dose for m in profile.medications] == ["20 units", "2 tablet"]
+    assert [m.dose for m in profile.medications] == ["20 unit", "2 tablet"]
     report = report_of(engine, profile)
     assert report.medications[1].daily_dose.value == 2400
 

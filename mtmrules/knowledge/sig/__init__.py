@@ -11,10 +11,11 @@ Pipeline: ``tokens`` (normaliser and tokenizer) → ``grammar`` (phrases → cla
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import replace
 
 from mtmrules.knowledge.sig.daily import DailyDose, daily_dose
-from mtmrules.knowledge.sig.grammar import read
+from mtmrules.knowledge.sig.grammar import REJECTED, read
 from mtmrules.knowledge.sig.reading import (READ, UNREADABLE, VARIABLE, WEIGHT_BASED, Cap, Clause, DoseReading,
                                             Phase, Quantity)
 
@@ -59,11 +60,16 @@ def read_regimen(dose: str | float | None, frequency: str | None, sig: str | Non
                    trace=from_sig.trace + (f"{field} field {structured!r} used instead of the sig's",))
 
 
+_ZERO = re.compile(r"\s*0+(?:\.0*)?\s*(?:[a-zµ]|$)", re.IGNORECASE)
+
+
 def _explain_structured(reading: DoseReading, dose, frequency) -> DoseReading:
     """Reasons that name the structured field that could not be read."""
-    if reading.status != UNREADABLE:
+    if reading.status != UNREADABLE or (reading.reason or "").startswith(REJECTED):
         return reading
     clauses = reading.phases[0].clauses if reading.phases else ()
+    if isinstance(dose, str) and _ZERO.match(dose):
+        return replace(reading, reason=f"{REJECTED}: dose {dose!r} is zero")
     if dose and (not clauses or clauses[0].amount is None):
         return replace(reading, reason=f"dose {dose!r} has no unit we can read")
     if frequency:

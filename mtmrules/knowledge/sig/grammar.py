@@ -27,6 +27,8 @@ from mtmrules.knowledge.sig.reading import (READ, UNREADABLE, VARIABLE, WEIGHT_B
 from mtmrules.knowledge.dose import format_number
 from mtmrules.knowledge.sig.tokens import Rejected, Token, tokenize
 
+#: the reason of every reading refused for its number forms (negative, exponent, absurdly large)
+REJECTED = "not a plausible dose"
 _PLAUSIBLE_HOURS = {1, 2, 3, 4, 5, 6, 8, 10, 12, 18, 24, 36, 48, 72, 96, 168}
 _MEALS = ("breakfast", "lunch", "dinner")
 _COUNTED = {"each", "actuation", "drop", "patch", "vial", "application", "dose"}
@@ -794,7 +796,8 @@ def read(text: str) -> DoseReading:
     try:
         tokens = tokenize(text)
     except Rejected as exc:
-        return DoseReading(text=text, status=UNREADABLE, reason=str(exc), trace=(str(exc),))
+        reason = f"{REJECTED}: {exc}"
+        return DoseReading(text=text, status=UNREADABLE, reason=reason, trace=(reason,))
     reader = _Reader(text, tokens)
     reader.read()
     return reader.result()
