@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mtmrules.errors import InputError
+from mtmrules.knowledge.interactions import DERIVED_SOURCES, DERIVED_TABLES
 from mtmrules.knowledge.text import normalise
 from mtmrules.yamlsource import Document, load_file
 
@@ -334,6 +335,8 @@ class KnowledgeBase:
 
     def table(self, name: str) -> list[tuple[int, dict[str, str]]]:
         """Rows (with line numbers) of ``knowledge/<name>.csv`` for table-driven rules."""
+        if name not in self._tables and name in DERIVED_TABLES:
+            self._tables[name] = DERIVED_TABLES[name](self)
         if name not in self._tables:
             path = self.dir / f"{name}.csv"
             rows = read_csv(path, ("source",))
@@ -345,7 +348,8 @@ class KnowledgeBase:
         return self._tables[name]
 
     def table_path(self, name: str) -> Path:
-        return self.dir / f"{name}.csv"
+        """The CSV behind a table (for a derived table, the table its rows' line numbers refer to)."""
+        return self.dir / f"{DERIVED_SOURCES.get(name, name)}.csv"
 
     def describe(self) -> dict[str, Any]:
         """Counts, for `mtmrules coverage` and the docs."""

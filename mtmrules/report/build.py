@@ -147,7 +147,7 @@ class ReportBuilder:
         key = "|".join([facts.patient_id, rule.id, ",".join(medications), ",".join(conditions)])
         return _Draft(hashlib.sha256(key.encode()).hexdigest()[:16], rule.id, rule.kind, rule.category, severity,
                       round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
-                      medications, conditions, match)
+                      medications, conditions, match, rule.basis)
 
     def _problem(self, facts: PatientFacts, group: list["_Draft"], rank: int) -> Problem:
         lead = group[0]
@@ -208,11 +208,12 @@ class _Draft:
     medications: list[str]
     conditions: list[str]
     match: Match
+    basis: str = "specific"
 
 
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
     """Groups of one problem each (lead first): a class rule and an ingredient rule on the same drugs
-    and conditions merge into one problem."""
+    and conditions merge into one problem; a mechanism finding joins the specific rule on its drugs."""
     groups: dict[tuple, list[_Draft]] = {}
     for draft in drafts:
         if draft.medications and draft.kind not in NEVER_MERGED:
@@ -220,9 +221,36 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
         else:
             key = (draft.kind, draft.rule)
         groups.setdefault(key, []).append(draft)
-    for group in groups.values():
-        group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], -d.score, d.rule))
-    return list(groups.values())
+    merged = _absorb_mechanism(list(groups.values()))
+    for group in merged:
+        group.sort(key=_lead_order)
+    return merged
+
+
+def _lead_order(draft: _Draft) -> tuple:
+    """Which finding leads a problem: a specific (label) rule before a mechanism template, whatever the
+    severities (the specific text and dose advice win); then the more severe, then the rule id."""
+    return (draft.basis == "mechanism", SEVERITY_ORDER[draft.severity], -draft.score, draft.rule)
+
+
+def _absorb_mechanism(groups: list[list[_Draft]]) -> list[list[_Draft]]:
+    """Fold each group made only of mechanism findings into a specific rule's group of the same kind
+    whose drugs include all of its drugs (e.g. an ACE inhibitor + NSAID pair into the "triple whammy"),
+    so one interaction is one problem. Without such a group the mechanism finding stands on its own."""
+    specific = [g for g in groups if any(d.basis != "mechanism" for d in g) and g[0].medications]
+    kept = []
+    for group in groups:
+        if group in specific or any(d.basis != "mechanism" for d in group):
+            kept.append(group)
+            continue
+        drugs = set(group[0].medications)
+        host = min((g for g in specific if g[0].kind == group[0].kind and drugs <= set(g[0].medications)),
+                   key=lambda g: (len(g[0].medications), min(d.rule for d in g)), default=None)
+        if host is None:
+            kept.append(group)
+        else:
+            host.extend(group)
+    return kept
 
 
 def _medication(entry) -> MedicationOut:
