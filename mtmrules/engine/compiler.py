@@ -391,7 +391,8 @@ class PackCompiler:
             interventions=tuple(iv.model_dump(exclude_none=True) for iv in rule.interventions),
             patient_text=rule.patient_text, references=tuple(rule.references),
             tests=tuple(rule.tests), source_file=doc.file, source_line=doc.line_of(loc),
-            template_id=template_id, basis=rule.basis)
+            template_id=template_id, basis=rule.basis,
+            mechanism=tuple(rule.mechanism))
 
 
 def _rule_id_at(data: dict, exc: ValidationError) -> str | None:

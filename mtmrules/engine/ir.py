@@ -212,3 +212,4 @@ class CompiledRule:
     source_line: int | None = None
     template_id: str = ""   # the rule id in the pack (differs from the last part of ``id`` for table rows)
     basis: str = "specific"  # "mechanism": a specific rule about the same drugs wins over it in the report
+    mechanism: tuple[str, ...] = ()  # pathways or effects the rule is about (empty: unstated)

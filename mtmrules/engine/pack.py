@@ -293,6 +293,10 @@ class Rule(_Strict):
     basis: Literal["specific", "mechanism"] = Field(
         default="specific", description="mechanism: a finding of a table-driven mechanism template; a specific "
                                         "rule about the same drugs wins over it in the report (docs/interactions.md)")
+    mechanism: list[str] = Field(
+        default_factory=list, description="pathways or effects the rule is about (cyp3a4, qt, bleeding …): a "
+                                          "mechanism template fills it from its row; a specific rule that names "
+                                          "them takes in only mechanism findings about the same ones")
 
     @field_validator("references")
     @classmethod

@@ -107,7 +107,12 @@ def pk_interactions(kb) -> list[tuple[int, dict[str, str]]]:
         sensitivity = _choice(row, "sensitivity", SENSITIVITY_POINTS, victim_path, line)
         narrow = _choice(row, "narrow_ti", ("yes", "no"), victim_path, line) == "yes"
         serious = _choice(row, "harm", ("serious", "limited"), victim_path, line) == "serious"
+        weakest = row.get("from_strength", "")
+        if weakest:
+            _choice(row, "from_strength", STRENGTH_POINTS, victim_path, line)
         for strength in STRENGTH_POINTS:
+            if weakest and STRENGTH_POINTS[strength] < STRENGTH_POINTS[weakest]:
+                continue   # the victim's label acts only from this strength up
             members = sorted((ing, src) for ing, src in perpetrators.get((pathway, effect, strength), ())
                              if ing != row["ingredient"])
             severity = severity_for(pk_points(strength, sensitivity, narrow, serious), PK_CUTOFFS)
@@ -136,7 +141,8 @@ def pk_interactions(kb) -> list[tuple[int, dict[str, str]]]:
 def pd_interactions(kb) -> list[tuple[int, dict[str, str]]]:
     """Effect × pair-of-groups rows (see the module docstring)."""
     path = kb.table_path("pd_effects")
-    groups: dict[str, list[tuple[int, str, frozenset[str], int, str]]] = defaultdict(list)
+    groups: dict[str, list[tuple[int, str, frozenset[str], int, str, bool]]] = defaultdict(list)
+    quiet: set[tuple[str, str, str]] = set()   # (effect, group, group): an intended combination, no row
     for line, row in kb.table("pd_effects"):
         cls, ing = row.get("class", ""), row.get("ingredient", "")
         if bool(cls) == bool(ing):
@@ -147,6 +153,7 @@ def pd_interactions(kb) -> list[tuple[int, dict[str, str]]]:
         weight = _choice(row, "weight", ("1", "2", "3"), path, line)
         within = _choice(row, "within", ("yes", "no"), path, line) == "yes"
         groups[row["effect"]].append((line, cls or ing, members, int(weight), row["source"], within))
+        quiet.update((row["effect"], cls or ing, other) for other in row.get("quiet_with", "").split(";") if other)
     out = []
     for effect, rows in groups.items():
         for i, (line, name_a, members_a, weight_a, src_a, within) in enumerate(rows):
@@ -155,6 +162,8 @@ def pd_interactions(kb) -> list[tuple[int, dict[str, str]]]:
             partners = [(name_a, members_a, weight_a, src_a)] if within and len(members_a) > 1 else []
             partners += [(name, members, weight, src) for _, name, members, weight, src, _ in rows[i + 1:]]
             for name_b, members_b, weight_b, src_b in partners:
+                if {(effect, name_a, name_b), (effect, name_b, name_a)} & quiet:
+                    continue
                 severity = severity_for(weight_a + weight_b, PD_CUTOFFS)
                 side_a = members_a
                 side_b = members_b if name_b == name_a else members_b - members_a  # never a drug with itself
