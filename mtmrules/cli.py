@@ -97,7 +97,7 @@ def check(
     color: bool = typer.Option(False, "--color", help="Colour the text output."),
 ) -> None:
     """Screen patient profiles and print ranked problems."""
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     from mtmrules.report.text import render_text
     try:
         when = _parse_date(as_of)
@@ -215,7 +215,7 @@ def explain(
     """Why RULE fires, stays silent or is not evaluated for this patient: its condition tree, each
     node true (✔), false (✘) or unknown (?), with the evidence found or the data missing."""
     from mtmrules.engine.explain import explain as explain_rule
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     try:
         eng = _engine(pack, "naive")
         profiles = list(read_any(profile))
@@ -280,7 +280,8 @@ def hook(
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite suppression store (default: none)."),
 ) -> None:
     """Run one CDS Hooks request offline and print the response (the server's code path)."""
-    from mtmrules.cdshooks import SERVICES, CdsHooksService, HookError, SuppressionStore
+    from mtmrules.service.cdshooks import SERVICES, CdsHooksService, HookError
+    from mtmrules.service.store import SuppressionStore
     try:
         when = _parse_date(as_of) if as_of else None
         try:
@@ -315,7 +316,9 @@ def serve(
     except ImportError:
         _fail(MtmRulesError("the server needs the optional extra: pip install 'mtmrules[serve]'"))
         return
-    from mtmrules.cdshooks import CdsHooksService, SuppressionStore, create_app
+    from mtmrules.service.app import create_app
+    from mtmrules.service.cdshooks import CdsHooksService
+    from mtmrules.service.store import SuppressionStore
     try:
         engine = _engine(None, "fast")
     except MtmRulesError as exc:
@@ -370,7 +373,7 @@ class SessionFormat(str, Enum):
 
 def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
     """Engine + the one profile in PROFILE + decisions from --session."""
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     from mtmrules.session.decisions import read_session
     from mtmrules.session.runner import prepare
     when = _parse_date(as_of)

@@ -27,7 +27,7 @@ def rule_counts(engine: Engine) -> dict:
 
 def resolution_rate(engine: Engine, paths: list[Path]) -> dict:
     """Share of active medications resolved (exactly or approximately) across the given inputs."""
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     counts: Counter = Counter()
     unresolved: Counter = Counter()
     patients = 0

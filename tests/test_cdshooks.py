@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from mtmrules.cdshooks import CdsHooksService, SuppressionStore, create_app, discovery
+from mtmrules.service.app import create_app
+from mtmrules.service.cdshooks import CdsHooksService, discovery
+from mtmrules.service.store import SuppressionStore
 
 from conftest import AS_OF, ROOT, SHARED
 
@@ -132,8 +134,8 @@ def test_override_with_reason_suppresses_and_is_visible(client, engine, tmp_path
     second = client.post("/cds-services/mtmrules-patient-view", json=request("patient-view", patient_id, prefetch)).json()
     assert card["summary"] not in {c["summary"] for c in second["cards"]}
     # and a later report names the suppression
-    from mtmrules.cdshooks import apply_suppressions
-    from mtmrules import fhir
+    from mtmrules.service.store import apply_suppressions
+    from mtmrules.adapters import fhir
     store = SuppressionStore(tmp_path / "cds.sqlite")
     report = apply_suppressions(engine.check(fhir.profile_from_bundle(json.loads(WARFARIN_PATIENT.read_text())),
                                              as_of=AS_OF), store)

@@ -33,7 +33,7 @@ from typing import Any
 from mtmrules.engine import ir
 from mtmrules.engine.naive import NaiveExecutor, group_pdc
 from mtmrules.errors import MtmRulesError
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 
 MAX_RULES = 4096
 LEAVES_PER_BUCKET = 100

@@ -13,10 +13,10 @@ from mtmrules.engine.matches import Match, canonical
 from mtmrules.engine.naive import NaiveExecutor
 from mtmrules.engine.site import SitePolicy
 from mtmrules.errors import InputError
-from mtmrules.facts import FactBuilder, PatientFacts
+from mtmrules.knowledge.facts import FactBuilder, PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.profile.models import Profile
-from mtmrules.profile.native import profile_from_data
+from mtmrules.adapters.native import profile_from_data
 from mtmrules.report.build import ReportBuilder
 from mtmrules.report.models import Report
 

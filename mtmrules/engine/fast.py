@@ -15,7 +15,7 @@ from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcom
                                      combine_any, combine_none)
 from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_outcome, allergy_text, dose_state,
                                    group_pdc, item_evidence, total_evidence, unknown_dose_reason)
-from mtmrules.facts import MedItem, PatientFacts
+from mtmrules.knowledge.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
 
 Eval = Callable[["_Context"], tuple[Outcome, tuple]]

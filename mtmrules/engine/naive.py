@@ -12,7 +12,7 @@ from datetime import timedelta
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
-from mtmrules.facts import MedItem, PatientFacts
+from mtmrules.knowledge.facts import MedItem, PatientFacts
 from mtmrules.knowledge.adherence import pdc
 from mtmrules.knowledge.dose import format_number
 

@@ -61,18 +61,15 @@ _ENGINE = None
 _TARGETING: dict[tuple[int, tuple[int, int]], MtmTargeting] = {}   # (id of the knowledge base, minimums)
 
 
-def _engine(executor: str):
+def _engine():
     """The engine screening uses in this process: the one ``screen`` was given (forked workers inherit
-    it), else the built-in packs."""
-    global _ENGINE
+    it). Population code never builds an engine itself, so it does not import the engine package back."""
     if _ENGINE is None:
-        from mtmrules.engine.engine import Engine
-        _ENGINE = Engine.default(executor=executor)
+        raise RuntimeError("screen_chunk needs an engine: pass engine= or call it through screen()")
     return _ENGINE
 
 
-def _start_worker(executor: str) -> None:
-    _engine(executor)
+def _start_worker() -> None:
     _quiet_gc()
 
 
@@ -102,7 +99,7 @@ def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
     if kind == "fhir":  # (patient id, resources as dicts or raw NDJSON lines): parsed here, in the worker
         import json
 
-        from mtmrules.fhir import profiles_from_resources
+        from mtmrules.adapters.fhir import profiles_from_resources
         resources = [json.loads(r) if isinstance(r, bytes) else r for r in data[1]]
         return profiles_from_resources(resources, f"Patient/{data[0]}")
     return [data if isinstance(data, Profile) else Profile.model_validate(data)]
@@ -115,7 +112,7 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
     """Screen a chunk of ("profile", dict | Profile) / ("fhir", (patient id, resources)) items
     → (problem rows, summary rows, error rows). ``mtm``: the plan's MTM targeting minimums
     (chronic diseases, drugs); ``engine``: default, this process's screening engine."""
-    engine = engine or _engine(executor)
+    engine = engine or _engine()
     targeting = _TARGETING.get((id(engine.kb), mtm))
     if targeting is None:
         targeting = _TARGETING[(id(engine.kb), mtm)] = MtmTargeting.from_kb(engine.kb, *mtm)
@@ -150,7 +147,7 @@ def iter_items(source: Any, as_of: date, on_error: Callable[[str, str], None],
     bundles, a claims table, or a DataFrame (profiles)."""
     import pandas as pd
     if not isinstance(source, pd.DataFrame) and Path(source).is_dir() and any(Path(source).glob("*.ndjson")):
-        from mtmrules.bulk import bulk_groups
+        from mtmrules.adapters.bulk import bulk_groups
         for group in bulk_groups(source, on_error, unparsed=True):
             yield "fhir", group
         return
@@ -163,7 +160,7 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
     """Profiles from a Bulk export folder, a folder/file of profiles or bundles, a claims table, or a DataFrame."""
     import pandas as pd
     if isinstance(source, pd.DataFrame):
-        from mtmrules.population.claims import _columns, _profile
+        from mtmrules.adapters.claims import _columns, _profile
         frame = source.astype(object).where(source.notna(), "").astype(str)
         cols = _columns(frame, ("patient_id", "fill_date", "days_supply"), "<dataframe>")
         for pid, group in frame.groupby(cols["patient_id"], sort=False):
@@ -175,14 +172,14 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
         return
     path = Path(source)
     if path.suffix.lower() in (".csv", ".parquet"):
-        from mtmrules.population.claims import read_claims
+        from mtmrules.adapters.claims import read_claims
         yield from read_claims(path, as_of, diagnoses, patients, on_error)
         return
     if path.is_dir() and any(path.glob("*.ndjson")):
-        from mtmrules.bulk import read_bulk
+        from mtmrules.adapters.bulk import read_bulk
         yield from read_bulk(path, on_error)
         return
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml")) if path.is_dir() else [path]
     for file in files:
         try:
@@ -259,12 +256,12 @@ def output_paths(out: str | Path) -> dict[str, Path]:
 def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fast", workers: int = 1,
            chunk_size: int = CHUNK, progress: bool | None = None, diagnoses: str | None = None,
            patients: str | None = None, collect: bool = False,
-           mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS), engine=None):
+           mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS), *, engine):
     """Screen a population. With ``out``, writes the tables and returns a ScreenSummary; with
     ``collect=True``, also returns (summary, problem rows, summary rows, error rows) in memory.
     ``mtm``: the plan's Part D MTM targeting minimums (core chronic diseases, drugs), for the
     summary's ``meets_mtm_criteria``. ``engine``: the Engine to screen with (its packs and site
-    policy; default: the built-in packs)."""
+    policy), e.g. ``Engine.default()``."""
     global _ENGINE
     check_minimums(*mtm)
     summary = ScreenSummary()
@@ -304,19 +301,17 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
         bar.start()
         task = bar.add_task("screen", total=None, rate="")
     previous = _ENGINE
-    if engine is not None:
-        _ENGINE = engine   # used in this process and inherited by forked workers
+    _ENGINE = engine   # used in this process and inherited by forked workers
     try:
         chunks = _chunks(iter_items(source, as_of, on_error, diagnoses, patients), chunk_size, summary)
         if workers <= 1:
-            _engine(executor)
             with _quiet_gc_while():
                 for chunk in chunks:
                     emit(screen_chunk(chunk, as_of, executor, mtm))
         else:
             import multiprocessing as mp
             context = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
-            with context.Pool(workers, initializer=_start_worker, initargs=(executor,)) as pool:
+            with context.Pool(workers, initializer=_start_worker) as pool:
                 pending = []
                 for chunk in chunks:  # at most two chunks per worker in flight: memory stays bounded
                     pending.append(pool.apply_async(screen_chunk, (chunk, as_of, executor, mtm)))

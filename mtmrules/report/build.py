@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from mtmrules import __version__
 from mtmrules.engine.ir import CompiledRule
 from mtmrules.engine.matches import Match
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.fhir import detected_issue
 from mtmrules.report.models import Problem, Report
 from mtmrules.session.decisions import accepted
