@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from mtmrules import fhir
+from mtmrules.adapters import fhir
 from mtmrules.errors import InputError
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.interactions import PD_CUTOFFS, PK_CUTOFFS, pk_points, severity_for
