@@ -121,13 +121,14 @@ def pk_interactions(kb) -> list[tuple[int, dict[str, str]]]:
             names = list(dict.fromkeys(ing for ing, _ in members))
             label = PATHWAY_LABELS[pathway]
             if pathway.endswith("-renal"):
-                mechanism = f"lowers {label}"
+                mechanism, heading = f"lowers {label}", f"reduced {label.removeprefix('renal ')}"
             else:
+                heading = f"{label} {'inhibition' if effect == 'inhibit' else 'induction'}"
                 noun = "inhibitor" if effect == "inhibit" else "inducer"
                 grade = "clinically relevant (listed)" if strength == "listed" else strength
                 mechanism = f"is a {grade} {label} {noun}"
             out.append((line, {
-                "mechanism": mechanism,
+                "mechanism": mechanism, "heading": heading,
                 "victim": row["ingredient"], "pathway": pathway, "pathway_label": PATHWAY_LABELS[pathway],
                 "effect": effect, "strength": strength, "perpetrators": ";".join(names), "example": names[0],
                 "sensitivity": sensitivity, "narrow_ti": row["narrow_ti"], "harm": row["harm"],
