@@ -84,7 +84,7 @@ class DurableExecutor(NaiveExecutor):
         try:
             from durable.engine import Host, MessageNotHandledException
         except ImportError:  # pragma: no cover - depends on the install
-            raise DurableUnavailable("the durable executor needs the optional extra: pip install 'mtmrules[durable]'") from None
+            raise DurableUnavailable("the durable executor needs the optional extra: pip install -e '.[durable]' (from a checkout)") from None
         self._not_handled = MessageNotHandledException
         self._thread = threading.get_ident()
         self._leaves: dict[ir.Node, int] = {}

@@ -20,6 +20,7 @@ from mtmrules.knowledge.renal import ckd_epi_2021, cockcroft_gault
 from mtmrules.knowledge.resolve import DrugResolution, Resolver
 from mtmrules.knowledge.text import tokens
 from mtmrules.profile.models import Profile
+from mtmrules.wording import plural
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ class FactBuilder:
         if unknown_labs:
             names = list(unknown_labs)
             shown = "; ".join(names[:5]) + (f"; and {len(names) - 5} more" if len(names) > 5 else "")
-            unresolved.append(("lab", shown, f"{len(names)} kind(s) of result not in the knowledge base; "
+            unresolved.append(("lab", shown, f"{plural(len(names), 'kind')} of result not in the knowledge base; "
                                              "no rule uses them"))
         lab_history = {k: tuple(sorted(v, key=lambda x: (x.date or date.min, x.value)))
                        for k, v in sorted(history.items())}

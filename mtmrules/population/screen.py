@@ -25,6 +25,7 @@ from mtmrules.profile.models import Profile
 PROBLEM_COLUMNS = ["patient_id", "rank", "kind", "category", "severity", "score", "rule", "medications", "title"]
 SUMMARY_COLUMNS = ["patient_id", "problems", "contraindicated", "major", "moderate", "minor", "not_evaluated",
                    "unresolved", "active_medications", "cmr_priority", "cms_chronic_diseases", "meets_mtm_criteria"]
+ERROR_COLUMNS = ["location", "reason"]
 _PRIORITY, _MTM = SUMMARY_COLUMNS.index("cmr_priority"), SUMMARY_COLUMNS.index("meets_mtm_criteria")
 #: CMR priority: severity-weighted problem count (who to call first for a Comprehensive Medication Review)
 PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "minor": 0.5}
@@ -53,6 +54,22 @@ class ScreenSummary:
     def note_priorities(self, summaries: list[list], keep: int = 10) -> None:
         ranked = self.top_priority + [[row[_PRIORITY], row[0]] for row in summaries if row[_PRIORITY] > 0]
         self.top_priority = sorted(ranked, key=lambda r: (-r[0], r[1]))[:keep]
+
+
+@dataclass
+class Screening:
+    """What :meth:`mtmrules.Engine.screen` returns: the three output tables as DataFrames and the totals."""
+
+    problems: Any        # pandas DataFrame: one row per problem (PROBLEM_COLUMNS)
+    summary: Any         # pandas DataFrame: one row per patient screened (SUMMARY_COLUMNS)
+    errors: Any          # pandas DataFrame: one row per rejected record (ERROR_COLUMNS)
+    totals: ScreenSummary
+
+    @classmethod
+    def from_rows(cls, totals: ScreenSummary, problems: list, summary: list, errors: list) -> "Screening":
+        import pandas as pd
+        return cls(pd.DataFrame(problems, columns=PROBLEM_COLUMNS), pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
+                   pd.DataFrame(errors, columns=ERROR_COLUMNS), totals)
 
 
 # --- per-chunk work (runs in workers) ----------------------------------------------------------
@@ -188,6 +205,42 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
             on_error(":".join(str(p) for p in (exc.file, exc.line) if p is not None) or str(file), exc.reason)
 
 
+def estimate_patients(source: Any) -> int | None:
+    """How many patients a screening will read, when that is cheap to know (for the progress bar's
+    percentage and ETA): Patient lines of a Bulk export, distinct ids of a DataFrame, files of a
+    profile folder. ``None`` when only reading the whole input would tell (claims files)."""
+    import pandas as pd
+    if isinstance(source, pd.DataFrame):
+        column = next((c for c in source.columns if str(c).lower() in ("patient_id", "patient", "member_id")), None)
+        return int(source[column].nunique()) if column is not None else None
+    path = Path(source)
+    if not path.is_dir():
+        return None
+    patients = sorted(path.glob("Patient*.ndjson"))
+    if patients:
+        total = 0
+        for file in patients:
+            with file.open("rb") as handle:
+                total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return total
+    files = [p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml")]
+    return len(files) or None
+
+
+def _progress_bar():
+    """Patients done (of the total when known), patients per second and time left, on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:,.0f} patients/s" if task.speed else "")
+
+    return Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), Rate(), TextColumn("ETA"),
+                    TimeRemainingColumn(), transient=True, console=Console(stderr=True))
+
+
 def _chunks(items: Iterator[tuple[str, Any]], size: int, summary: ScreenSummary) -> Iterator[list]:
     chunk: list = []
     for item in items:
@@ -267,7 +320,7 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     summary = ScreenSummary()
     error_rows: list[list] = []
     paths = output_paths(out) if out is not None else {}
-    tables = {k: _Table(v, cols) for (k, v), cols in zip(paths.items(), (PROBLEM_COLUMNS, SUMMARY_COLUMNS, ["location", "reason"]))} \
+    tables = {k: _Table(v, cols) for (k, v), cols in zip(paths.items(), (PROBLEM_COLUMNS, SUMMARY_COLUMNS, ERROR_COLUMNS))} \
         if out is not None else {}
     collected: dict[str, list] = {"problems": [], "summary": [], "errors": []}
 
@@ -295,11 +348,9 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     show = sys.stderr.isatty() if progress is None else progress
     bar = task = None
     if show:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-        bar = Progress(TextColumn("screening"), BarColumn(), TextColumn("{task.completed} patients"),
-                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True)
+        bar = _progress_bar()
         bar.start()
-        task = bar.add_task("screen", total=None, rate="")
+        task = bar.add_task("screen", total=estimate_patients(source))
     previous = _ENGINE
     _ENGINE = engine   # used in this process and inherited by forked workers
     try:

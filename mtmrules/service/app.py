@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - depends on the install
 def create_app(service: CdsHooksService):
     """The ASGI app (FastAPI)."""
     if FastAPI is None:
-        raise InputError("the CDS Hooks server needs the optional extra: pip install 'mtmrules[serve]'")
+        raise InputError("the CDS Hooks server needs the optional extra: pip install -e '.[serve]' (from a checkout)")
     app = FastAPI(title="mtmrules CDS Hooks service", version="2.0")
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"], allow_headers=["*"])
 
