@@ -203,3 +203,21 @@ def test_bad_interaction_rows_name_file_and_line(tmp_path, table, find, replace,
     with pytest.raises(InputError) as err:
         kb.table(derived)
     assert message in str(err.value) and f"{table}.csv" in str(err.value) and err.value.line
+
+
+# --- ingredients the tables need ----------------------------------------------------------------
+
+@pytest.mark.parametrize("text, ingredients", [
+    ("insulin 70/30 20 units twice daily", ["insulin isophane", "insulin regular"]),
+    ("K-Dur 20 mEq daily", ["potassium chloride"]),
+    ("Diclegis 2 tablets at bedtime", ["doxylamine", "pyridoxine"]),
+    ("vitamin E 400 units daily", ["vitamin e"]),
+    ("dorzolamide 2% eye drops three times daily", ["dorzolamide"]),
+    ("pyridostigmine 60 mg three times daily", ["pyridostigmine"]),
+    ("conivaptan 20 mg IV daily", ["conivaptan"]),
+    ("idelalisib 150 mg twice daily", ["idelalisib"]),
+    ("mitotane 2 g three times daily", ["mitotane"]),
+])
+def test_ingredients_the_tables_need_resolve(engine, text, ingredients):
+    report = engine.check({"id": "r", "medications": [text]}, as_of=AS_OF)
+    assert [(m.status, m.ingredients) for m in report.medications] == [("resolved", ingredients)]
