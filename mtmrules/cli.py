@@ -352,6 +352,8 @@ def coverage(
     for key in ("ingredients", "products", "classes", "condition_groups", "sources", "max_daily_dose_ingredients",
                 "renal_threshold_drugs"):
         typer.echo(f"{key.replace('_', ' ')}: {result[key]}")
+    for area, n in result["areas"].items():
+        typer.echo(f"area {area}: {n['rules']} rules ({n['templates']} written), {n['rows']} knowledge rows")
     if "resolution" in result:
         res = result["resolution"]
         typer.echo(f"drug resolution: {res['resolution_rate']:.1%} of {res['active_medications']} active medications "
@@ -394,7 +396,8 @@ def hook(
         sid = service or next((k for k, v in SERVICES.items() if isinstance(body, dict) and v[0] == body.get("hook")), None)
         if sid is None:
             raise MtmRulesError(f"{request}: hook: expected one of {', '.join(v[0] for v in SERVICES.values())}")
-        svc = CdsHooksService(_engine(None, "fast"), SuppressionStore(db) if db else None, when)
+        svc = CdsHooksService(_engine(None, "fast"), SuppressionStore(db) if db else None, when,
+                              card_key=b"mtmrules offline replay")   # same request, same card uuids
         typer.echo(json.dumps(svc.call(sid, body), indent=2, ensure_ascii=False))
     except HookError as exc:
         typer.echo(json.dumps(exc.outcome), err=False)
@@ -406,12 +409,18 @@ def hook(
 
 @app.command()
 def serve(
+    config: Optional[Path] = typer.Option(None, "--config", help="Service configuration (YAML): audience, trusted "
+                                          "issuers with their JWKS and FHIR servers, CORS origins, limits."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8080, "--port"),
-    db: Path = typer.Option(Path("mtmrules-cds.sqlite"), "--db", help="SQLite file for card feedback and suppressions."),
-    suppress_days: int = typer.Option(90, "--suppress-days", help="How long an override with a reason hides a problem."),
+    insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="Local development only: no "
+                                          "authentication; refuses non-loopback addresses; warns on every request."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (one per core); they share the SQLite "
+                                "file, so a token id used in one is refused in all."),
 ) -> None:
-    """Serve CDS Hooks 2.0 (discovery, patient-view, order-select, order-sign, feedback)."""
+    """Serve CDS Hooks 2.0 (discovery, patient-view, order-select, order-sign, feedback), authenticated."""
+    import logging
+
     try:
         import uvicorn
     except ImportError:
@@ -419,14 +428,35 @@ def serve(
         return
     from mtmrules.service.app import create_app
     from mtmrules.service.cdshooks import CdsHooksService
+    from mtmrules.service.config import ServiceConfig, is_loopback, load_config
     from mtmrules.service.store import SuppressionStore
     try:
-        engine = _engine(None, "fast")
+        if insecure_no_auth and not is_loopback(host):
+            raise MtmRulesError(f"--insecure-no-auth only binds a loopback address (127.0.0.1, ::1), not {host!r}")
+        if config is None and not insecure_no_auth:
+            raise MtmRulesError("serve needs --config service.yaml (trusted issuers); see docs/deployment.md. "
+                                "For local development only: --insecure-no-auth")
+        if workers > 1 and config is None:
+            raise MtmRulesError("--workers needs --config")
+        settings = load_config(config) if config else ServiceConfig(audience=f"http://{host}:{port}")
+        store = SuppressionStore(settings.db, days=settings.suppress_days, card_memory_s=settings.card_memory_s)
+        app_ = create_app(CdsHooksService(_engine(None, "fast"), store), settings, insecure_no_auth=insecure_no_auth)
     except MtmRulesError as exc:
         _fail(exc)
         return
-    app_ = create_app(CdsHooksService(engine, SuppressionStore(db, days=suppress_days)))
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if workers > 1:   # each process builds its own app from the same file (checked above)
+        import os
+
+        from mtmrules.service.app import CONFIG_ENV
+        os.environ[CONFIG_ENV] = str(config.resolve())
+        if _SITE:
+            os.environ["MTMRULES_SITE"] = str(_SITE.resolve())
+        store.close()
+        uvicorn.run("mtmrules.service.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                    log_level="warning", server_header=False)
+        return
+    uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)
 
 
 @app.command()
