@@ -39,34 +39,34 @@ PATHWAY_LABELS = {
     "cyp2c8": "CYP2C8", "p-gp": "P-glycoprotein", "oatp1b": "OATP1B1/1B3", "bcrp": "BCRP", "ugt1a1": "UGT1A1",
     "lithium-renal": "renal lithium clearance", "methotrexate-renal": "renal methotrexate clearance",
 }
-#: Effect id → (what the pair adds up to, what to do, what to tell the patient), for the texts.
+#: Effect id → (what the pair adds up to, what to do, one plain sentence for the patient), for the texts.
 EFFECT_TEXTS = {
     "bleeding": ("additive bleeding risk", "Confirm both are needed; prefer a non-interacting alternative (e.g. acetaminophen for pain) and watch for bleeding.",
-                 "bleeding"),
+                 "Together they can make you bleed more easily."),
     "gi-ulcer": ("additive risk of stomach ulcers and GI bleeding", "Avoid the combination if possible; otherwise add a proton pump inhibitor and use the lowest doses for the shortest time.",
-                 "stomach ulcers or bleeding"),
+                 "Together they can hurt your stomach and make it bleed."),
     "qt": ("additive QT prolongation (torsade de pointes)", "Avoid combining QT-prolonging drugs where an alternative exists; otherwise check an ECG and keep potassium and magnesium normal.",
-           "an irregular heartbeat"),
+           "Together they can cause an uneven heartbeat."),
     "serotonergic": ("serotonin syndrome", "Avoid the combination or use the lowest doses; watch for agitation, tremor, fever and diarrhoea.",
-                     "serotonin syndrome (agitation, shaking, fever)"),
+                     "Together they can cause a bad reaction with shaking and fever."),
     "cns-depression": ("additive sedation and respiratory depression", "Avoid the combination where possible; otherwise use the lowest doses and warn about drowsiness and falls.",
-                       "too much sleepiness or slow breathing"),
+                       "Together they can make you too sleepy or slow your breathing."),
     "hyperkalaemia": ("additive rise in potassium (hyperkalaemia)", "Check potassium and kidney function within 1-2 weeks and after dose changes.",
-                      "a high potassium level"),
+                      "Together they can raise the potassium in your blood too high."),
     "hypotension": ("additive low blood pressure and falls", "Avoid the combination or separate and lower the doses; warn about dizziness on standing.",
-                    "low blood pressure, dizziness or falls"),
+                    "Together they can drop your blood pressure and make you dizzy or fall."),
     "anticholinergic": ("additive anticholinergic effects (confusion, constipation, urinary retention)", "Reduce the anticholinergic load: stop or replace one of the drugs.",
-                        "confusion, constipation or trouble passing urine"),
+                        "Together they can make you confused or make it hard to pass urine or stool."),
     "nephrotoxic": ("additive kidney injury", "Avoid the combination or monitor kidney function (creatinine) closely.",
-                    "kidney damage"),
+                    "Together they can harm your kidneys."),
     "hyponatraemia": ("additive risk of low sodium (hyponatraemia)", "Check the sodium level, especially in older adults, and after starting either drug.",
-                      "a low sodium level (confusion, falls)"),
+                      "Together they can lower the salt in your blood and make you confused or fall."),
     "hypoglycaemia": ("additive risk of low blood sugar", "Review whether both are needed, lower the dose of the insulin secretagogue and monitor blood glucose.",
-                      "low blood sugar"),
+                      "Together they can make your blood sugar too low."),
     "seizure-threshold": ("additive lowering of the seizure threshold", "Avoid the combination where possible, especially with a seizure history.",
-                          "seizures"),
+                          "Together they can raise the chance of a seizure."),
     "bradycardia": ("additive slowing of the heart rate or AV block", "Check the pulse and an ECG; lower or stop one of the drugs if the heart rate is slow.",
-                    "a very slow heartbeat, dizziness or fainting"),
+                    "Together they can slow your heart too much and make you faint."),
 }
 DERIVED_SOURCES = {"pk_interactions": "pk_victims", "pd_interactions": "pd_effects"}
 
@@ -177,7 +177,7 @@ def pd_interactions(kb) -> list[tuple[int, dict[str, str]]]:
                                      file=str(path), line=line)
                 adds, advice, patient = EFFECT_TEXTS[effect]
                 out.append((line, {
-                    "effect_text": adds, "advice": advice, "patient_risk": patient,
+                    "effect_text": adds, "advice": advice, "patient_warning": patient,
                     "effect": effect, "group_a": name_a, "group_b": name_b,
                     "drugs_a": ";".join(sorted(side_a)), "drugs_b": ";".join(sorted(side_b)),
                     "drugs": ";".join(sorted(side_a | side_b)), "example_a": example_a, "example_b": example_b,
