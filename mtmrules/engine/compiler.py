@@ -237,14 +237,17 @@ def _allergy_filter(spec) -> ir.AllergyFilter:
                             frozenset(spec.type) if spec.type else None)
 
 
-def _substitute(value: Any, row: dict[str, str]) -> Any:
-    """Replace ``${column}`` in every key and string; a string that is only a placeholder takes the cell's type."""
+def _substitute(value: Any, row: dict[str, str], lists: frozenset[str] = frozenset()) -> Any:
+    """Replace ``${column}`` in every key and string; a string that is only a placeholder takes the cell's
+    type, or becomes the list of the cell's ``;``-separated values for a column named in ``lists``."""
     if isinstance(value, dict):
-        return {_substitute(k, row): _substitute(v, row) for k, v in value.items() if k != "table"}
+        return {_substitute(k, row, lists): _substitute(v, row, lists) for k, v in value.items() if k != "table"}
     if isinstance(value, list):
-        return [_substitute(v, row) for v in value]
+        return [_substitute(v, row, lists) for v in value]
     if isinstance(value, str):
         whole = _TABLE_FIELD.fullmatch(value)
+        if whole and whole.group(1) in lists:
+            return [part for part in row.get(whole.group(1), "").split(";") if part]
         if whole:
             cell = row.get(whole.group(1), "")
             try:
@@ -324,7 +327,8 @@ class PackCompiler:
                     rows = []
                 rows = [r for r in rows if _row_selected(r[1], table)]
                 if rows:
-                    filled = _tests_for_row(_substitute(raw, rows[0][1]), rows[0][1])
+                    lists = frozenset(table.get("lists") or ())
+                    filled = _tests_for_row(_substitute(raw, rows[0][1], lists), rows[0][1])
                     filled["table"] = table
                     filled["references"] = [*(filled.get("references") or []), *rows[0][1]["source"].split(";")]
                     probed.append(filled)
@@ -423,7 +427,7 @@ class PackCompiler:
                 continue
             test_lines = tuple(doc.line_of(loc + ("tests", i)) for i in _test_indices_for_row(raw_tests, row))
             row_id = _slug(_TABLE_FIELD.sub(lambda m: row.get(m.group(1), ""), rule.table.row_id))
-            data = _tests_for_row(_substitute(raw, row), row)
+            data = _tests_for_row(_substitute(raw, row, frozenset(rule.table.lists)), row)
             data["references"] = list(dict.fromkeys([*data.get("references", []), *row["source"].split(";")]))
             try:
                 concrete = Rule.model_validate(data)
@@ -473,7 +477,8 @@ class PackCompiler:
             interventions=tuple(iv.model_dump(exclude_none=True) for iv in rule.interventions),
             patient_text=rule.patient_text, references=tuple(rule.references),
             tests=tuple(rule.tests), source_file=doc.file, source_line=doc.line_of(loc),
-            test_lines=test_lines, template_id=template_id)
+            test_lines=test_lines, template_id=template_id, basis=rule.basis,
+            mechanism=tuple(rule.mechanism))
 
 
 def _rule_id_at(data: dict, exc: ValidationError) -> str | None:

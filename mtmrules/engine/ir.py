@@ -236,6 +236,8 @@ class CompiledRule:
     source_line: int | None = None
     test_lines: tuple[int | None, ...] = ()   # the line of each of ``tests`` in ``source_file``
     template_id: str = ""   # the rule id in the pack (differs from the last part of ``id`` for table rows)
+    basis: str = "specific"  # "mechanism": a specific rule about the same drugs wins over it in the report
+    mechanism: tuple[str, ...] = ()  # pathways or effects the rule is about (empty: unstated)
 
 
 def absence_text(node: Node) -> str:

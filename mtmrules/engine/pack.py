@@ -271,6 +271,8 @@ class TableSpec(_Strict):
     row_id: str = Field(description="template for the row's id suffix, e.g. '${ingredient}'")
     where: dict[str, StrOrList] = Field(default_factory=dict, description="keep rows whose column equals one of these")
     where_not: dict[str, StrOrList] = Field(default_factory=dict, description="drop rows whose column equals one of these")
+    lists: list[str] = Field(default_factory=list, description="columns whose ';'-separated cell becomes a list "
+                                                               "where '${column}' is a whole value (e.g. ingredient lists)")
 
 
 class Rule(_Strict):
@@ -289,6 +291,13 @@ class Rule(_Strict):
     table: TableSpec | None = None
     tests: list[RuleTest] = Field(default_factory=list)
     status: Literal["active", "draft"] = "active"
+    basis: Literal["specific", "mechanism"] = Field(
+        default="specific", description="mechanism: a finding of a table-driven mechanism template; a specific "
+                                        "rule about the same drugs wins over it in the report (docs/interactions.md)")
+    mechanism: list[str] = Field(
+        default_factory=list, description="pathways or effects the rule is about (cyp3a4, qt, bleeding …): a "
+                                          "mechanism template fills it from its row; a specific rule that names "
+                                          "them takes in only mechanism findings about the same ones")
 
     @field_validator("references")
     @classmethod

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mtmrules.errors import InputError
+from mtmrules.knowledge.interactions import DERIVED_SOURCES, DERIVED_TABLES
 from mtmrules.knowledge.text import normalise
 from mtmrules.yamlsource import Document, load_file
 
@@ -339,6 +340,8 @@ class KnowledgeBase:
 
     def table(self, name: str) -> list[tuple[int, dict[str, str]]]:
         """Rows (with line numbers) of ``knowledge/<name>.csv`` for table-driven rules."""
+        if name not in self._tables and name in DERIVED_TABLES:
+            self._tables[name] = DERIVED_TABLES[name](self)
         if name not in self._tables:
             path = self.table_path(name)
             rows = read_csv(path, ("source",))
@@ -350,12 +353,13 @@ class KnowledgeBase:
         return self._tables[name]
 
     def table_path(self, name: str) -> Path:
-        """``knowledge/<name>.csv``; a name that is a path, or a file that leads outside the knowledge
-        folder (``..``, an absolute path, a symlink out), is an InputError: packs read only knowledge."""
+        """``knowledge/<name>.csv`` (for a derived table, the table its rows' line numbers refer to); a name
+        that is a path, or a file that leads outside the knowledge folder (``..``, an absolute path, a
+        symlink out), is an InputError: packs read only knowledge."""
         if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
             raise InputError(f"table {name!r}: expected the name of a table in the knowledge folder "
                              "(letters, digits, - and _; no path)", file=str(self.dir))
-        path = self.dir / f"{name}.csv"
+        path = self.dir / f"{DERIVED_SOURCES.get(name, name)}.csv"
         root = self.dir.resolve()
         if path.exists() and root not in path.resolve().parents:
             raise InputError(f"table {name!r} leads outside the knowledge folder", file=str(path))

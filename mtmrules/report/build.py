@@ -224,7 +224,7 @@ class ReportBuilder:
         key = "|".join([facts.patient_id, rule.id, ",".join(medications), ",".join(conditions)])
         return _Draft(hashlib.sha256(key.encode()).hexdigest()[:16], rule.id, rule.kind, rule.category, severity,
                       round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
-                      medications, conditions, match)
+                      medications, conditions, match, rule.basis, rule.mechanism)
 
     def _problem(self, facts: PatientFacts, group: list["_Draft"], rank: int) -> Problem:
         lead = group[0]
@@ -335,21 +335,53 @@ class _Draft:
     conditions: list[str]
     match: Match
     factors: list[str] = field(default_factory=list)
+    basis: str = "specific"
+    mechanism: tuple[str, ...] = ()
 
 
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
     """Groups of one problem each (lead first): a class rule and an ingredient rule on the same drugs
-    and conditions merge into one problem."""
+    and conditions merge into one problem; a mechanism finding joins the specific rule's problem about
+    the same interaction (``_same_interaction``), else the other mechanism findings on its drugs."""
     groups: dict[tuple, list[_Draft]] = {}
-    for draft in drafts:
+    for draft in sorted(drafts, key=lambda d: d.basis == "mechanism"):   # stable: specific rules first
         if draft.medications and draft.kind not in NEVER_MERGED:
             key = (draft.kind, tuple(draft.medications), tuple(draft.conditions))
         else:
             key = (draft.kind, draft.rule)
+        if draft.basis == "mechanism":
+            hosts = [g for g in groups.values() if _same_interaction(draft, g)]
+            host = min(hosts, key=lambda g: len(set(g[0].medications) ^ set(draft.medications)), default=None)
+            if host is not None:
+                host.append(draft)
+                continue
+            key = ("mechanism", *key)
         groups.setdefault(key, []).append(draft)
-    for group in groups.values():
-        group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], -d.score, d.rule))
-    return list(groups.values())
+    merged = list(groups.values())
+    for group in merged:
+        group.sort(key=_lead_order)
+    return merged
+
+
+def _lead_order(draft: _Draft) -> tuple:
+    """Which finding leads a problem: a specific (label) rule before a mechanism template, whatever the
+    severities (the specific text and dose advice win); then the more severe, then the rule id."""
+    return (draft.basis == "mechanism", SEVERITY_ORDER[draft.severity], -draft.score, draft.rule)
+
+
+def _same_interaction(finding: _Draft, group: list[_Draft]) -> bool:
+    """Whether a mechanism finding belongs to a specific rule's problem: same kind; the drugs of one
+    include the drugs of the other (an ACE inhibitor + NSAID pair and the "triple whammy"; digoxin +
+    amiodarone and digoxin with amiodarone and carvedilol); and, when the specific rule names its
+    mechanisms (``mechanism: [qt]``), the finding is about one of them — so a QT rule does not swallow
+    the CYP3A4 finding on the same two drugs."""
+    specific = [d for d in group if d.basis != "mechanism"]
+    if not specific or finding.kind in NEVER_MERGED or len(specific[0].medications) < 2:
+        return False
+    drugs, host_drugs = set(finding.medications), set(specific[0].medications)
+    named = {m for d in specific for m in d.mechanism}
+    return (specific[0].kind == finding.kind and (drugs <= host_drugs or host_drugs <= drugs)
+            and (not named or bool(named & set(finding.mechanism))))
 
 
 def _medication(entry) -> MedicationOut:
