@@ -14,7 +14,8 @@ from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
 from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_outcome, allergy_text, dose_state,
-                                   group_pdc, item_evidence, total_evidence, unknown_dose_reason)
+                                   group_pdc, item_evidence, lab_unknown_reason, total_evidence,
+                                   unknown_dose_reason)
 from mtmrules.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
 
@@ -241,12 +242,9 @@ def _compile_leaf(node: ir.Node) -> Eval:
     if isinstance(node, ir.LabValueTest):
         def lab_value(ctx: _Context):
             lab = ctx.facts.labs.get(node.test)
-            if lab is not None and node.within_days is not None and (
+            if lab is None or node.within_days is not None and (
                     lab.date is None or (ctx.facts.as_of - lab.date).days > node.within_days):
-                lab = None
-            if lab is None:
-                window = f" in the last {node.within_days} days" if node.within_days else ""
-                return Outcome(UNKNOWN, missing=(f"no {node.label} result{window}",)), ()
+                return Outcome(UNKNOWN, missing=(lab_unknown_reason(node, lab),)), ()
             if not node.bounds.test(lab.value):
                 return FALSE_OUTCOME, ()
             return Outcome(TRUE, evidence=(lab.describe(),)), (("lab", node.test),)
@@ -337,7 +335,13 @@ class FastExecutor:
         outcome = when(ctx)
         if outcome.state == "F":
             return None
-        modifier = None
+        modifier, unchecked = None, []
         if outcome.state == TRUE:
-            modifier = next((i for i, m in enumerate(modifiers) if m(ctx).state == TRUE), None)
-        return Match.from_outcome(rule.id, outcome, modifier)
+            for i, m in enumerate(modifiers):
+                mod_outcome = m(ctx)
+                if mod_outcome.state == TRUE:
+                    modifier = i
+                    break
+                if mod_outcome.state == UNKNOWN:
+                    unchecked.extend(mod_outcome.missing)
+        return Match.from_outcome(rule.id, outcome, modifier, unchecked)

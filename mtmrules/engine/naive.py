@@ -107,13 +107,16 @@ class NaiveExecutor:
         matches = []
         for rule in self.rules:
             outcome = self.eval(rule.when, facts)
-            modifier = None
+            modifier, unchecked = None, []
             if outcome.state == TRUE:
                 for i, mod in enumerate(rule.modifiers):
-                    if self.eval(mod.when, facts).state == TRUE:
+                    mod_outcome = self.eval(mod.when, facts)
+                    if mod_outcome.state == TRUE:
                         modifier = i
                         break
-            match = Match.from_outcome(rule.id, outcome, modifier)
+                    if mod_outcome.state == UNKNOWN:
+                        unchecked.extend(mod_outcome.missing)
+            match = Match.from_outcome(rule.id, outcome, modifier, unchecked)
             if match:
                 matches.append(match)
         return matches
@@ -286,8 +289,7 @@ class NaiveExecutor:
         if isinstance(node, ir.LabValueTest):
             state = self.lab_state(node, facts)
             if state == UNKNOWN:
-                window = f" in the last {node.within_days} days" if node.within_days else ""
-                return Outcome(UNKNOWN, missing=(f"no {node.label} result{window}",)), ()
+                return Outcome(UNKNOWN, missing=(lab_unknown_reason(node, facts.labs.get(node.test)),)), ()
             if state != TRUE:
                 return FALSE_OUTCOME, ()
             return Outcome(TRUE, evidence=(facts.labs[node.test].describe(),)), (("lab", node.test),)
@@ -306,6 +308,15 @@ class NaiveExecutor:
             return Outcome(TRUE, evidence=(node.text + tail,)), ()
 
         raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
+
+
+def lab_unknown_reason(node: ir.LabValueTest, lab) -> str:
+    """Why a lab test is unknown: no result at all, an undated one, or the stale value with its date."""
+    if lab is None:
+        return f"no {node.label} result on record"
+    if node.within_days is not None and lab.date is None:
+        return f"{node.label} result has no date ({lab.describe()}); this rule needs one from the last {node.within_days} days"
+    return f"{node.label} older than {node.within_days} days: last {lab.describe()}"
 
 
 def group_pdc(items: list[MedItem], as_of) -> tuple[float | None, str]:

@@ -156,7 +156,9 @@ class RenalSpec(_Strict):
 class LabSpec(_Strict):
     test: str
     value: Range | None = None
-    within_days: int | None = Field(default=None, ge=1, description="only results this recent count")
+    within_days: int | None = Field(
+        default=None, ge=1, description="required with value: only results this recent count; an older latest "
+                                        "result makes the rule 'not evaluated' with that result's date")
     missing_within_days: int | None = Field(
         default=None, ge=1, description="true when there is no result within this many days")
 
@@ -164,6 +166,11 @@ class LabSpec(_Strict):
     def _one(self) -> "LabSpec":
         if (self.value is None) == (self.missing_within_days is None):
             raise ValueError("give exactly one of value or missing_within_days")
+        if self.value is not None and self.within_days is None:
+            raise ValueError("a lab value test needs within_days: how recent a result the rule accepts "
+                             "(a lab is a dated fact; an older one makes the rule 'not evaluated')")
+        if self.missing_within_days is not None and self.within_days is not None:
+            raise ValueError("within_days goes with value; missing_within_days is already the window")
         return self
 
 

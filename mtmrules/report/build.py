@@ -162,6 +162,8 @@ class ReportBuilder:
         explanation = message + " Found: " + "; ".join(match.evidence) + "."
         if note:
             explanation += f" {self._render(note, facts, bindings)}"
+        if match.missing:
+            explanation += " Could not check whether the severity should be higher: " + "; ".join(match.missing) + "."
         interventions = [InterventionOut(
             action=iv["action"], to=iv.get("to", "prescriber"), lab=iv.get("lab"),
             target=self._names(facts, bindings[iv["target"]]) if iv.get("target") in bindings else iv.get("target"),
@@ -177,7 +179,7 @@ class ReportBuilder:
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings),
             references=[Reference(key=k, citation=self.kb.sources[k].citation, url=self.kb.sources[k].url)
                         for k in keys],
-            implicated=implicated, site_note=self.site_notes.get(rule.id))
+            implicated=implicated, site_note=self.site_notes.get(rule.id), not_checked=list(match.missing))
 
 
 def _source_of(facts: PatientFacts, ref: tuple) -> str | None:
