@@ -362,6 +362,11 @@ class PackCompiler:
             # without one the rule is not evaluated, rather than firing for every drug.
             when = ir.All((ir.PatientAttr("problem_list", equals=True, text="a recorded problem list"), when),
                           text=when.text)
+        guarded = _stale_guards(when)
+        if guarded:
+            raise rc.fail(("when",), f"'none: [lab: {{test: {guarded}, missing_within_days}}]' next to a value test on "
+                                     f"{guarded} hides a stale result; give the value test within_days instead, so an "
+                                     "older result is reported as 'not evaluated' with its date")
         modifiers = []
         for i, mod in enumerate(rule.modifiers):
             modifiers.append(ir.CompiledModifier(rc.node(mod.when, ("modifiers", i, "when")), mod.severity,
@@ -388,6 +393,20 @@ class PackCompiler:
             patient_text=rule.patient_text, references=tuple(rule.references),
             tests=tuple(rule.tests), source_file=doc.file, source_line=doc.line_of(loc),
             template_id=template_id)
+
+
+def _stale_guards(when: ir.Node) -> str | None:
+    """A lab that a rule both tests by value and requires to be recent through ``none: [missing]``: that
+    pattern turns a stale value into a silent 'false' (DESIGN §7.2 wants 'not evaluated')."""
+    valued = {leaf.test for leaf in ir.leaves(when) if isinstance(leaf, ir.LabValueTest)}
+
+    def negated(node: ir.Node):
+        if isinstance(node, ir.Not):
+            yield from (leaf for c in node.children for leaf in ir.leaves(c) if isinstance(leaf, ir.LabMissing))
+        elif isinstance(node, (ir.All, ir.Any_)):
+            for child in node.children:
+                yield from negated(child)
+    return next((leaf.test for leaf in negated(when) if leaf.test in valued), None)
 
 
 def _rule_id_at(data: dict, exc: ValidationError) -> str | None:
