@@ -198,8 +198,14 @@ class _RuleCompiler:
                                    text=f"{label} {bounds.describe()}")
         if key == "adherence":
             match = self.item_filter(spec.med, here + ("med",))
+            if spec.refill_gap_days is not None:
+                bounds = self.bounds(spec.refill_gap_days, here + ("refill_gap_days",))
+                return ir.Adherence(match, bounds, measure="refill_gap", per_drug=True, bind=bind,
+                                    text=f"days without supply of {match.text} {bounds.describe()}")
             bounds = self.bounds(spec.pdc, here + ("pdc",))
-            return ir.Adherence(match, bounds, bind=bind, text=f"adherence (PDC) to {match.text} {bounds.describe()}%")
+            each = " (each drug)" if spec.per_drug else ""
+            return ir.Adherence(match, bounds, per_drug=spec.per_drug, bind=bind,
+                                text=f"adherence (PDC) to {match.text}{each} {bounds.describe()}%")
         raise self.fail(here, f"unsupported predicate {key!r}")  # pragma: no cover - closed set
 
     def weights(self, measure: str, loc: tuple) -> tuple[tuple[tuple[str, float], ...], bool]:

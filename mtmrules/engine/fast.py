@@ -13,8 +13,8 @@ from datetime import timedelta
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
-from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_outcome, allergy_text, dose_state,
-                                   group_pdc, item_evidence, lab_unknown_reason, total_evidence,
+from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_groups, adherence_outcome, allergy_text,
+                                   dose_state, item_evidence, lab_unknown_reason, measure_passes, total_evidence,
                                    unknown_dose_reason)
 from mtmrules.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
@@ -257,9 +257,8 @@ def _compile_leaf(node: ir.Node) -> Eval:
             items = ctx.items_for(node.match, adherence_key)
             if not items:
                 return FALSE_OUTCOME, ()
-            value, how = group_pdc(items, ctx.facts.as_of)
-            state = UNKNOWN if value is None else TRUE if node.bounds.test(value) else "F"
-            return (FALSE_OUTCOME, ()) if state == "F" else adherence_outcome(items, state, value, how)
+            groups = adherence_groups(node, items, ctx.facts.as_of)
+            return adherence_outcome(node, groups, measure_passes(node, groups))
         return adherence
 
     if isinstance(node, ir.LabMissing):

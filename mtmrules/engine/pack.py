@@ -175,10 +175,24 @@ class LabSpec(_Strict):
 
 
 class AdherenceSpec(_Strict):
-    """Proportion of days covered (PQA method, percent) over the matching medications' fills."""
+    """Adherence from fill history: the proportion of days covered (PQA method, percent) over the matching
+    medications' fills, or the refill gap (days since the last supply ran out), which is per drug."""
 
     med: MedFilter
-    pdc: Range
+    pdc: Range | None = None
+    refill_gap_days: Range | None = Field(
+        default=None, description="days since the last supply of each matching drug ran out (0 while supplied); "
+                                  "one fill is enough; drugs without fills are skipped")
+    per_drug: bool = Field(default=False, description="pdc per ingredient instead of the drugs counted together; "
+                                                      "drugs with fewer than two fills are skipped")
+
+    @model_validator(mode="after")
+    def _one(self) -> "AdherenceSpec":
+        if (self.pdc is None) == (self.refill_gap_days is None):
+            raise ValueError("give exactly one of pdc or refill_gap_days")
+        if self.per_drug and self.pdc is None:
+            raise ValueError("per_drug goes with pdc; refill_gap_days is always per drug")
+        return self
 
 
 PREDICATE_KEYS = ("all", "any", "none", "med", "count", "total", "condition", "allergy",
