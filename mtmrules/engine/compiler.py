@@ -202,6 +202,10 @@ class _RuleCompiler:
                 bounds = self.bounds(spec.refill_gap_days, here + ("refill_gap_days",))
                 return ir.Adherence(match, bounds, measure="refill_gap", per_drug=True, bind=bind,
                                     text=f"days without supply of {match.text} {bounds.describe()}")
+            if spec.fills_in_last_year is not None:
+                bounds = self.bounds(spec.fills_in_last_year, here + ("fills_in_last_year",))
+                return ir.Adherence(match, bounds, measure="fill_count", bind=bind,
+                                    text=f"fills of {match.text} in the last 365 days {bounds.describe()}")
             bounds = self.bounds(spec.pdc, here + ("pdc",))
             each = " (each drug)" if spec.per_drug else ""
             return ir.Adherence(match, bounds, per_drug=spec.per_drug, bind=bind,

@@ -165,7 +165,7 @@ class Adherence(Node):
 
     match: MedMatch
     bounds: Bounds
-    measure: str = "pdc"        # pdc | refill_gap
+    measure: str = "pdc"        # pdc | refill_gap | fill_count
     per_drug: bool = False
 
 

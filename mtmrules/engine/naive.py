@@ -14,7 +14,7 @@ from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
 from mtmrules.facts import MedItem, PatientFacts
-from mtmrules.knowledge.adherence import pdc, refill_gap
+from mtmrules.knowledge.adherence import fills_in_last_year, pdc, refill_gap
 from mtmrules.knowledge.dose import format_number
 
 
@@ -335,6 +335,9 @@ def adherence_groups(node: ir.Adherence, items: list[MedItem], as_of) -> list[Ad
     """PDC over all items together, or per ingredient (per-drug PDC, refill gap)."""
     if not items:
         return []
+    if node.measure == "fill_count":
+        count, how = fills_in_last_year({f for item in items for f in item.fills}, as_of)
+        return [AdherenceGroup(tuple(items), count, how)]
     if not node.per_drug:
         value, how = group_pdc(items, as_of)
         return [AdherenceGroup(tuple(items), value, how)]
@@ -376,6 +379,8 @@ def _names(group: AdherenceGroup) -> str:
 def _adherence_text(node: ir.Adherence, group: AdherenceGroup) -> str:
     if node.measure == "refill_gap":
         return f"{_names(group)}: {format_number(group.value)} days without supply ({group.how})"
+    if node.measure == "fill_count":
+        return f"{_names(group)}: {format_number(group.value)} fills in the last 365 days ({group.how})"
     return f"proportion of days covered for {_names(group)}: {format_number(group.value)}% ({group.how})"
 
 

@@ -183,13 +183,16 @@ class AdherenceSpec(_Strict):
     refill_gap_days: Range | None = Field(
         default=None, description="days since the last supply of each matching drug ran out (0 while supplied); "
                                   "one fill is enough; drugs without fills are skipped")
+    fills_in_last_year: Range | None = Field(
+        default=None, description="number of dispensings (distinct fill dates) of the matching drugs in the "
+                                  "365 days up to the as-of date, drugs counted together (e.g. reliever inhalers)")
     per_drug: bool = Field(default=False, description="pdc per ingredient instead of the drugs counted together; "
                                                       "drugs with fewer than two fills are skipped")
 
     @model_validator(mode="after")
     def _one(self) -> "AdherenceSpec":
-        if (self.pdc is None) == (self.refill_gap_days is None):
-            raise ValueError("give exactly one of pdc or refill_gap_days")
+        if sum(m is not None for m in (self.pdc, self.refill_gap_days, self.fills_in_last_year)) != 1:
+            raise ValueError("give exactly one of pdc, refill_gap_days or fills_in_last_year")
         if self.per_drug and self.pdc is None:
             raise ValueError("per_drug goes with pdc; refill_gap_days is always per drug")
         return self

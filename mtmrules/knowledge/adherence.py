@@ -61,3 +61,10 @@ def refill_gap(fills: Iterable[Fill], as_of: date) -> tuple[int | None, str]:
     ran_out = (last_covered + timedelta(days=1)).isoformat()
     when = f"supply ran out on {ran_out}" if gap else f"supplied until {last_covered.isoformat()}"
     return gap, f"last fill {last_day.isoformat()} for {last_supply} days, {when}"
+
+
+def fills_in_last_year(fills: Iterable[Fill], as_of: date) -> tuple[int, str]:
+    """Dispensings (distinct fill dates) in the 365 days up to ``as_of``, e.g. reliever inhalers."""
+    start = as_of - timedelta(days=364)
+    days = sorted({d for d, _ in fills if start <= d <= as_of})
+    return len(days), (f"fills on {', '.join(d.isoformat() for d in days)}" if days else "no fills in the last 365 days")
