@@ -1,11 +1,12 @@
-"""CDS Hooks latency benchmark: a real server on loopback, requests built from the shared fixtures.
+"""CDS Hooks latency benchmark: a real, authenticated server on loopback, requests built from the shared fixtures.
 
-    python benchmarks/cds_hooks.py                  # starts `mtmrules serve` on a free loopback port
-    python benchmarks/cds_hooks.py --url http://127.0.0.1:8080   # or measure a running server
+    python benchmarks/cds_hooks.py                  # starts `mtmrules serve --config …` on a free loopback port
     python benchmarks/cds_hooks.py --json
 
-Sends patient-view requests for every Synthea fixture patient plus one synthetic patient with 10
-active medications (the target case: p95 < 100 ms), sequentially, and prints p50/p95 and requests/s.
+A throw-away issuer key and config are made in a temporary folder; every request carries a freshly
+signed JWT (signed before the clock starts). Sends patient-view requests for the Synthea fixture
+patients and one synthetic patient with 10 active medications, at concurrency 1, 8 and 32 (a bounded
+number of requests per level), and prints p50/p95 latency and requests/s per level.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +35,7 @@ def fixture_request(path: Path) -> dict:
     resources = [e["resource"] for e in json.loads(path.read_text())["entry"]]
     patient = next(r for r in resources if r["resourceType"] == "Patient")
     others = [r for r in resources if r["resourceType"] != "Patient"]
-    return {"hook": "patient-view", "hookInstance": f"bench-{patient['id']}",
+    return {"hook": "patient-view", "hookInstance": str(uuid.uuid4()),
             "context": {"userId": "Practitioner/1", "patientId": patient["id"]},
             "prefetch": {"patient": patient, "everything": {"resourceType": "Bundle", "type": "searchset",
                                                              "entry": [{"resource": r} for r in others]}}}
@@ -46,20 +49,68 @@ def ten_med_request() -> dict:
     labs = [{"resourceType": "Observation", "id": "o1", "status": "final", "subject": {"reference": "Patient/bench-10"},
              "code": {"coding": [{"system": "http://loinc.org", "code": "2160-0"}]}, "effectiveDateTime": "2026-11-01",
              "valueQuantity": {"value": 1.4, "unit": "mg/dL"}}]
-    return {"hook": "patient-view", "hookInstance": "bench-10", "context": {"userId": "Practitioner/1", "patientId": "bench-10"},
+    return {"hook": "patient-view", "hookInstance": str(uuid.uuid4()), "context": {"userId": "Practitioner/1", "patientId": "bench-10"},
             "prefetch": {"patient": patient, "meds": {"resourceType": "Bundle", "type": "searchset",
                                                         "entry": [{"resource": r} for r in meds + labs]}}}
 
 
-def post(url: str, body: dict) -> float:
-    data = json.dumps(body).encode()
+def post(url: str, data: bytes, token: str) -> float:
     req = urllib.request.Request(f"{url}/cds-services/mtmrules-patient-view", data=data,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     start = time.perf_counter()
-    with urllib.request.urlopen(req, timeout=30) as response:
+    with urllib.request.urlopen(req, timeout=60) as response:
         response.read()
         assert response.status == 200
     return (time.perf_counter() - start) * 1000
+
+
+class Issuer:
+    """A throw-away CDS Client key (ES384) with its JWK Set file."""
+
+    def __init__(self, folder: Path, audience: str) -> None:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import ec
+        self.jwt, self.audience = jwt, audience
+        self.key = ec.generate_private_key(ec.SECP384R1())
+        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.key.public_key()))
+        (folder / "jwks.json").write_text(json.dumps({"keys": [{**public, "kid": "bench", "alg": "ES384"}]}))
+        (folder / "service.yaml").write_text(
+            f"audience: {audience}\ndb: {folder / 'bench.sqlite'}\nworkers: 8\n"
+            f"issuers:\n  - iss: https://bench-ehr.example\n    jwks: jwks.json\n")
+
+    def token(self) -> str:
+        now = int(time.time())
+        return self.jwt.encode({"iss": "https://bench-ehr.example", "sub": "bench", "aud": self.audience, "iat": now,
+                                "exp": now + 240, "jti": str(uuid.uuid4())}, self.key, algorithm="ES384",
+                               headers={"kid": "bench"})
+
+
+def run_level(url: str, issuer: Issuer, bodies: list[bytes], concurrency: int, total: int) -> dict:
+    """``total`` requests from ``concurrency`` threads; latency per request and overall requests/s."""
+    tokens = [issuer.token() for _ in range(total)]
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            ms = post(url, bodies[i % len(bodies)], tokens[i])
+            with lock:
+                latencies.append(ms)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    return {"concurrency": concurrency, "requests": len(latencies), "requests_per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(statistics.median(latencies), 1), "p95_ms": round(percentile(latencies, 0.95), 1)}
 
 
 def free_port() -> int:
@@ -75,50 +126,41 @@ def percentile(values, q):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=160, help="requests per concurrency level")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (mtmrules serve --workers)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    server = None
-    url = args.url
-    if url is None:
-        port = free_port()
-        db = Path(tempfile.mkdtemp()) / "bench.sqlite"
-        server = subprocess.Popen([sys.executable, "-m", "mtmrules.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                                   "--db", str(db)], cwd=ROOT)
-        url = f"http://127.0.0.1:{port}"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    folder = Path(tempfile.mkdtemp())
+    issuer = Issuer(folder, url)
+    server = subprocess.Popen([sys.executable, "-m", "mtmrules.cli", "serve", "--config", str(folder / "service.yaml"),
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
         for _ in range(300):
             try:
                 urllib.request.urlopen(f"{url}/cds-services", timeout=1).read()
                 break
             except OSError:
                 time.sleep(0.1)
-    try:
-        fixtures = [fixture_request(p) for p in sorted(FIXTURES.glob("*.json"))]
-        ten = ten_med_request()
-        post(url, ten)  # warm-up
-        all_ms, ten_ms = [], []
-        start = time.perf_counter()
-        for _ in range(args.rounds):
-            for body in fixtures:
-                all_ms.append(post(url, body))
-            for _ in range(10):
-                ten_ms.append(post(url, ten))
-        elapsed = time.perf_counter() - start
+        bodies = [json.dumps(fixture_request(p)).encode() for p in sorted(FIXTURES.glob("*.json"))]
+        bodies += [json.dumps(ten_med_request()).encode()] * (len(bodies) // 4)
+        run_level(url, issuer, bodies, 4, 40)     # warm-up
+        levels = [run_level(url, issuer, bodies, n, args.requests) for n in (1, 8, 32)]
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
-    result = {"requests": len(all_ms) + len(ten_ms), "requests_per_s": round((len(all_ms) + len(ten_ms)) / elapsed, 1),
-              "fixtures_p50_ms": round(statistics.median(all_ms), 2), "fixtures_p95_ms": round(percentile(all_ms, 0.95), 2),
-              "ten_meds_p50_ms": round(statistics.median(ten_ms), 2), "ten_meds_p95_ms": round(percentile(ten_ms, 0.95), 2)}
+        server.terminate()
+        server.wait(timeout=10)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(levels))
         return
-    print(f"{result['requests']} patient-view requests over loopback, {result['requests_per_s']} requests/s (sequential)")
-    print(f"Synthea fixtures (40 patients, whole bundles): p50 {result['fixtures_p50_ms']} ms, p95 {result['fixtures_p95_ms']} ms")
-    print(f"10 active medications:                         p50 {result['ten_meds_p50_ms']} ms, p95 {result['ten_meds_p95_ms']} ms "
-          "(target p95 < 100 ms)")
+    print(f"patient-view over loopback, authenticated (ES384 JWT), {args.workers} server process(es), {len(bodies)} "
+          "request bodies (Synthea fixtures + a 10-medication patient)")
+    print("| concurrency | requests | requests/s | p50 ms | p95 ms |")
+    print("|---:|---:|---:|---:|---:|")
+    for level in levels:
+        print(f"| {level['concurrency']} | {level['requests']} | {level['requests_per_s']} | {level['p50_ms']} | "
+              f"{level['p95_ms']} |")
 
 
 if __name__ == "__main__":

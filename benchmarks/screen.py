@@ -62,14 +62,15 @@ def generate(folder: Path, patients: int, seed: int) -> None:
 
 
 def floor(folder: str) -> None:
-    from mtmrules.bulk import bulk_groups
+    from mtmrules.adapters.bulk import bulk_groups
     count = sum(1 for _ in bulk_groups(folder))
     print(json.dumps({"patients": count}))
 
 
 def run_screen(folder: str, out: str, workers: int) -> None:
+    from mtmrules import Engine
     from mtmrules.population.screen import screen
-    summary = screen(folder, out, AS_OF, workers=workers, progress=False)
+    summary = screen(folder, out, AS_OF, workers=workers, progress=False, engine=Engine.default())
     print(json.dumps(summary.to_dict()))
 
 

@@ -13,7 +13,7 @@ from datetime import date
 
 from pyspark.sql import SparkSession
 
-from mtmrules.dask import screen_partition  # the same function the Dask adapter maps over partitions
+from mtmrules.population.dask import screen_partition  # the same function the Dask adapter maps over partitions
 
 SCHEMA = ("patient_id string, rank int, kind string, category string, severity string, score double, "
           "rule string, medications string, title string")

@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from mtmrules.errors import MtmRulesError
+from mtmrules.wording import plural
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Find medication-related problems in patient profiles with declarative YAML rule packs.")
@@ -30,6 +31,15 @@ class CheckFormat(str, Enum):
     text = "text"
     json = "json"
     fhir = "fhir"
+    concise = "concise"
+    jsonl = "jsonl"
+
+
+class LintFormat(str, Enum):
+    text = "text"
+    github = "github"
+    sarif = "sarif"
+    json = "json"
 
 
 class ExecutorName(str, Enum):
@@ -57,22 +67,40 @@ def _fail(error: Exception) -> None:
 _SITE: Path | None = None   # --site: the site policy every screening command applies
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from mtmrules import __version__
+        typer.echo(f"mtmrules {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def global_options(site: Optional[Path] = typer.Option(
+def global_options(
+    site: Optional[Path] = typer.Option(
         None, "--site", envvar="MTMRULES_SITE",
-        help="Site policy (YAML): rules switched off or re-tiered, minimum severity; see docs/site-policy.md.")) -> None:
+        help="Site policy (YAML): rules switched off or re-tiered, minimum severity; see docs/site-policy.md."),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     """Find medication-related problems with declarative rule packs."""
     global _SITE
     _SITE = site
 
 
-def _engine(packs: list[Path] | None, executor: str, only: bool = False):
-    """The engine for a screening command: the packs plus the site policy (rule tests use neither)."""
-    from mtmrules.engine.engine import Engine
+def _prefixes(values: list[str] | None) -> list[str]:
+    """``--select a,b --select c`` → [a, b, c]."""
+    return [part.strip() for value in values or () for part in value.split(",") if part.strip()]
+
+
+def _engine(packs: list[Path] | None, executor: str, only: bool = False, select: list[str] | None = None,
+            ignore: list[str] | None = None):
+    """The engine for a screening command: the packs (files or folders) plus the site policy (rule tests
+    use neither); ``select`` / ``ignore``: rule-id prefixes."""
+    from mtmrules.engine.engine import Engine, builtin_pack_paths
     if packs and only:
         return Engine(packs=list(packs), executor=executor)
-    return Engine.with_packs(list(packs or []), executor=executor, site=_SITE) if packs else \
-        Engine(executor=executor, site=_SITE)
+    return Engine(packs=[*builtin_pack_paths(), *(packs or [])], executor=executor, site=_SITE,
+                  select=_prefixes(select), ignore=_prefixes(ignore))
 
 
 def _parse_date(text: str | None) -> date:
@@ -88,28 +116,38 @@ def _parse_date(text: str | None) -> date:
 def check(
     profiles: list[Path] = typer.Argument(..., help="Native profiles (JSON/YAML), FHIR Bundles or resource lists "
                                                      "(JSON/NDJSON), or FHIR Bulk Data export folders."),
-    format: CheckFormat = typer.Option(CheckFormat.text, "--format", "-f",
-                                       help="text table, report JSON, or a FHIR Bundle of DetectedIssues"),
+    format: CheckFormat = typer.Option(
+        CheckFormat.text, "--format", "--output-format", "-f",
+        help="text table; report JSON; a FHIR Bundle of DetectedIssues; concise (one line per problem); "
+             "jsonl (one JSON object per problem)"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluation date YYYY-MM-DD (default: today)."),
-    pack: list[Path] = typer.Option([], "--pack", help="Extra rule pack(s) to load beside the built-in ones."),
+    pack: list[Path] = typer.Option([], "--pack", help="Extra rule pack file or folder of packs (repeatable)."),
+    select: list[str] = typer.Option([], "--select", help="Only rules whose id starts with one of these prefixes "
+                                                         "(comma-separated or repeated), e.g. interactions/,renal/"),
+    ignore: list[str] = typer.Option([], "--ignore", help="Leave out rules whose id starts with one of these prefixes."),
     engine: ExecutorName = typer.Option(ExecutorName.fast, "--engine"),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 if a problem has this severity or worse."),
-    color: bool = typer.Option(False, "--color", help="Colour the text output."),
+    color: bool = typer.Option(False, "--color/--no-color", help="Colour the text output."),
 ) -> None:
     """Screen patient profiles and print ranked problems."""
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
+    from mtmrules.report.lines import concise_lines, jsonl_lines
     from mtmrules.report.text import render_text
     try:
         when = _parse_date(as_of)
         if fail_on is not None and fail_on not in SEVERITY_RANK:
             raise MtmRulesError(f"--fail-on: expected one of {', '.join(SEVERITY_RANK)} (got {fail_on!r})")
-        eng = _engine(pack, engine.value)
+        eng = _engine(pack, engine.value, select=select, ignore=ignore)
         loaded = [p for path in profiles for p in read_any(path)]
         reports = [eng.check(p, as_of=when) for p in loaded]
     except MtmRulesError as exc:
         _fail(exc)
         return
-    if format is CheckFormat.fhir:
+    if format in (CheckFormat.concise, CheckFormat.jsonl):
+        lines = [line for r in reports for line in (concise_lines(r) if format is CheckFormat.concise else jsonl_lines(r))]
+        if lines:
+            typer.echo("\n".join(lines))
+    elif format is CheckFormat.fhir:
         from mtmrules.report.fhir import detected_issue_bundle
         typer.echo(json.dumps(detected_issue_bundle(reports), indent=2, ensure_ascii=False))
     elif format is CheckFormat.json:
@@ -117,7 +155,7 @@ def check(
         single = len(data) == 1 and len(profiles) == 1 and not profiles[0].is_dir()
         typer.echo(json.dumps(data[0] if single else data, indent=2, ensure_ascii=False))
     else:
-        typer.echo("\n".join(render_text(r, color=color) for r in reports), nl=False)
+        typer.echo("\n".join(render_text(r, color=color) for r in reports), nl=False, color=color or None)
     if fail_on is not None:
         threshold = SEVERITY_RANK[fail_on]
         if any(SEVERITY_RANK[p.severity] >= threshold for r in reports for p in r.problems):
@@ -130,49 +168,68 @@ def _pack_paths(packs: list[Path]) -> list[Path]:
 
 
 @app.command()
-def lint(packs: list[Path] = typer.Argument(None, help="Pack files (default: the built-in packs).")) -> None:
-    """Validate rule packs; print each error as file:line: rule-id: message."""
+def lint(
+    packs: list[Path] = typer.Argument(None, help="Pack files or folders (default: the built-in packs)."),
+    output_format: LintFormat = typer.Option(LintFormat.text, "--output-format", "--format", "-f",
+                                             help="text (file:line: rule: message), github (Actions annotations), "
+                                                  "sarif (2.1.0) or json"),
+) -> None:
+    """Validate rule packs and report every error in every file, each as file:line: rule-id: message."""
+    from mtmrules import __version__
     from mtmrules.engine.compiler import PackCompiler
+    from mtmrules.engine.engine import expand_pack_paths
+    from mtmrules.engine.lint_output import render
     from mtmrules.knowledge.base import KnowledgeBase
     try:
-        kb = KnowledgeBase()
+        compiler = PackCompiler(KnowledgeBase())
+        paths = _pack_paths(expand_pack_paths(packs or []))
     except MtmRulesError as exc:
         _fail(exc)
         return
-    compiler = PackCompiler(kb)
-    errors, count = 0, 0
-    for path in _pack_paths(packs or []):
-        try:
-            _, rules = compiler.compile(path)
-            count += len(rules)
-        except MtmRulesError as exc:
-            errors += 1
-            typer.echo(str(exc))
-    typer.echo(f"{count} rules checked, {errors} error(s)", err=True)
+    errors, count = [], 0
+    for path in paths:
+        rules, found = compiler.lint(path)
+        count += rules
+        errors += found
+    text = render(errors, output_format.value, __version__)
+    if text or output_format in (LintFormat.json, LintFormat.sarif):
+        typer.echo(text)
+    typer.echo(f"{plural(count, 'rule')} checked in {plural(len(paths), 'file')}, {plural(len(errors), 'error')}",
+               err=True)
     raise typer.Exit(2 if errors else 0)
 
 
 @app.command()
 def test(
-    packs: list[Path] = typer.Argument(None, help="Pack files (default: the built-in packs)."),
+    packs: list[Path] = typer.Argument(None, help="Pack files or folders (default: the built-in packs)."),
     engine: ExecutorName = typer.Option(ExecutorName.fast, "--engine"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List passing tests too."),
+    keyword: Optional[str] = typer.Option(None, "-k", help="Only rules whose id contains this text."),
+    todo: bool = typer.Option(False, "--todo", help="Only the todo_fires / todo_silent tests (known gaps), with "
+                                                    "whether each gap is still open."),
 ) -> None:
-    """Run every rule's embedded tests; print 'N passed, N failed'."""
+    """Run every rule's embedded tests; print 'N passed, N failed'. A failure names the test's own
+    file:line and shows what the engine found instead."""
     from mtmrules.engine.testing import run_rule_tests
     try:
         eng = _engine(packs, engine.value, only=True)
-        results = run_rule_tests(eng, engine.value)
+        results = run_rule_tests(eng, engine.value, keyword=keyword, todo_only=todo)
     except MtmRulesError as exc:
         _fail(exc)
         return
     for r in results:
-        if not r.passed or verbose:
+        if todo:
+            state = "gap open  " if r.passed else "gap closed"
+            typer.echo(f"{r.location}: {state} {r.rule} test {r.index + 1} ({r.expectation}) {r.detail}".rstrip())
+        elif not r.passed or verbose:
             status = "ok  " if r.passed else "FAIL"
-            typer.echo(f"{status} {r.rule} test {r.index + 1} ({r.expectation}) {r.detail}".rstrip()
-                       + (f"  [{r.location}]" if not r.passed else ""))
+            typer.echo(f"{r.location}: {status} {r.rule} test {r.index + 1} ({r.expectation}) {r.detail}".rstrip())
+            for line in r.found if not r.passed else ():
+                typer.echo(f"    found: {line}")
     passed = sum(r.passed for r in results)
     failed = len(results) - passed
+    if not results:
+        typer.echo("no tests matched" + (f" -k {keyword!r}" if keyword else ""), err=True)
     typer.echo(f"{passed} passed, {failed} failed")
     raise typer.Exit(1 if failed else 0)
 
@@ -186,23 +243,67 @@ def schema(which: SchemaName = typer.Argument(..., help="pack, profile, report o
 
 @app.command()
 def rules(
+    rule: Optional[str] = typer.Argument(None, help="One rule id (or template id): show that rule in full, "
+                                                    "like 'ruff rule E501'."),
     format: Format = typer.Option(Format.text, "--format", "-f"),
-    pack: list[Path] = typer.Option([], "--pack", help="Extra rule pack(s)."),
+    pack: list[str] = typer.Option([], "--pack", help="A pack name to list (e.g. renal), or a pack file/folder to "
+                                                      "load and list (repeatable)."),
+    kind: list[str] = typer.Option([], "--kind", help="Only rules of this kind (e.g. renal-dose; repeatable)."),
 ) -> None:
-    """List every rule (a table-driven rule once per table row)."""
+    """List rules (a table-driven rule once per table row), or show one rule in full."""
+    from mtmrules.docgen import rule_page
+    paths = [Path(p) for p in pack if Path(p).exists()]
+    names = [p for p in pack if not Path(p).exists()]
     try:
-        eng = _engine(pack, "naive")
+        eng = _engine(paths, "naive")
+        if paths:
+            from mtmrules.engine.compiler import PackCompiler
+            from mtmrules.engine.engine import expand_pack_paths
+            names += [PackCompiler(eng.kb).parse(p)[0].pack for p in expand_pack_paths(paths)]
+        unknown = sorted(set(names) - set(eng.packs))
+        if unknown:
+            raise MtmRulesError(f"--pack: no pack named {', '.join(unknown)} (packs: {', '.join(sorted(eng.packs))})")
+        from mtmrules.engine.pack import Kind
+        from typing import get_args
+        bad = sorted(set(kind) - set(get_args(Kind)))
+        if bad:
+            raise MtmRulesError(f"--kind: unknown kind {', '.join(bad)} (kinds: {', '.join(get_args(Kind))})")
+        selected = [r for r in eng.rules if (not names or r.pack in names) and (not kind or r.kind in kind)]
+        if rule is not None:
+            wanted = rule.removesuffix("/")
+            found = [r for r in selected if r.id == wanted or f"{r.pack}/{r.template_id}" == wanted
+                     or r.template_id == wanted or r.id.split("/", 1)[1] == wanted]
+            if not found:
+                raise MtmRulesError(f"{rule}: no such rule (see 'mtmrules rules' for the ids)")
+            if len(found) > 1 and len({f"{r.pack}/{r.template_id}" for r in found}) > 1:
+                raise MtmRulesError(f"{rule}: ambiguous, give the pack too: "
+                                    + ", ".join(sorted({f'{r.pack}/{r.template_id}' for r in found})))
     except MtmRulesError as exc:
         _fail(exc)
         return
-    rows = [{"id": r.id, "pack": r.pack, "kind": r.kind, "category": r.category, "severity": r.severity,
-             "title": r.title, "references": list(r.references), "tests": len(r.tests)} for r in eng.rules]
+    if rule is not None:
+        if format is Format.json:
+            typer.echo(json.dumps([_rule_row(r) | {"message": r.message, "why": r.why, "patient_text": r.patient_text,
+                                                   "interventions": list(r.interventions),
+                                                   "source": f"{r.source_file}:{r.source_line}"} for r in found], indent=2))
+        else:
+            typer.echo(rule_page(eng, found), nl=False)
+        return
+    rows = [_rule_row(r) for r in selected]
     if format is Format.json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    widths = {key: max([len(key), *(len(str(row[key])) for row in rows)]) for key in ("id", "kind", "severity")}
+    typer.echo(f"{'id':<{widths['id']}}  {'kind':<{widths['kind']}}  {'severity':<{widths['severity']}}  tests")
     for row in rows:
-        typer.echo(f"{row['id']:<60} {row['kind']:<22} {row['severity']:<15} {row['tests']} tests")
-    typer.echo(f"{len(rows)} rules")
+        typer.echo(f"{row['id']:<{widths['id']}}  {row['kind']:<{widths['kind']}}  "
+                   f"{row['severity']:<{widths['severity']}}  {row['tests']}")
+    typer.echo(plural(len(rows), "rule"))
+
+
+def _rule_row(r) -> dict:
+    return {"id": r.id, "pack": r.pack, "kind": r.kind, "category": r.category, "severity": r.severity,
+            "title": r.title, "references": list(r.references), "tests": len(r.tests)}
 
 
 @app.command()
@@ -215,7 +316,7 @@ def explain(
     """Why RULE fires, stays silent or is not evaluated for this patient: its condition tree, each
     node true (✔), false (✘) or unknown (?), with the evidence found or the data missing."""
     from mtmrules.engine.explain import explain as explain_rule
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     try:
         eng = _engine(pack, "naive")
         profiles = list(read_any(profile))
@@ -245,16 +346,18 @@ def coverage(
     if format is Format.json:
         typer.echo(json.dumps(result, indent=2))
         return
-    typer.echo(f"{result['rules']} rules")
+    typer.echo(plural(result['rules'], "rule"))
     for kind, n in result["by_kind"].items():
         typer.echo(f"  {kind:<24} {n}")
     for key in ("ingredients", "products", "classes", "condition_groups", "sources", "max_daily_dose_ingredients",
                 "renal_threshold_drugs"):
         typer.echo(f"{key.replace('_', ' ')}: {result[key]}")
+    for area, n in result["areas"].items():
+        typer.echo(f"area {area}: {n['rules']} rules ({n['templates']} written), {n['rows']} knowledge rows")
     if "resolution" in result:
         res = result["resolution"]
         typer.echo(f"drug resolution: {res['resolution_rate']:.1%} of {res['active_medications']} active medications "
-                   f"({res['patients']} patients): {res['by_status']}")
+                   f"({plural(res['patients'], 'patient')}): {res['by_status']}")
         for name, n in res["unresolved"].items():
             typer.echo(f"  unresolved ×{n}: {name}")
 
@@ -280,7 +383,8 @@ def hook(
     db: Optional[Path] = typer.Option(None, "--db", help="SQLite suppression store (default: none)."),
 ) -> None:
     """Run one CDS Hooks request offline and print the response (the server's code path)."""
-    from mtmrules.cdshooks import SERVICES, CdsHooksService, HookError, SuppressionStore
+    from mtmrules.service.cdshooks import SERVICES, CdsHooksService, HookError
+    from mtmrules.service.store import SuppressionStore
     try:
         when = _parse_date(as_of) if as_of else None
         try:
@@ -292,7 +396,8 @@ def hook(
         sid = service or next((k for k, v in SERVICES.items() if isinstance(body, dict) and v[0] == body.get("hook")), None)
         if sid is None:
             raise MtmRulesError(f"{request}: hook: expected one of {', '.join(v[0] for v in SERVICES.values())}")
-        svc = CdsHooksService(_engine(None, "fast"), SuppressionStore(db) if db else None, when)
+        svc = CdsHooksService(_engine(None, "fast"), SuppressionStore(db) if db else None, when,
+                              card_key=b"mtmrules offline replay")   # same request, same card uuids
         typer.echo(json.dumps(svc.call(sid, body), indent=2, ensure_ascii=False))
     except HookError as exc:
         typer.echo(json.dumps(exc.outcome), err=False)
@@ -304,25 +409,54 @@ def hook(
 
 @app.command()
 def serve(
+    config: Optional[Path] = typer.Option(None, "--config", help="Service configuration (YAML): audience, trusted "
+                                          "issuers with their JWKS and FHIR servers, CORS origins, limits."),
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8080, "--port"),
-    db: Path = typer.Option(Path("mtmrules-cds.sqlite"), "--db", help="SQLite file for card feedback and suppressions."),
-    suppress_days: int = typer.Option(90, "--suppress-days", help="How long an override with a reason hides a problem."),
+    insecure_no_auth: bool = typer.Option(False, "--insecure-no-auth", help="Local development only: no "
+                                          "authentication; refuses non-loopback addresses; warns on every request."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes (one per core); they share the SQLite "
+                                "file, so a token id used in one is refused in all."),
 ) -> None:
-    """Serve CDS Hooks 2.0 (discovery, patient-view, order-select, order-sign, feedback)."""
+    """Serve CDS Hooks 2.0 (discovery, patient-view, order-select, order-sign, feedback), authenticated."""
+    import logging
+
     try:
         import uvicorn
     except ImportError:
-        _fail(MtmRulesError("the server needs the optional extra: pip install 'mtmrules[serve]'"))
+        _fail(MtmRulesError("the server needs the optional extra: pip install -e '.[serve]' (from a checkout)"))
         return
-    from mtmrules.cdshooks import CdsHooksService, SuppressionStore, create_app
+    from mtmrules.service.app import create_app
+    from mtmrules.service.cdshooks import CdsHooksService
+    from mtmrules.service.config import ServiceConfig, is_loopback, load_config
+    from mtmrules.service.store import SuppressionStore
     try:
-        engine = _engine(None, "fast")
+        if insecure_no_auth and not is_loopback(host):
+            raise MtmRulesError(f"--insecure-no-auth only binds a loopback address (127.0.0.1, ::1), not {host!r}")
+        if config is None and not insecure_no_auth:
+            raise MtmRulesError("serve needs --config service.yaml (trusted issuers); see docs/deployment.md. "
+                                "For local development only: --insecure-no-auth")
+        if workers > 1 and config is None:
+            raise MtmRulesError("--workers needs --config")
+        settings = load_config(config) if config else ServiceConfig(audience=f"http://{host}:{port}")
+        store = SuppressionStore(settings.db, days=settings.suppress_days, card_memory_s=settings.card_memory_s)
+        app_ = create_app(CdsHooksService(_engine(None, "fast"), store), settings, insecure_no_auth=insecure_no_auth)
     except MtmRulesError as exc:
         _fail(exc)
         return
-    app_ = create_app(CdsHooksService(engine, SuppressionStore(db, days=suppress_days)))
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if workers > 1:   # each process builds its own app from the same file (checked above)
+        import os
+
+        from mtmrules.service.app import CONFIG_ENV
+        os.environ[CONFIG_ENV] = str(config.resolve())
+        if _SITE:
+            os.environ["MTMRULES_SITE"] = str(_SITE.resolve())
+        store.close()
+        uvicorn.run("mtmrules.service.app:app_from_environment", factory=True, workers=workers, host=host, port=port,
+                    log_level="warning", server_header=False)
+        return
+    uvicorn.run(app_, host=host, port=port, log_level="warning", server_header=False)
 
 
 @app.command()
@@ -350,8 +484,8 @@ def screen(
     except MtmRulesError as exc:
         _fail(exc)
         return
-    typer.echo(f"read {summary.read} patients · screened {summary.screened} · rejected {summary.rejected} · "
-               f"{summary.problems} problem{'' if summary.problems == 1 else 's'} · "
+    typer.echo(f"read {plural(summary.read, 'patient')} · screened {summary.screened} · rejected {summary.rejected} · "
+               f"{plural(summary.problems, 'problem')} · "
                f"{summary.mtm_eligible} meet the MTM disease and drug criteria", err=True)
     if summary.top_priority:
         typer.echo("highest CMR priority: " + ", ".join(f"{pid} ({score:g})" for score, pid in summary.top_priority[:5]),
@@ -370,7 +504,7 @@ class SessionFormat(str, Enum):
 
 def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
     """Engine + the one profile in PROFILE + decisions from --session."""
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     from mtmrules.session.decisions import read_session
     from mtmrules.session.runner import prepare
     when = _parse_date(as_of)

@@ -8,6 +8,28 @@ from pathlib import Path
 from mtmrules.engine.engine import Engine
 
 
+#: Clinical areas reported by ``mtmrules coverage``: the packs (or single pack/rule templates) that make
+#: them up and the knowledge tables whose rows drive them.
+AREAS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "liver disease": (("hepatic",), ("hepatic_dosing",)),
+    "pregnancy and lactation": (("pregnancy", "drug-disease/pregnancy-"), ("pregnancy_lactation",)),
+    "criteria-based doses": (("dose-criteria", "dosing/apixaban-af-underdose", "dosing/rivaroxaban-af-underdose",
+                              "dosing/dabigatran-af-underdose", "dosing/statin-intensity-ascvd"),
+                             ("label_population_limits",)),
+}
+
+
+def area_counts(engine: Engine) -> dict:
+    """Per clinical area: executable rules (a table row counts as one rule) and knowledge-table rows."""
+    out = {}
+    for area, (prefixes, tables) in AREAS.items():
+        rules = [r for r in engine.rules
+                 if any(r.id.startswith(p if "/" in p else p + "/") for p in prefixes)]
+        out[area] = {"rules": len(rules), "templates": len({r.template_id or r.id for r in rules}),
+                     "rows": sum(len(engine.kb.table(t)) for t in tables)}
+    return out
+
+
 def rule_counts(engine: Engine) -> dict:
     kinds = Counter(rule.kind for rule in engine.rules)
     dose_limits = {row["ingredient"] for _, row in engine.kb.table("dose_limits")}
@@ -22,12 +44,13 @@ def rule_counts(engine: Engine) -> dict:
         "sources": len(engine.kb.sources),
         "max_daily_dose_ingredients": len(dose_limits),
         "renal_threshold_drugs": len(renal),
+        "areas": area_counts(engine),
     }
 
 
 def resolution_rate(engine: Engine, paths: list[Path]) -> dict:
     """Share of active medications resolved (exactly or approximately) across the given inputs."""
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     counts: Counter = Counter()
     unresolved: Counter = Counter()
     patients = 0

@@ -47,7 +47,6 @@ def _counter_example(rule: CompiledRule) -> str:
 def rule_page(engine: Engine, rows: list[CompiledRule]) -> str:
     rule = rows[0]
     template = rule.id if len(rows) == 1 and rule.id.count("/") == 1 else f"{rule.pack}/{rule.template_id}"
-    kb = engine.kb
     out = [f"# {template}", "", f"**{rule.title}**", "",
            "| kind | category | severity | pack |", "|---|---|---|---|",
            f"| `{rule.kind}` | `{rule.category}` | {rule.severity} | {rule.pack} {rule.pack_version} |", "",
@@ -73,7 +72,7 @@ def rule_page(engine: Engine, rows: list[CompiledRule]) -> str:
     out += ["## References", ""]
     keys = dict.fromkeys(k for row in rows for k in row.references)
     for key in keys:
-        src = kb.sources[key]
+        src = engine.sources[key]
         out.append(f"- `{key}`: {src.citation}" + (f" <{src.url}>" if src.url else ""))
     tests = sum(len(r.tests) for r in rows)
     out += ["", f"_{tests} embedded tests. Generated from `{Path(rule.source_file).name}` by `mtmrules docs`._", ""]

@@ -84,9 +84,10 @@ class Document:
         where = ".".join(str(p) for p in loc) if loc else None
         return InputError(message, file=self.file, line=self.line_of(loc, root), where=where)
 
-    def validation_error(self, exc: ValidationError, loc_prefix: Loc = (), root: Any = None) -> InputError:
-        """The first pydantic error, as one line with file, line and field."""
-        first = exc.errors(include_url=False)[0]
+    def validation_error(self, exc: ValidationError, loc_prefix: Loc = (), root: Any = None,
+                         error_index: int = 0) -> InputError:
+        """One pydantic error (the first by default), as one line with file, line and field."""
+        first = exc.errors(include_url=False)[error_index]
         loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         message = first["msg"]
         if first["type"] == "extra_forbidden":

@@ -6,12 +6,13 @@ import sys
 
 import pytest
 
-from mtmrules.cdshooks import CdsHooksService, SuppressionStore, create_app, discovery
+from mtmrules.service.cdshooks import discovery
+from mtmrules.service.store import SuppressionStore
 
 from conftest import AS_OF, ROOT, SHARED
 
 fastapi = pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from cds_auth import authenticated_client  # noqa: E402
 
 SYNTHEA = SHARED / "fixtures" / "synthea-r4"
 WARFARIN_PATIENT = next(SYNTHEA.glob("Clarine_O'Keefe_*.json"))
@@ -47,8 +48,20 @@ DRAFT_APAP = {**DRAFT_IBUPROFEN, "id": "draft-2",
 
 @pytest.fixture()
 def client(engine, tmp_path):
-    store = SuppressionStore(tmp_path / "cds.sqlite", days=90)
-    return TestClient(create_app(CdsHooksService(engine, store, AS_OF)))
+    return authenticated_client(engine, tmp_path, AS_OF)
+
+
+def now_stamp():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def without_uuids(value):
+    if isinstance(value, dict):
+        return {k: without_uuids(v) for k, v in value.items() if k != "uuid"}
+    if isinstance(value, list):
+        return [without_uuids(v) for v in value]
+    return value
 
 
 def assert_valid_card(card):
@@ -121,30 +134,42 @@ def test_missing_prefetch_is_412_with_operation_outcome(client):
     assert unknown.status_code == 404
 
 
-def test_override_with_reason_suppresses_and_is_visible(client, engine, tmp_path):
+def test_override_with_reason_suppresses_and_is_visible(engine, tmp_path):
+    from datetime import date
+    today = date.today()     # feedback timestamps are checked against the clock, so evaluate today
+    client = authenticated_client(engine, tmp_path, today)
     patient_id, prefetch = prefetch_from(WARFARIN_PATIENT)
     first = client.post("/cds-services/mtmrules-patient-view", json=request("patient-view", patient_id, prefetch)).json()
     card = first["cards"][0]
-    feedback = {"feedback": [{"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-20T10:00:00Z",
+    feedback = {"feedback": [{"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": now_stamp(),
                               "overrideReason": {"reason": first["cards"][0]["overrideReasons"][1], "userComment": "INR clinic aware"}}]}
     ack = client.post("/cds-services/mtmrules-patient-view/feedback", json=feedback).json()
     assert ack == {"received": 1, "suppressions": 1}
     second = client.post("/cds-services/mtmrules-patient-view", json=request("patient-view", patient_id, prefetch)).json()
     assert card["summary"] not in {c["summary"] for c in second["cards"]}
+    # who sent it is recorded with the feedback and the suppression
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "cds.sqlite")
+    assert db.execute("SELECT outcome, iss, sub FROM feedback").fetchall() == [("overridden", client.issuer.iss, "ehr-client")]
+    assert db.execute("SELECT iss, sub FROM suppressions").fetchall() == [(client.issuer.iss, "ehr-client")]
     # and a later report names the suppression
-    from mtmrules.cdshooks import apply_suppressions
-    from mtmrules import fhir
+    from mtmrules.service.store import apply_suppressions
+    from mtmrules.adapters import fhir
     store = SuppressionStore(tmp_path / "cds.sqlite")
     report = apply_suppressions(engine.check(fhir.profile_from_bundle(json.loads(WARFARIN_PATIENT.read_text())),
-                                             as_of=AS_OF), store)
+                                             as_of=today), store)
     assert report.suppressed and report.suppressed[0].reason == "Already addressed / will monitor"
 
 
 def test_accepted_feedback_does_not_suppress(client):
+    patient_id, prefetch = prefetch_from(WARFARIN_PATIENT)
+    first = client.post("/cds-services/mtmrules-patient-view", json=request("patient-view", patient_id, prefetch)).json()
     ack = client.post("/cds-services/mtmrules-patient-view/feedback",
-                      json={"feedback": [{"card": "x", "outcome": "accepted", "acceptedSuggestions": [{"id": "y"}],
-                                          "outcomeTimestamp": "2026-11-20T10:00:00Z"}]}).json()
+                      json={"feedback": [{"card": first["cards"][0]["uuid"], "outcome": "accepted",
+                                          "acceptedSuggestions": [{"id": "y"}], "outcomeTimestamp": now_stamp()}]}).json()
     assert ack == {"received": 1, "suppressions": 0}
+    again = client.post("/cds-services/mtmrules-patient-view", json=request("patient-view", patient_id, prefetch)).json()
+    assert [c["summary"] for c in again["cards"]] == [c["summary"] for c in first["cards"]]
 
 
 def test_hook_command_replays_a_request(tmp_path, client):
@@ -157,4 +182,10 @@ def test_hook_command_replays_a_request(tmp_path, client):
     assert proc.returncode == 0, proc.stderr
     offline = json.loads(proc.stdout)
     online = client.post("/cds-services/mtmrules-patient-view", json=body).json()
-    assert offline == online
+    assert without_uuids(offline) == without_uuids(online) and offline["cards"]
+    # card uuids are keyed by the service's secret: an outsider cannot predict them from the request
+    assert {c["uuid"] for c in offline["cards"]}.isdisjoint(c["uuid"] for c in online["cards"])
+    # the offline replay is reproducible: same request and --as-of, byte-identical output
+    again = subprocess.run([sys.executable, "-m", "mtmrules.cli", "hook", str(path), "--as-of", "2026-11-27"],
+                           capture_output=True, text=True, cwd=ROOT)
+    assert again.stdout == proc.stdout

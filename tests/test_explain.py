@@ -32,7 +32,7 @@ def test_template_id_explains_the_rows_about_the_patients_drugs(engine):
 
 @pytest.mark.parametrize("example", sorted((ROOT / "examples" / "review").glob("*.yaml"))[:10], ids=lambda p: p.stem)
 def test_verdict_agrees_with_the_report(engine, example):
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     profile = next(read_any(example))
     report = engine.check(profile, as_of=AS_OF)
     facts = engine.facts_for(profile, AS_OF)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mtmrules import fhir
+from mtmrules.adapters import fhir
 from mtmrules.errors import InputError
 from mtmrules.report.fhir import detected_issue_bundle
 
@@ -41,7 +41,7 @@ def test_all_synthea_bundles_import_and_screen(engine):
 
 
 def test_bulk_export_streams_one_profile_per_patient(engine):
-    from mtmrules.bulk import read_bulk
+    from mtmrules.adapters.bulk import read_bulk
     profiles = list(read_bulk(BULK))
     patient_ids = [json.loads(line)["id"] for line in (BULK / "Patient.000.ndjson").read_text().splitlines() if line]
     assert [p.id for p in profiles][:len(patient_ids)] == patient_ids
@@ -136,7 +136,7 @@ def test_malformed_input_is_one_line_exit_2(tmp_path):
 
 def test_detected_issue_bundle(engine):
     path = ROOT / "examples" / "mrs-jones.yaml"
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     report = engine.check(next(read_any(path)), as_of=AS_OF)
     out = detected_issue_bundle([report])
     assert out["resourceType"] == "Bundle" and len(out["entry"]) == len(report.problems)
@@ -159,7 +159,7 @@ def test_cli_reads_bulk_folder_and_fhir_format():
 def test_large_bulk_export_is_indexed_in_buckets_with_the_same_groups():
     """Spilling the index to per-bucket files (here: buckets of ~4 KB of NDJSON) changes the patient
     order across buckets only; every patient still gets exactly its own resources."""
-    from mtmrules.bulk import bulk_groups
+    from mtmrules.adapters.bulk import bulk_groups
 
     def groups(**kwargs):
         return [(pid, sorted(json.dumps(r, sort_keys=True) for r in resources))

@@ -6,7 +6,7 @@ import pytest
 
 from mtmrules.engine.compiler import PackCompiler
 from mtmrules.errors import InputError
-from mtmrules.profile.native import read_profiles
+from mtmrules.adapters.native import read_profiles
 
 VALID_RULE = """\
 pack: test-pack

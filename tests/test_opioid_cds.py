@@ -4,12 +4,10 @@ the problem list and the medication list as prefetch, and the new opioid as a dr
 
 import pytest
 
-from mtmrules.cdshooks import CdsHooksService, SuppressionStore, create_app
-
 from conftest import AS_OF
 
 fastapi = pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from cds_auth import authenticated_client  # noqa: E402
 
 PATIENT = {"resourceType": "Patient", "id": "opioid-1", "gender": "female", "birthDate": "1961-04-02"}
 
@@ -59,7 +57,8 @@ def hook_request(hook, conditions, medications, drafts=()):
 
 @pytest.fixture()
 def client(engine, tmp_path):
-    return TestClient(create_app(CdsHooksService(engine, SuppressionStore(tmp_path / "cds.sqlite", days=90), AS_OF)))
+    """The service as deployed: every request carries a JWT from a trusted issuer."""
+    return authenticated_client(engine, tmp_path, AS_OF)
 
 
 def card_texts(response):

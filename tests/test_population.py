@@ -33,11 +33,11 @@ def read_csv(path):
         return list(csv.DictReader(handle))
 
 
-def test_claims_table_screen_with_side_tables(tmp_path):
+def test_claims_table_screen_with_side_tables(tmp_path, engine):
     fills = write(tmp_path, "fills.csv", FILLS)
     dx = write(tmp_path, "dx.csv", "patient_id,icd10,description\nA1,I48.91,atrial fibrillation\nB2,E11.9,type 2 diabetes\n")
     pts = write(tmp_path, "patients.csv", "patient_id,birth_date,sex\nA1,1946-01-01,F\nB2,1960-05-05,M\n")
-    summary = screen(fills, tmp_path / "out.csv", AS_OF, diagnoses=str(dx), patients=str(pts), progress=False)
+    summary = screen(fills, tmp_path / "out.csv", AS_OF, diagnoses=str(dx), patients=str(pts), progress=False, engine=engine)
     assert (summary.read, summary.screened, summary.rejected) == (3, 3, 1)
     problems = read_csv(tmp_path / "out.csv")
     assert list(problems[0]) == PROBLEM_COLUMNS
@@ -51,21 +51,22 @@ def test_claims_table_screen_with_side_tables(tmp_path):
     assert errors and "C3" in errors[0]["reason"] and "days_supply" in errors[0]["reason"]
 
 
-def test_claims_rows_must_be_contiguous(tmp_path):
+def test_claims_rows_must_be_contiguous(tmp_path, engine):
     from mtmrules.errors import InputError
     fills = write(tmp_path, "fills.csv", "patient_id,drug,fill_date,days_supply\nA,warfarin,2026-10-01,30\n"
                                          "B,warfarin,2026-10-01,30\nA,aspirin,2026-10-01,30\n")
     with pytest.raises(InputError) as info:
-        screen(fills, tmp_path / "o.csv", AS_OF, progress=False)
+        screen(fills, tmp_path / "o.csv", AS_OF, progress=False, engine=engine)
     assert "not contiguous" in str(info.value) and ":4" in str(info.value)
 
 
-def test_bulk_export_with_a_bad_line_continues(tmp_path):
+def test_bulk_export_with_a_bad_line_continues(tmp_path, engine):
+    pytest.importorskip("pyarrow", reason="Parquet output needs the 'population' extra")
     export = tmp_path / "export"
     shutil.copytree(SHARED / "fixtures" / "bulk-fhir-10", export)
     with open(export / "Condition.000.ndjson", "a") as handle:
         handle.write("{not json\n")
-    summary = screen(export, tmp_path / "out.parquet", AS_OF, progress=False)
+    summary = screen(export, tmp_path / "out.parquet", AS_OF, progress=False, engine=engine)
     assert summary.screened == 13 and summary.rejected == 1
     errors = read_csv(tmp_path / "out.errors.csv")
     assert "Condition.000.ndjson" in errors[0]["location"] and "not valid JSON" in errors[0]["reason"]
@@ -73,10 +74,10 @@ def test_bulk_export_with_a_bad_line_continues(tmp_path):
     assert list(problems.columns) == PROBLEM_COLUMNS and len(problems) == summary.problems
 
 
-def test_two_workers_give_the_same_rows(tmp_path):
+def test_two_workers_give_the_same_rows(tmp_path, engine):
     folder = SHARED / "fixtures" / "synthea-r4"
-    one = screen(folder, tmp_path / "one.csv", AS_OF, workers=1, chunk_size=7, progress=False)
-    two = screen(folder, tmp_path / "two.csv", AS_OF, workers=2, chunk_size=7, progress=False)
+    one = screen(folder, tmp_path / "one.csv", AS_OF, workers=1, chunk_size=7, progress=False, engine=engine)
+    two = screen(folder, tmp_path / "two.csv", AS_OF, workers=2, chunk_size=7, progress=False, engine=engine)
     assert one.screened == two.screened == 40
     assert (tmp_path / "one.csv").read_text() == (tmp_path / "two.csv").read_text()
     assert (tmp_path / "one.summary.csv").read_text() == (tmp_path / "two.summary.csv").read_text()
@@ -85,7 +86,7 @@ def test_two_workers_give_the_same_rows(tmp_path):
 def test_engine_screen_dataframe(engine):
     frame = pd.read_csv(pd.io.common.StringIO(FILLS), dtype=str)
     frame = frame[frame.patient_id.isin(["A1", "B2"])]
-    problems = engine.screen(frame, as_of=AS_OF)
+    problems = engine.screen(frame, as_of=AS_OF).problems
     assert list(problems.columns) == PROBLEM_COLUMNS
     assert "interactions/ddi-warfarin-nsaid" in set(problems.rule)
 
@@ -93,10 +94,10 @@ def test_engine_screen_dataframe(engine):
 def test_dask_local_cluster_matches_single_process(engine):
     dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
-    from mtmrules.dask import screen as dask_screen
+    from mtmrules.population.dask import screen as dask_screen
     frame = pd.read_csv(pd.io.common.StringIO(FILLS), dtype=str)
     frame = frame[frame.patient_id != "C3"]
-    expected = engine.screen(frame, as_of=AS_OF).sort_values(["patient_id", "rank"]).reset_index(drop=True)
+    expected = engine.screen(frame, as_of=AS_OF).problems.sort_values(["patient_id", "rank"]).reset_index(drop=True)
     parts = dd.from_pandas(frame, npartitions=1).shuffle("patient_id", npartitions=2)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster):
@@ -105,7 +106,7 @@ def test_dask_local_cluster_matches_single_process(engine):
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
 
-def test_summary_counts_cms_core_chronic_diseases_and_mtm_criteria(tmp_path):
+def test_summary_counts_cms_core_chronic_diseases_and_mtm_criteria(tmp_path, engine):
     meds = ["lisinopril 10 mg daily", "metformin 500 mg twice daily", "atorvastatin 40 mg daily",
             "tiotropium 18 mcg inhaled daily", "albuterol inhaler 2 puffs as needed", "amlodipine 5 mg daily",
             "sertraline 50 mg daily", "omeprazole 20 mg daily"]
@@ -122,7 +123,7 @@ def test_summary_counts_cms_core_chronic_diseases_and_mtm_criteria(tmp_path):
                                     "conditions: [hypertension, diabetes, asthma]\nmedications: [lisinopril 10 mg daily]\n")
 
     def summary(**kwargs):
-        result = screen(folder, tmp_path / "out.csv", AS_OF, progress=False, **kwargs)
+        result = screen(folder, tmp_path / "out.csv", AS_OF, progress=False, engine=engine, **kwargs)
         rows = {r["patient_id"]: r for r in read_csv(tmp_path / "out.summary.csv")}
         return result, {pid: (int(r["cms_chronic_diseases"]), r["meets_mtm_criteria"]) for pid, r in rows.items()}
 
@@ -166,13 +167,13 @@ def test_pyspark_example_matches_single_process(engine, tmp_path):
                           env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = pd.read_parquet(tmp_path / "problems").sort_values(["patient_id", "rank"]).reset_index(drop=True)
-    expected = engine.screen(frame, as_of=AS_OF).sort_values(["patient_id", "rank"]).reset_index(drop=True)
+    expected = engine.screen(frame, as_of=AS_OF).problems.sort_values(["patient_id", "rank"]).reset_index(drop=True)
     assert len(expected) > 0
     pd.testing.assert_frame_equal(got[PROBLEM_COLUMNS], expected, check_dtype=False)
 
 
 def test_dask_partition_function_honours_site_policy(tmp_path):
-    from mtmrules.dask import screen_partition
+    from mtmrules.population.dask import screen_partition
     from mtmrules.engine.engine import Engine
     policy = write(tmp_path, "site.yaml", "site: S\noverrides:\n  - rule: interactions/*\n    enabled: false\n"
                                           "    reason: interaction checks run in the dispensing system\n")
@@ -182,5 +183,5 @@ def test_dask_partition_function_honours_site_policy(tmp_path):
     local = screen_partition(frame, AS_OF, site=str(policy))
     assert any(r.startswith("interactions/") for r in published)
     assert not any(r.startswith("interactions/") for r in local.rule)
-    expected = Engine.default(site=policy).screen(frame, as_of=AS_OF)
+    expected = Engine.default(site=policy).screen(frame, as_of=AS_OF).problems
     pd.testing.assert_frame_equal(local.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)

@@ -3,8 +3,8 @@ MedicationDispense and claims tables feed the same rules, and every executor agr
 
 import pytest
 
-from mtmrules import fhir
-from mtmrules.population.claims import read_claims
+from mtmrules.adapters import fhir
+from mtmrules.adapters.claims import read_claims
 
 from conftest import AS_OF
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mtmrules.profile.inputs import read_any
+from mtmrules.adapters.inputs import read_any
 
 from conftest import AS_OF, ROOT
 

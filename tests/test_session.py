@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from mtmrules.profile.inputs import read_any
+from mtmrules.adapters.inputs import read_any
 from mtmrules.session.decisions import Session, read_session
 from mtmrules.session.followup import compare
 from mtmrules.session.intake import intake_questions

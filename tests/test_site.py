@@ -97,6 +97,6 @@ def test_engine_screen_uses_the_engines_own_packs_and_policy(tmp_path, site_engi
     folder.mkdir()
     (folder / "p.yaml").write_text("id: p\nage: 78\nsex: female\nconditions: [atrial fibrillation]\n"
                                    "medications: [warfarin 5 mg daily, naproxen 500 mg twice daily]\n")
-    rules = set(site_engine.screen(folder, as_of=AS_OF)["rule"])
+    rules = set(site_engine.screen(folder, as_of=AS_OF).problems["rule"])
     assert "geriatric/beers-warfarin-first-line" not in rules       # below the site's minimum
-    assert "geriatric/beers-warfarin-first-line" in set(Engine.default().screen(folder, as_of=AS_OF)["rule"])
+    assert "geriatric/beers-warfarin-first-line" in set(Engine.default().screen(folder, as_of=AS_OF).problems["rule"])

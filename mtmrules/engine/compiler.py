@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from mtmrules.engine import ir
 from mtmrules.engine.pack import DEFAULT_CATEGORY, Condition, MedFilter, Pack, Range, Rule
 from mtmrules.errors import InputError
-from mtmrules.knowledge.base import KnowledgeBase
+from mtmrules.knowledge.base import KnowledgeBase, Source
 from mtmrules.knowledge.dose import MASS_TO_MG
 from mtmrules.yamlsource import Document, load_file
 
@@ -256,9 +256,13 @@ def _tests_for_row(data: dict, row: dict[str, str]) -> dict:
     """Keep the template's tests whose ``if_row`` matches this row (boundary tests differ by bound type)."""
     tests = data.get("tests")
     if isinstance(tests, list):
-        data["tests"] = [t for t in tests if not (isinstance(t, dict) and isinstance(t.get("if_row"), dict))
-                         or all(row.get(c, "") in _as_list(v) for c, v in t["if_row"].items())]
+        data["tests"] = [tests[i] for i in _test_indices_for_row(tests, row)]
     return data
+
+
+def _test_indices_for_row(tests: list, row: dict[str, str]) -> list[int]:
+    return [i for i, t in enumerate(tests) if not (isinstance(t, dict) and isinstance(t.get("if_row"), dict))
+            or all(row.get(c, "") in _as_list(v) for c, v in t["if_row"].items())]
 
 
 def _row_selected(row: dict[str, str], table: dict) -> bool:
@@ -273,10 +277,12 @@ def _slug(text: str) -> str:
 
 
 class PackCompiler:
-    """Loads and compiles packs against one knowledge base."""
+    """Loads and compiles packs against one knowledge base. ``sources`` is the bibliography the compiled
+    rules cite: ``knowledge/sources.yaml`` plus what the compiled packs declared under ``sources:``."""
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
+        self.sources: dict[str, Source] = dict(kb.sources)
 
     def parse(self, path: str | Path) -> tuple[Pack, Document]:
         doc = load_file(path)
@@ -325,6 +331,7 @@ class PackCompiler:
 
     def compile(self, path: str | Path) -> tuple[Pack, list[ir.CompiledRule]]:
         pack, doc = self.parse(path)
+        self._add_sources(pack, doc)
         compiled: list[ir.CompiledRule] = []
         for i, rule in enumerate(pack.rules):
             if rule.status != "active":
@@ -332,12 +339,74 @@ class PackCompiler:
             compiled.extend(self._compile_rule(pack, doc, i, rule))
         return pack, compiled
 
+    def lint(self, path: str | Path) -> tuple[int, list[InputError]]:
+        """Every error in one pack file, not only the first: each rule is validated and compiled on its
+        own. Returns (rules compiled, errors)."""
+        try:
+            doc = load_file(path)
+        except InputError as exc:
+            return 0, [exc]
+        if not isinstance(doc.data, dict):
+            return 0, [InputError("a rule pack is a mapping with pack, version and rules", file=doc.file, line=1)]
+        errors: list[InputError] = []
+        raw_rules = doc.data.get("rules")
+        try:
+            header = Pack.model_validate({**doc.data, "rules": []})
+        except ValidationError as exc:
+            errors += [doc.validation_error(exc, error_index=i) for i in range(len(exc.errors()))]
+            header = None
+        if not isinstance(raw_rules, list):
+            return 0, errors
+        probed = self._probe({"rules": raw_rules})["rules"]
+        valid: list[tuple[int, Rule]] = []
+        seen: dict[str, int] = {}
+        for i, raw in enumerate(probed):
+            try:
+                rule = Rule.model_validate(raw)
+            except ValidationError as exc:
+                rule_id = raw.get("id") if isinstance(raw, dict) else None
+                for n in range(len(exc.errors())):
+                    err = doc.validation_error(exc, ("rules", i), error_index=n)
+                    errors.append(InputError(err.reason, file=err.file, line=err.line,
+                                             where=f"{rule_id}: {err.where}" if rule_id and err.where else (rule_id or err.where)))
+                continue
+            if rule.id in seen:
+                errors.append(doc.error(("rules", i, "id"), f"duplicate rule id {rule.id!r}"))
+                continue
+            seen[rule.id] = i
+            valid.append((i, rule))
+        if header is None:
+            return 0, errors
+        pack = header.model_copy(update={"rules": [r for _, r in valid]})
+        try:
+            self._add_sources(pack, doc)
+        except InputError as exc:
+            errors.append(exc)
+        count = 0
+        for i, rule in valid:
+            if rule.status != "active":
+                continue
+            try:
+                count += len(self._compile_rule(pack, doc, i, rule))
+            except InputError as exc:
+                errors.append(exc)
+        return count, errors
+
+    def _add_sources(self, pack: Pack, doc: Document) -> None:
+        for key, entry in pack.sources.items():
+            known = self.sources.get(key)
+            mine = Source(key, entry.citation, entry.url, entry.licence, entry.kind)
+            if known is not None and known != mine:
+                raise doc.error(("sources", key), f"source {key!r} is already defined with another citation")
+            self.sources[key] = mine
+
     def _compile_rule(self, pack: Pack, doc: Document, index: int, rule: Rule) -> list[ir.CompiledRule]:
         loc = ("rules", index)
         if rule.table is None:
             if any(t.if_row for t in rule.tests):
                 raise doc.error(loc + ("tests",), "if_row is only for table-driven rules")
-            return [self._compile_one(pack, doc, loc, rule, f"{pack.pack}/{rule.id}", rule.id)]
+            test_lines = tuple(doc.line_of(loc + ("tests", i)) for i in range(len(rule.tests)))
+            return [self._compile_one(pack, doc, loc, rule, f"{pack.pack}/{rule.id}", rule.id, test_lines)]
         raw = doc.data["rules"][index]
         out = []
         table_file = str(self.kb.table_path(rule.table.name))
@@ -345,9 +414,11 @@ class PackCompiler:
             rows = self.kb.table(rule.table.name)
         except InputError as exc:
             raise InputError(exc.reason, file=doc.file, line=doc.line_of(loc + ("table",)), where=rule.id) from None
+        raw_tests = raw.get("tests") if isinstance(raw.get("tests"), list) else []
         for line, row in rows:
             if not _row_selected(row, rule.table.model_dump()):
                 continue
+            test_lines = tuple(doc.line_of(loc + ("tests", i)) for i in _test_indices_for_row(raw_tests, row))
             row_id = _slug(_TABLE_FIELD.sub(lambda m: row.get(m.group(1), ""), rule.table.row_id))
             data = _tests_for_row(_substitute(raw, row), row)
             data["references"] = list(dict.fromkeys([*data.get("references", []), *row["source"].split(";")]))
@@ -358,13 +429,14 @@ class PackCompiler:
                 raise InputError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}", file=table_file,
                                  line=line, where=f"{rule.id}/{row_id}") from None
             try:
-                out.append(self._compile_one(pack, doc, loc, concrete, f"{pack.pack}/{rule.id}/{row_id}", rule.id))
+                out.append(self._compile_one(pack, doc, loc, concrete, f"{pack.pack}/{rule.id}/{row_id}", rule.id,
+                                             test_lines))
             except InputError as exc:
                 raise InputError(exc.reason, file=table_file, line=line, where=f"{rule.id}/{row_id}") from None
         return out
 
     def _compile_one(self, pack: Pack, doc: Document, loc: tuple, rule: Rule, full_id: str,
-                     template_id: str) -> ir.CompiledRule:
+                     template_id: str, test_lines: tuple[int | None, ...] = ()) -> ir.CompiledRule:
         rc = _RuleCompiler(self.kb, doc, loc, rule.id if full_id.count("/") == 1 else full_id.split("/", 1)[1])
         when = rc.node(rule.when, ("when",))
         if rule.kind == "no-indication":
@@ -382,8 +454,9 @@ class PackCompiler:
             modifiers.append(ir.CompiledModifier(rc.node(mod.when, ("modifiers", i, "when")), mod.severity,
                                                  mod.action_level, mod.note))
         for ref_i, ref in enumerate(rule.references):
-            if ref not in self.kb.sources:
-                raise rc.fail(("references", ref_i), f"reference {ref!r} is not in knowledge/sources.yaml")
+            if ref not in self.sources:
+                raise rc.fail(("references", ref_i),
+                              f"reference {ref!r} is not in knowledge/sources.yaml nor in the pack's sources")
         allowed = set(rc.bindings) | set(PATIENT_PLACEHOLDERS)
         texts = [("message", rule.message), ("patient_text", rule.patient_text), ("title", rule.title)]
         texts += [(("interventions", i, "text"), iv.text) for i, iv in enumerate(rule.interventions)]
@@ -402,7 +475,7 @@ class PackCompiler:
             interventions=tuple(iv.model_dump(exclude_none=True) for iv in rule.interventions),
             patient_text=rule.patient_text, references=tuple(rule.references),
             tests=tuple(rule.tests), source_file=doc.file, source_line=doc.line_of(loc),
-            template_id=template_id)
+            test_lines=test_lines, template_id=template_id)
 
 
 def _stale_guards(when: ir.Node) -> str | None:

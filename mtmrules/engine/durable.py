@@ -33,7 +33,7 @@ from typing import Any
 from mtmrules.engine import ir
 from mtmrules.engine.naive import NaiveExecutor, adherence_groups
 from mtmrules.errors import MtmRulesError
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 
 MAX_RULES = 4096
 LEAVES_PER_BUCKET = 100
@@ -84,7 +84,7 @@ class DurableExecutor(NaiveExecutor):
         try:
             from durable.engine import Host, MessageNotHandledException
         except ImportError:  # pragma: no cover - depends on the install
-            raise DurableUnavailable("the durable executor needs the optional extra: pip install 'mtmrules[durable]'") from None
+            raise DurableUnavailable("the durable executor needs the optional extra: pip install -e '.[durable]' (from a checkout)") from None
         self._not_handled = MessageNotHandledException
         self._thread = threading.get_ident()
         self._leaves: dict[ir.Node, int] = {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, Union
 
 from mtmrules.engine.compiler import PackCompiler
 from mtmrules.engine.fast import FastExecutor
@@ -13,12 +14,15 @@ from mtmrules.engine.matches import Match, canonical
 from mtmrules.engine.naive import NaiveExecutor
 from mtmrules.engine.site import SitePolicy
 from mtmrules.errors import InputError
-from mtmrules.facts import FactBuilder, PatientFacts
+from mtmrules.knowledge.facts import FactBuilder, PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.profile.models import Profile
-from mtmrules.profile.native import profile_from_data
+from mtmrules.adapters.native import profile_from_data
 from mtmrules.report.build import ReportBuilder
 from mtmrules.report.models import Report
+
+#: What :meth:`Engine.check` accepts for one patient.
+ProfileInput = Union[dict, Profile, list, str, Path]
 
 BUILTIN_PACKS = Path(__file__).resolve().parent.parent / "rules"
 EXECUTORS = ("fast", "naive", "durable", "vectorized")
@@ -28,18 +32,54 @@ def builtin_pack_paths() -> list[Path]:
     return sorted(BUILTIN_PACKS.glob("*.yaml"))
 
 
+def expand_pack_paths(paths: list[str | Path]) -> list[Path]:
+    """Pack files as given; a folder stands for every ``*.yaml`` / ``*.yml`` pack in it (sorted)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
+            if not found:
+                raise InputError("folder holds no .yaml rule packs", file=str(path))
+            out += found
+        else:
+            out.append(path)
+    return out
+
+
+def as_of_date(value: Any) -> date:
+    """The evaluation date from a ``date``, a ``datetime`` (its date) or an ISO ``YYYY-MM-DD`` string."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InputError(f"as_of: expected a datetime.date or a YYYY-MM-DD string (got {value!r})")
+
+
+def _matches_prefix(rule_id: str, prefix: str) -> bool:
+    """``interactions/ddi-`` and ``ddi-`` both select ``interactions/ddi-warfarin-nsaid``."""
+    return rule_id.startswith(prefix) or rule_id.split("/", 1)[1].startswith(prefix)
+
+
 class Engine:
     """Loads knowledge and rule packs once; ``check`` is then safe to call from many threads
     (with the ``fast`` and ``naive`` executors)."""
 
     def __init__(self, packs: list[str | Path] | None = None, knowledge: KnowledgeBase | str | Path | None = None,
-                 executor: str = "fast", site: SitePolicy | str | Path | None = None) -> None:
+                 executor: str = "fast", site: SitePolicy | str | Path | None = None,
+                 select: list[str] | None = None, ignore: list[str] | None = None) -> None:
+        """``packs``: pack files or folders (default: the built-in packs); ``select`` / ``ignore``: rule-id
+        prefixes to keep / leave out, like ruff's (``interactions/``, ``ddi-warfarin``)."""
         self.kb = knowledge if isinstance(knowledge, KnowledgeBase) else KnowledgeBase(knowledge)
         self.facts = FactBuilder(self.kb)
         compiler = PackCompiler(self.kb)
         self.rules: list[CompiledRule] = []
         self.packs: dict[str, str] = {}
-        for path in packs if packs is not None else builtin_pack_paths():
+        for path in expand_pack_paths(packs) if packs is not None else builtin_pack_paths():
             pack, rules = compiler.compile(path)
             if pack.pack in self.packs:
                 raise InputError(f"pack {pack.pack!r} is loaded twice", file=str(path))
@@ -49,8 +89,17 @@ class Engine:
         site_notes: dict[str, str] = {}
         if self.site is not None:
             self.rules, site_notes = self.site.apply(self.rules)
+        for option, prefixes in (("select", select), ("ignore", ignore)):
+            for prefix in prefixes or ():
+                if not any(_matches_prefix(r.id, prefix) for r in self.rules):
+                    raise InputError(f"--{option} {prefix}: no rule id starts with this")
+        if select:
+            self.rules = [r for r in self.rules if any(_matches_prefix(r.id, p) for p in select)]
+        if ignore:
+            self.rules = [r for r in self.rules if not any(_matches_prefix(r.id, p) for p in ignore)]
         self.rules_by_id = {r.id: r for r in self.rules}
-        self.reporter = ReportBuilder(self.kb, self.rules_by_id, self.packs, self.site, site_notes)
+        self.sources = compiler.sources   # knowledge/sources.yaml plus the packs' own bibliographies
+        self.reporter = ReportBuilder(self.kb, self.rules_by_id, self.packs, self.site, site_notes, self.sources)
         self._executors: dict[str, Any] = {}
         self.executor = executor
         self._executor(executor)
@@ -64,7 +113,7 @@ class Engine:
     def with_packs(cls, extra: list[str | Path], executor: str = "fast",
                    site: SitePolicy | str | Path | None = None) -> "Engine":
         """The built-in packs plus the user's own."""
-        return cls(packs=[*builtin_pack_paths(), *extra], executor=executor, site=site)
+        return cls(packs=[*builtin_pack_paths(), *expand_pack_paths(extra)], executor=executor, site=site)
 
     def _executor(self, name: str):
         if name not in self._executors:
@@ -82,11 +131,31 @@ class Engine:
                 raise InputError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}")
         return self._executors[name]
 
-    def profile(self, data: dict | Profile) -> Profile:
-        return profile_from_data(data)
+    def profile(self, data: "ProfileInput") -> Profile:
+        """One patient from a native profile mapping, a ``Profile``, a FHIR Bundle, resource or resource
+        list, or a path to any file ``mtmrules check`` reads."""
+        profiles = self.profiles(data)
+        if len(profiles) != 1:
+            raise InputError(f"expected one patient, found {len(profiles)}; use check_many for several")
+        return profiles[0]
 
-    def facts_for(self, profile: dict | Profile, as_of: date | None = None) -> PatientFacts:
-        return self.facts.build(self.profile(profile), as_of or date.today())
+    @staticmethod
+    def profiles(data: "ProfileInput") -> list[Profile]:
+        """Every patient in ``data`` (any shape :meth:`profile` takes)."""
+        if isinstance(data, Profile):
+            return [data]
+        if isinstance(data, (str, Path)):
+            from mtmrules.adapters.inputs import read_any
+            return list(read_any(data))
+        looks_fhir = (isinstance(data, dict) and "resourceType" in data) or (
+            isinstance(data, list) and bool(data) and all(isinstance(d, dict) and "resourceType" in d for d in data))
+        if looks_fhir:
+            from mtmrules.adapters.fhir import load_fhir_json
+            return load_fhir_json(data, "<fhir>")
+        return [profile_from_data(data)]
+
+    def facts_for(self, profile: "ProfileInput", as_of: date | str | None = None) -> PatientFacts:
+        return self.facts.build(self.profile(profile), date.today() if as_of is None else as_of_date(as_of))
 
     def match(self, facts: PatientFacts, executor: str | None = None) -> tuple[Match, ...]:
         """The canonical match table for already-built facts (empty for a deceased patient)."""
@@ -103,18 +172,29 @@ class Engine:
         tables = iter(self._executor(name).run_many(alive))
         return [() if f.deceased else canonical(next(tables)) for f in batch]
 
-    def screen(self, source, as_of: date | None = None, workers: int = 1, chunk_size: int = 500):
+    def screen(self, source, as_of: date | str | None = None, workers: int = 1, chunk_size: int = 500):
         """Screen a population — a claims-style fills DataFrame, or a path (Bulk NDJSON folder, profile
-        folder, claims CSV/Parquet) — and return one row per problem as a pandas DataFrame."""
-        import pandas as pd
+        folder, claims CSV/Parquet) — and return a :class:`~mtmrules.population.screen.Screening`:
+        ``.problems`` (one row per problem), ``.summary`` (one row per patient), ``.errors`` (one row per
+        rejected record) as pandas DataFrames, and ``.totals``."""
+        from mtmrules.population.screen import Screening, screen
+        when = date.today() if as_of is None else as_of_date(as_of)
+        totals, problems, summary, errors = screen(source, None, when, self.executor, workers, chunk_size,
+                                                   progress=False, collect=True, engine=self)
+        return Screening.from_rows(totals, problems, summary, errors)
 
-        from mtmrules.population.screen import PROBLEM_COLUMNS, screen
-        _, problems, _, _ = screen(source, None, as_of or date.today(), self.executor, workers, chunk_size,
-                                   progress=False, collect=True, engine=self)
-        return pd.DataFrame(problems, columns=PROBLEM_COLUMNS)
-
-    def check(self, profile: dict | Profile, as_of: date | None = None, executor: str | None = None) -> Report:
-        """Screen one profile. ``as_of`` defaults to today; pass it for reproducible output."""
+    def check(self, profile: "ProfileInput", as_of: date | str | None = None, executor: str | None = None) -> Report:
+        """Screen one patient: a native profile mapping, a ``Profile``, a FHIR Bundle / resource list, or a
+        path. ``as_of`` defaults to today; pass it for reproducible output."""
         facts = self.facts_for(profile, as_of)
         name = executor or self.executor
         return self.reporter.build(facts, self.match(facts, name), name)
+
+    def check_many(self, profiles: "Iterable[ProfileInput]", as_of: date | str | None = None,
+                   executor: str | None = None) -> Iterator[Report]:
+        """Screen many inputs lazily, one report per patient (a Bundle or folder may hold several)."""
+        when = date.today() if as_of is None else as_of_date(as_of)
+        items = [profiles] if isinstance(profiles, (str, Path)) else profiles
+        for item in items:
+            for profile in self.profiles(item):
+                yield self.check(profile, when, executor)

@@ -13,7 +13,7 @@ from mtmrules.engine import ir
 from mtmrules.engine.matches import FALSE, TRUE, UNKNOWN
 from mtmrules.engine.naive import NaiveExecutor
 from mtmrules.errors import InputError
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 
 RESULT = {TRUE: "true", FALSE: "false", UNKNOWN: "unknown"}
 MARK = {TRUE: "✔", FALSE: "✘", UNKNOWN: "?"}

@@ -16,7 +16,7 @@ from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcom
 from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_groups, adherence_outcome, allergy_text,
                                    dose_state, item_evidence, lab_unknown_reason, measure_passes, total_evidence,
                                    unknown_dose_reason)
-from mtmrules.facts import MedItem, PatientFacts
+from mtmrules.knowledge.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
 
 Eval = Callable[["_Context"], tuple[Outcome, tuple]]

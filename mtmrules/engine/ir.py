@@ -213,4 +213,5 @@ class CompiledRule:
     tests: tuple = ()
     source_file: str = ""
     source_line: int | None = None
+    test_lines: tuple[int | None, ...] = ()   # the line of each of ``tests`` in ``source_file``
     template_id: str = ""   # the rule id in the pack (differs from the last part of ``id`` for table rows)

@@ -13,8 +13,8 @@ from typing import NamedTuple
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
-from mtmrules.facts import MedItem, PatientFacts
 from mtmrules.knowledge.adherence import fills_in_last_year, pdc, refill_gap
+from mtmrules.knowledge.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
 
 

@@ -319,6 +319,15 @@ class Rule(_Strict):
         return list(dict.fromkeys(refs))
 
 
+class PackSource(_Strict):
+    """A bibliography entry a site or user pack declares for its own rules' ``references``."""
+
+    citation: str = Field(min_length=1)
+    url: str | None = None
+    licence: str | None = None
+    kind: str | None = None
+
+
 class Pack(_Strict):
     """A rule pack: one YAML file of rules sharing a name and version."""
 
@@ -326,6 +335,9 @@ class Pack(_Strict):
     version: str
     title: str | None = None
     description: str | None = None
+    sources: dict[str, PackSource] = Field(
+        default_factory=dict, description="the pack's own bibliography: key → citation, url, licence, kind; "
+                                          "its rules may cite these keys beside those in knowledge/sources.yaml")
     rules: list[Rule]
     model_config = ConfigDict(extra="forbid", json_schema_extra={"title": "mtmrules rule pack"})
 

@@ -18,14 +18,23 @@ class TestResult:
     expectation: str
     passed: bool
     detail: str = ""
-    location: str = ""
+    location: str = ""           # file:line of the test itself (the rule's line when unknown)
+    found: tuple[str, ...] = ()  # on failure: what the engine found for the test profile instead
 
 
-def run_rule_tests(engine: Engine, executor: str | None = None) -> list[TestResult]:
+def run_rule_tests(engine: Engine, executor: str | None = None, keyword: str | None = None,
+                   todo_only: bool = False) -> list[TestResult]:
+    """Run the embedded tests of every rule (only rules whose id contains ``keyword``, only todo tests
+    with ``todo_only``)."""
     results = []
     for rule in engine.rules:
+        if keyword and keyword not in rule.id:
+            continue
         for index, test in enumerate(rule.tests):
-            location = f"{rule.source_file}:{rule.source_line}" if rule.source_line else rule.source_file
+            if todo_only and not test.expectation.startswith("todo_"):
+                continue
+            line = rule.test_lines[index] if index < len(rule.test_lines) else None
+            location = f"{rule.source_file}:{line or rule.source_line}" if (line or rule.source_line) else rule.source_file
             data = {"id": f"test-{rule.id}-{index}", **test.profile}
             try:
                 facts = engine.facts_for(data, test.as_of or DEFAULT_TEST_AS_OF)
@@ -55,5 +64,20 @@ def run_rule_tests(engine: Engine, executor: str | None = None) -> list[TestResu
             if test.expectation.startswith("todo_"):
                 # A todo documents a known gap: it passes while the gap remains and reports when fixed.
                 ok, detail = (not ok), ("todo now passes: promote it to a real test" if ok else "")
-            results.append(TestResult(rule.id, index, test.expectation, ok, detail, location))
+            results.append(TestResult(rule.id, index, test.expectation, ok, detail, location,
+                                      () if ok else _found(engine, matches)))
     return results
+
+
+def _found(engine: Engine, matches: dict) -> tuple[str, ...]:
+    """What fired or could not be evaluated for a test profile: rule, state, severity and evidence."""
+    out = []
+    for rule_id, match in sorted(matches.items()):
+        if match.state == "fired":
+            rule = engine.rules_by_id[rule_id]
+            severity = rule.modifiers[match.modifier].severity if match.modifier is not None else None
+            out.append(f"{rule_id} fired ({severity or rule.severity}): "
+                       f"{'; '.join(match.evidence) or 'no evidence recorded'}")
+        else:
+            out.append(f"{rule_id} not evaluated: {'; '.join(match.missing)}")
+    return tuple(out) or ("no rule fired or was left unevaluated",)

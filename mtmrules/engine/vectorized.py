@@ -17,7 +17,7 @@ from mtmrules.engine import ir
 from mtmrules.engine.fast import FastExecutor
 from mtmrules.engine.matches import Match
 from mtmrules.engine.naive import adherence_groups, adherence_outcome, measure_passes
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 
 F, U, T = 0, 1, 2
 

@@ -25,6 +25,7 @@ from mtmrules.profile.models import Profile
 PROBLEM_COLUMNS = ["patient_id", "rank", "kind", "category", "severity", "score", "rule", "medications", "title"]
 SUMMARY_COLUMNS = ["patient_id", "problems", "contraindicated", "major", "moderate", "minor", "not_evaluated",
                    "unresolved", "active_medications", "cmr_priority", "cms_chronic_diseases", "meets_mtm_criteria"]
+ERROR_COLUMNS = ["location", "reason"]
 _PRIORITY, _MTM = SUMMARY_COLUMNS.index("cmr_priority"), SUMMARY_COLUMNS.index("meets_mtm_criteria")
 #: CMR priority: severity-weighted problem count (who to call first for a Comprehensive Medication Review)
 PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "minor": 0.5}
@@ -55,24 +56,37 @@ class ScreenSummary:
         self.top_priority = sorted(ranked, key=lambda r: (-r[0], r[1]))[:keep]
 
 
+@dataclass
+class Screening:
+    """What :meth:`mtmrules.Engine.screen` returns: the three output tables as DataFrames and the totals."""
+
+    problems: Any        # pandas DataFrame: one row per problem (PROBLEM_COLUMNS)
+    summary: Any         # pandas DataFrame: one row per patient screened (SUMMARY_COLUMNS)
+    errors: Any          # pandas DataFrame: one row per rejected record (ERROR_COLUMNS)
+    totals: ScreenSummary
+
+    @classmethod
+    def from_rows(cls, totals: ScreenSummary, problems: list, summary: list, errors: list) -> "Screening":
+        import pandas as pd
+        return cls(pd.DataFrame(problems, columns=PROBLEM_COLUMNS), pd.DataFrame(summary, columns=SUMMARY_COLUMNS),
+                   pd.DataFrame(errors, columns=ERROR_COLUMNS), totals)
+
+
 # --- per-chunk work (runs in workers) ----------------------------------------------------------
 
 _ENGINE = None
 _TARGETING: dict[tuple[int, tuple[int, int]], MtmTargeting] = {}   # (id of the knowledge base, minimums)
 
 
-def _engine(executor: str):
+def _engine():
     """The engine screening uses in this process: the one ``screen`` was given (forked workers inherit
-    it), else the built-in packs."""
-    global _ENGINE
+    it). Population code never builds an engine itself, so it does not import the engine package back."""
     if _ENGINE is None:
-        from mtmrules.engine.engine import Engine
-        _ENGINE = Engine.default(executor=executor)
+        raise RuntimeError("screen_chunk needs an engine: pass engine= or call it through screen()")
     return _ENGINE
 
 
-def _start_worker(executor: str) -> None:
-    _engine(executor)
+def _start_worker() -> None:
     _quiet_gc()
 
 
@@ -102,7 +116,7 @@ def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
     if kind == "fhir":  # (patient id, resources as dicts or raw NDJSON lines): parsed here, in the worker
         import json
 
-        from mtmrules.fhir import profiles_from_resources
+        from mtmrules.adapters.fhir import profiles_from_resources
         resources = [json.loads(r) if isinstance(r, bytes) else r for r in data[1]]
         return profiles_from_resources(resources, f"Patient/{data[0]}")
     return [data if isinstance(data, Profile) else Profile.model_validate(data)]
@@ -115,7 +129,7 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
     """Screen a chunk of ("profile", dict | Profile) / ("fhir", (patient id, resources)) items
     → (problem rows, summary rows, error rows). ``mtm``: the plan's MTM targeting minimums
     (chronic diseases, drugs); ``engine``: default, this process's screening engine."""
-    engine = engine or _engine(executor)
+    engine = engine or _engine()
     targeting = _TARGETING.get((id(engine.kb), mtm))
     if targeting is None:
         targeting = _TARGETING[(id(engine.kb), mtm)] = MtmTargeting.from_kb(engine.kb, *mtm)
@@ -150,7 +164,7 @@ def iter_items(source: Any, as_of: date, on_error: Callable[[str, str], None],
     bundles, a claims table, or a DataFrame (profiles)."""
     import pandas as pd
     if not isinstance(source, pd.DataFrame) and Path(source).is_dir() and any(Path(source).glob("*.ndjson")):
-        from mtmrules.bulk import bulk_groups
+        from mtmrules.adapters.bulk import bulk_groups
         for group in bulk_groups(source, on_error, unparsed=True):
             yield "fhir", group
         return
@@ -163,7 +177,7 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
     """Profiles from a Bulk export folder, a folder/file of profiles or bundles, a claims table, or a DataFrame."""
     import pandas as pd
     if isinstance(source, pd.DataFrame):
-        from mtmrules.population.claims import _columns, _profile
+        from mtmrules.adapters.claims import _columns, _profile
         frame = source.astype(object).where(source.notna(), "").astype(str)
         cols = _columns(frame, ("patient_id", "fill_date", "days_supply"), "<dataframe>")
         for pid, group in frame.groupby(cols["patient_id"], sort=False):
@@ -175,20 +189,56 @@ def iter_profiles(source: Any, as_of: date, on_error: Callable[[str, str], None]
         return
     path = Path(source)
     if path.suffix.lower() in (".csv", ".parquet"):
-        from mtmrules.population.claims import read_claims
+        from mtmrules.adapters.claims import read_claims
         yield from read_claims(path, as_of, diagnoses, patients, on_error)
         return
     if path.is_dir() and any(path.glob("*.ndjson")):
-        from mtmrules.bulk import read_bulk
+        from mtmrules.adapters.bulk import read_bulk
         yield from read_bulk(path, on_error)
         return
-    from mtmrules.profile.inputs import read_any
+    from mtmrules.adapters.inputs import read_any
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml")) if path.is_dir() else [path]
     for file in files:
         try:
             yield from read_any(file)
         except InputError as exc:
             on_error(":".join(str(p) for p in (exc.file, exc.line) if p is not None) or str(file), exc.reason)
+
+
+def estimate_patients(source: Any) -> int | None:
+    """How many patients a screening will read, when that is cheap to know (for the progress bar's
+    percentage and ETA): Patient lines of a Bulk export, distinct ids of a DataFrame, files of a
+    profile folder. ``None`` when only reading the whole input would tell (claims files)."""
+    import pandas as pd
+    if isinstance(source, pd.DataFrame):
+        column = next((c for c in source.columns if str(c).lower() in ("patient_id", "patient", "member_id")), None)
+        return int(source[column].nunique()) if column is not None else None
+    path = Path(source)
+    if not path.is_dir():
+        return None
+    patients = sorted(path.glob("Patient*.ndjson"))
+    if patients:
+        total = 0
+        for file in patients:
+            with file.open("rb") as handle:
+                total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return total
+    files = [p for p in path.iterdir() if p.suffix.lower() in (".json", ".yaml", ".yml")]
+    return len(files) or None
+
+
+def _progress_bar():
+    """Patients done (of the total when known), patients per second and time left, on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:,.0f} patients/s" if task.speed else "")
+
+    return Progress(TextColumn("screening"), BarColumn(), MofNCompleteColumn(), Rate(), TextColumn("ETA"),
+                    TimeRemainingColumn(), transient=True, console=Console(stderr=True))
 
 
 def _chunks(items: Iterator[tuple[str, Any]], size: int, summary: ScreenSummary) -> Iterator[list]:
@@ -259,18 +309,18 @@ def output_paths(out: str | Path) -> dict[str, Path]:
 def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fast", workers: int = 1,
            chunk_size: int = CHUNK, progress: bool | None = None, diagnoses: str | None = None,
            patients: str | None = None, collect: bool = False,
-           mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS), engine=None):
+           mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS), *, engine):
     """Screen a population. With ``out``, writes the tables and returns a ScreenSummary; with
     ``collect=True``, also returns (summary, problem rows, summary rows, error rows) in memory.
     ``mtm``: the plan's Part D MTM targeting minimums (core chronic diseases, drugs), for the
     summary's ``meets_mtm_criteria``. ``engine``: the Engine to screen with (its packs and site
-    policy; default: the built-in packs)."""
+    policy), e.g. ``Engine.default()``."""
     global _ENGINE
     check_minimums(*mtm)
     summary = ScreenSummary()
     error_rows: list[list] = []
     paths = output_paths(out) if out is not None else {}
-    tables = {k: _Table(v, cols) for (k, v), cols in zip(paths.items(), (PROBLEM_COLUMNS, SUMMARY_COLUMNS, ["location", "reason"]))} \
+    tables = {k: _Table(v, cols) for (k, v), cols in zip(paths.items(), (PROBLEM_COLUMNS, SUMMARY_COLUMNS, ERROR_COLUMNS))} \
         if out is not None else {}
     collected: dict[str, list] = {"problems": [], "summary": [], "errors": []}
 
@@ -298,25 +348,21 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fa
     show = sys.stderr.isatty() if progress is None else progress
     bar = task = None
     if show:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-        bar = Progress(TextColumn("screening"), BarColumn(), TextColumn("{task.completed} patients"),
-                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), transient=True)
+        bar = _progress_bar()
         bar.start()
-        task = bar.add_task("screen", total=None, rate="")
+        task = bar.add_task("screen", total=estimate_patients(source))
     previous = _ENGINE
-    if engine is not None:
-        _ENGINE = engine   # used in this process and inherited by forked workers
+    _ENGINE = engine   # used in this process and inherited by forked workers
     try:
         chunks = _chunks(iter_items(source, as_of, on_error, diagnoses, patients), chunk_size, summary)
         if workers <= 1:
-            _engine(executor)
             with _quiet_gc_while():
                 for chunk in chunks:
                     emit(screen_chunk(chunk, as_of, executor, mtm))
         else:
             import multiprocessing as mp
             context = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
-            with context.Pool(workers, initializer=_start_worker, initargs=(executor,)) as pool:
+            with context.Pool(workers, initializer=_start_worker) as pool:
                 pending = []
                 for chunk in chunks:  # at most two chunks per worker in flight: memory stays bounded
                     pending.append(pool.apply_async(screen_chunk, (chunk, as_of, executor, mtm)))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mtmrules.errors import InputError
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 
 #: the most a plan may require under 42 CFR 423.153(d)(2) (CY2025 on)

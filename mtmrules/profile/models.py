@@ -1,7 +1,7 @@
 """The patient profile: the native input contract (DESIGN §5.1) as pydantic models.
 
 The profile keeps the input exactly as given (free-text names, dose strings); interpretation
-(drug resolution, daily dose, renal function) happens later, in :mod:`mtmrules.facts`.
+(drug resolution, daily dose, renal function) happens later, in :mod:`mtmrules.knowledge.facts`.
 """
 
 from __future__ import annotations

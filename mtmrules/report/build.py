@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from mtmrules import __version__
 from mtmrules.engine.ir import CompiledRule
 from mtmrules.engine.matches import Match
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
 
@@ -53,8 +53,10 @@ def patient_risk(facts: PatientFacts) -> float:
 
 class ReportBuilder:
     def __init__(self, kb: KnowledgeBase, rules: dict[str, CompiledRule], packs: dict[str, str],
-                 site: "SitePolicy | None" = None, site_notes: dict[str, str] | None = None) -> None:
+                 site: "SitePolicy | None" = None, site_notes: dict[str, str] | None = None,
+                 sources: dict | None = None) -> None:
         self.kb, self.rules, self.packs = kb, rules, packs
+        self.sources = sources if sources is not None else kb.sources
         self.site, self.site_notes = site, site_notes or {}
         self.site_out = None if site is None else SiteOut(
             name=site.site, min_severity=site.min_severity,
@@ -177,8 +179,7 @@ class ReportBuilder:
             evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
             medications=lead.medications, conditions=lead.conditions,
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings),
-            references=[Reference(key=k, citation=self.kb.sources[k].citation, url=self.kb.sources[k].url)
-                        for k in keys],
+            references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
             implicated=implicated, site_note=self.site_notes.get(rule.id), not_checked=list(match.missing))
 
 

@@ -144,6 +144,14 @@ class Report(_Out):
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")
 
+    def to_frame(self):
+        """The problems as a pandas DataFrame, one row per problem (patient id and as-of date included;
+        list fields such as ``medications`` stay lists)."""
+        import pandas as pd
+        columns = ["patient_id", "as_of", *Problem.model_fields]
+        rows = [{"patient_id": self.patient.id, "as_of": self.as_of, **p.model_dump(mode="json")} for p in self.problems]
+        return pd.DataFrame(rows, columns=columns)
+
     def to_json(self, indent: int | None = 2) -> str:
         """Deterministic JSON: same input and as_of → byte-identical text."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=False)

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mtmrules.report.models import Report
+from mtmrules.wording import plural
 
 SEVERITY_STYLE = {"contraindicated": "bold red", "major": "red", "moderate": "yellow", "minor": "cyan"}
 
@@ -25,13 +26,13 @@ def render_text(report: Report, width: int = 120, color: bool = False, details: 
     if p.crcl is not None:
         head += f", CrCl {p.crcl:g} ({p.crcl_basis})"
     console.print(Text(head, style="bold"))
-    console.print(f"As of {report.as_of.isoformat()} · {len(report.medications)} medications · "
-                  f"{len(report.problems)} problems · engine {report.engine}")
+    console.print(f"As of {report.as_of.isoformat()} · {plural(len(report.medications), 'medication')} · "
+                  f"{plural(len(report.problems), 'problem')} · engine {report.engine}")
     if report.site is not None:
         site = report.site
         parts = [f"minimum severity {site.min_severity}"] if site.min_severity else []
-        parts += [f"{len(site.disabled)} rule setting(s) off"] if site.disabled else []
-        parts += [f"{len(site.retiered)} rule(s) re-tiered"] if site.retiered else []
+        parts += [f"{plural(len(site.disabled), 'rule setting')} off"] if site.disabled else []
+        parts += [f"{plural(len(site.retiered), 'rule')} re-tiered"] if site.retiered else []
         console.print(f"Site policy: {site.name}" + (f" ({'; '.join(parts)})" if parts else ""))
     if report.problems:
         table = Table(show_lines=False, expand=False, pad_edge=False)
@@ -60,7 +61,7 @@ def render_text(report: Report, width: int = 120, color: bool = False, details: 
             until = f" until {item.until}" if item.until else ""
             console.print(f"   {item.title} ({item.rule}): {item.reason}{until}")
     if report.not_evaluated:
-        console.print(Text(f"\nNot evaluated ({len(report.not_evaluated)} rules: data missing)", style="bold"))
+        console.print(Text(f"\nNot evaluated ({plural(len(report.not_evaluated), 'rule')}: data missing)", style="bold"))
         for item in report.not_evaluated:
             console.print(f"   {item.rule}: {item.reason}")
     flagged = [m for m in report.medications if m.status != "resolved" or m.dose_note]

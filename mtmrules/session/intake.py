@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.models import Report
 
 RENAL_STALE_DAYS = 365

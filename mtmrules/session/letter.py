@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.fhir import detected_issue
 from mtmrules.report.models import Problem, Report
 from mtmrules.session.decisions import accepted
+from mtmrules.wording import plural
 
 UNKNOWN_PRESCRIBER = "Prescriber not recorded"
 NAMESPACE = uuid.UUID("2f4b8f1e-0c3d-4a5b-9e6f-7a8b9c0d1e2f")
@@ -49,7 +50,7 @@ def render(profile, facts: PatientFacts, report: Report, fmt: str = "text", phar
         out.append(f"From: {pharmacist or 'the reviewing pharmacist'} · Date: {report.as_of.isoformat()}")
         out.append("")
         out.append(f"{'**S**' if md else 'S'} — Situation: Comprehensive medication review for {_patient_line(report)}. "
-                   f"{len(problems)} recommendation(s) need your decision.")
+                   f"{plural(len(problems), 'recommendation')} {'needs' if len(problems) == 1 else 'need'} your decision.")
         out.append(f"{'**B**' if md else 'B'} — Background: conditions: {', '.join(conditions) or 'none recorded'}; "
                    f"active medications: {', '.join(active) or 'none'}.")
         for i, problem in enumerate(problems, 1):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mtmrules.engine.engine import Engine
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.models import Report
 from mtmrules.session.decisions import accepted
 from mtmrules.session.review import MedicationReview

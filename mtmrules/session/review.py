@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from mtmrules.engine.engine import Engine
-from mtmrules.facts import MedEntry, PatientFacts
+from mtmrules.knowledge.facts import MedEntry, PatientFacts
 from mtmrules.knowledge.adherence import pdc
 from mtmrules.knowledge.dose import format_number
 from mtmrules.report.models import Report

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from mtmrules.engine.engine import Engine
-from mtmrules.facts import PatientFacts
+from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.profile.models import Profile
 from mtmrules.report.models import Report
 from mtmrules.session.decisions import Session, apply_decisions

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mtmrules.errors import InputError
-from mtmrules.fhir import USED_TYPES, _subject, profiles_from_resources
+from mtmrules.adapters.fhir import USED_TYPES, _subject, profiles_from_resources
 from mtmrules.profile.models import Profile
 
 #: NDJSON bytes per bucket: below this an export is indexed in memory in one piece

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mtmrules.errors import InputError
 from mtmrules.profile.models import Profile
-from mtmrules.profile.native import profile_from_data
+from mtmrules.adapters.native import profile_from_data
 from mtmrules.yamlsource import load_file
 
 
@@ -16,8 +16,8 @@ def read_any(path: str | Path) -> Iterator[Profile]:
     """Profiles from a file or folder: a Bulk Data export folder (``*.ndjson``), a folder of profile or
     Bundle files, an .ndjson file of FHIR resources, a FHIR Bundle / resource / resource list (JSON),
     or native profiles (JSON or YAML)."""
-    from mtmrules import fhir
-    from mtmrules.bulk import read_bulk
+    from mtmrules.adapters import fhir
+    from mtmrules.adapters.bulk import read_bulk
     path = Path(path)
     if path.is_dir():
         if any(path.glob("*.ndjson")):

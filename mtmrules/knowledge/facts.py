@@ -16,10 +16,12 @@ from functools import cached_property
 from mtmrules.errors import InputError
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import Amount, format_number, parse_regimen
+from mtmrules.knowledge.hepatic import child_pugh
 from mtmrules.knowledge.renal import ckd_epi_2021, cockcroft_gault
 from mtmrules.knowledge.resolve import DrugResolution, Resolver
 from mtmrules.knowledge.text import tokens
 from mtmrules.profile.models import Profile
+from mtmrules.wording import plural
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,13 @@ class FactBuilder:
         if unknown_labs:
             names = list(unknown_labs)
             shown = "; ".join(names[:5]) + (f"; and {len(names) - 5} more" if len(names) > 5 else "")
-            unresolved.append(("lab", shown, f"{len(names)} kind(s) of result not in the knowledge base; "
+            unresolved.append(("lab", shown, f"{plural(len(names), 'kind')} of result not in the knowledge base; "
                                              "no rule uses them"))
+        hepatic = self._child_pugh(history, conditions, items, as_of)
+        if isinstance(hepatic, LabValue):
+            history.setdefault("child-pugh", []).append(hepatic)
+        elif hepatic:
+            unresolved.append(("lab", "Child-Pugh score", hepatic))
         lab_history = {k: tuple(sorted(v, key=lambda x: (x.date or date.min, x.value)))
                        for k, v in sorted(history.items())}
         latest = {k: v[-1] for k, v in lab_history.items()}
@@ -295,6 +302,37 @@ class FactBuilder:
         factor = lab.conversions.get(key)
         return value * factor if factor is not None else None
 
+    def _child_pugh(self, history: dict[str, list[LabValue]], conditions: list[ConditionFact],
+                    items: list[MedItem], as_of: date) -> LabValue | str | None:
+        """A computed Child-Pugh score for a patient with cirrhosis on the problem list, when no reported
+        score is newer than its parts; else why it could not be computed; None when no cirrhosis is
+        recorded (the score grades cirrhosis: it means nothing in fatty liver or hepatitis alone)."""
+        groups = frozenset().union(*(c.groups for c in conditions)) if conditions else frozenset()
+        if "cirrhosis" not in groups:
+            return None
+        recent = {}
+        for lab in ("bilirubin-total", "albumin", "inr"):
+            values = [v for v in history.get(lab, ()) if v.date is not None
+                      and 0 <= (as_of - v.date).days <= HEPATIC_LAB_MAX_AGE_DAYS]
+            recent[lab] = max(values, key=lambda v: v.date) if values else None
+        on_vka = next((i.ingredient for i in items if i.ingredient in self._vitamin_k_antagonists), None)
+        score = child_pugh(*(recent[k].value if recent[k] else None for k in ("bilirubin-total", "albumin", "inr")),
+                           ascites="ascites" in groups, encephalopathy="hepatic-encephalopathy" in groups,
+                           inr_unusable=f"on {on_vka}: the INR measures the drug, not the liver" if on_vka else None)
+        dates = [v.date for v in recent.values() if v is not None]
+        reported = [v for v in history.get("child-pugh", ()) if v.date is None or not dates or v.date >= max(dates)]
+        if reported:
+            return None
+        if score.score is None:
+            return (f"not computed: no {', no '.join(score.missing)} within {HEPATIC_LAB_MAX_AGE_DAYS} days "
+                    f"(rules that need liver function report 'not evaluated')")
+        # dated by the oldest part, so a rule's recency window covers every part of the score
+        return LabValue("child-pugh", float(score.score), "points", min(dates), score.describe())
+
+    @cached_property
+    def _vitamin_k_antagonists(self) -> frozenset[str]:
+        return self.kb.class_ingredients("vitamin-k-antagonist") if "vitamin-k-antagonist" in self.kb.classes else frozenset()
+
     @staticmethod
     def _renal(latest: dict[str, LabValue], age: int | None, sex: str,
                weight: float | None) -> dict[str, RenalValue]:
@@ -326,6 +364,8 @@ class FactBuilder:
 #: Kidney function older than this is not used: it says little about today's dosing.
 RENAL_MAX_AGE_DAYS = 365
 RENAL_LABS = ("egfr", "creatinine", "creatinine-clearance")
+#: Bilirubin, albumin and INR older than this are not combined into a Child-Pugh score.
+HEPATIC_LAB_MAX_AGE_DAYS = 180
 
 
 def _recent(lab: LabValue, as_of: date) -> bool:
