@@ -494,12 +494,10 @@ def screen(
         typer.echo(f"{key}: {path}", err=True)
 
 
-class SessionFormat(str, Enum):
+class ReviewFormat(str, Enum):
     text = "text"
     json = "json"
     html = "html"
-    md = "md"
-    fhir = "fhir"
 
 
 def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
@@ -515,26 +513,20 @@ def _prepared(profile: Path, as_of: Optional[str], session: Optional[Path]):
     return engine, prepare(engine, profiles[0], when, read_session(session) if session else None)
 
 
-def _bad_format(fmt: SessionFormat, allowed: tuple[str, ...]) -> None:
-    if fmt.value not in allowed:
-        raise MtmRulesError(f"--format: expected one of {', '.join(allowed)} (got {fmt.value!r})")
-
-
 @app.command()
 def intake(
     profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
-    format: SessionFormat = typer.Option(SessionFormat.text, "--format", "-f"),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
 ) -> None:
     """Before the session: what is missing or stale, as questions to ask or look up."""
     from mtmrules.session.intake import intake_questions
     try:
-        _bad_format(format, ("text", "json"))
         engine, prep = _prepared(profile, as_of, None)
         questions = intake_questions(engine.kb, prep.profile, prep.facts, prep.report)
     except MtmRulesError as exc:
         _fail(exc)
         return
-    if format is SessionFormat.json:
+    if format is Format.json:
         typer.echo(json.dumps([q.to_dict() for q in questions], indent=2))
         return
     for i, q in enumerate(questions, 1):
@@ -546,20 +538,19 @@ def intake(
 @app.command()
 def review(
     profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
-    format: SessionFormat = typer.Option(SessionFormat.text, "--format", "-f"),
+    format: ReviewFormat = typer.Option(ReviewFormat.text, "--format", "-f"),
     session: Optional[Path] = typer.Option(None, "--session", help="Pharmacist decisions (YAML/JSON)."),
 ) -> None:
     """The per-medication review: indication, effectiveness, safety, adherence."""
     try:
-        _bad_format(format, ("text", "json", "html"))
         engine, prep = _prepared(profile, as_of, session)
         rows = prep.review(engine)
     except MtmRulesError as exc:
         _fail(exc)
         return
-    if format is SessionFormat.json:
+    if format is ReviewFormat.json:
         typer.echo(json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False))
-    elif format is SessionFormat.html:
+    elif format is ReviewFormat.html:
         from jinja2 import Environment, PackageLoader, select_autoescape
         env = Environment(loader=PackageLoader("mtmrules.session", "templates"), autoescape=select_autoescape(["html"]))
         typer.echo(env.get_template("review.html.j2").render(rows=rows, patient=prep.report.patient.id,
@@ -571,49 +562,106 @@ def review(
                        f"  adherence:     {r.adherence}")
 
 
+class PlanFormat(str, Enum):
+    html = "html"
+    pdf = "pdf"
+    md = "md"
+    json = "json"
+
+
+class LetterFormat(str, Enum):
+    text = "text"
+    md = "md"
+    html = "html"
+    fhir = "fhir"
+
+
+def _contact(pharmacist: Optional[str], pharmacy: Optional[str], phone: Optional[str], hours: Optional[str],
+             plan_name: Optional[str], session_pharmacist: Optional[str]):
+    """Contact details: the site policy's ``contact`` block, then the session file, then command-line options."""
+    from mtmrules.engine.site import SitePolicy
+    from mtmrules.session.plan import Contact
+    site = SitePolicy.load(_SITE).contact if _SITE else None
+    base = site.model_dump() if site else {}
+    given = {"pharmacist": pharmacist or session_pharmacist, "pharmacy": pharmacy, "phone": phone, "hours": hours,
+             "plan_name": plan_name}
+    return Contact(**{k: given[k] or base.get(k) for k in given})
+
+
+_PROBLEMS_HELP = "Only these problems in the action plan: problem ids or rule ids (a prefix ending in '*'), comma-separated."
+
+
 @app.command()
 def plan(
     profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
-    format: SessionFormat = typer.Option(SessionFormat.md, "--format", "-f"),
+    format: PlanFormat = typer.Option(PlanFormat.html, "--format", "-f",
+                                      help="html (print-ready), pdf (needs --output and Chromium), md or json"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
     session: Optional[Path] = typer.Option(None, "--session", help="Pharmacist decisions (YAML/JSON)."),
+    problems: Optional[str] = typer.Option(None, "--problems", help=_PROBLEMS_HELP),
+    pharmacist: Optional[str] = typer.Option(None, "--pharmacist", help="Pharmacist's name and title for the documents."),
+    pharmacy: Optional[str] = typer.Option(None, "--pharmacy", help="Pharmacy or MTM provider name."),
+    phone: Optional[str] = typer.Option(None, "--phone", help="Phone number the patient can call."),
+    hours: Optional[str] = typer.Option(None, "--hours", help="When to call, e.g. 'Monday to Friday, 9 am to 5 pm'."),
+    plan_name: Optional[str] = typer.Option(None, "--plan-name", help="The Part D plan's name (cover letter)."),
+    pcp: Optional[str] = typer.Option(None, "--pcp", help="The primary care prescriber, as written on the medications."),
 ) -> None:
-    """The patient's Medication Action Plan, medication list and daily schedule."""
-    from mtmrules.session.plan import build_plan, render_html, render_markdown
+    """The take-home documents in the CMS Standardized Format: cover letter, Medication Action Plan,
+    Personal Medication List, and a daily schedule."""
+    from mtmrules.session.plan import PlanBuilder, render_html, render_markdown, render_pdf
     try:
-        _bad_format(format, ("html", "md", "json"))
+        if format is PlanFormat.pdf and output is None:
+            raise MtmRulesError("--format pdf: give --output FILE.pdf")
         engine, prep = _prepared(profile, as_of, session)
-        the_plan = build_plan(engine, prep.facts, prep.report, prep.review(engine),
-                              prep.session.pharmacist if prep.session else None)
+        contact = _contact(pharmacist, pharmacy, phone, hours, plan_name,
+                           prep.session.pharmacist if prep.session else None)
+        only = {p.strip() for p in problems.split(",") if p.strip()} if problems else None
+        the_plan = PlanBuilder(engine).build(prep.profile, prep.facts, prep.report, contact, only, pcp)
+        if format is PlanFormat.json:
+            text = json.dumps(the_plan.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        elif format is PlanFormat.md:
+            text = render_markdown(the_plan)
+        else:
+            text = render_html(the_plan)
+        if format is PlanFormat.pdf:
+            assert output is not None
+            output.write_bytes(render_pdf(text))
+            return
     except MtmRulesError as exc:
         _fail(exc)
         return
-    if format is SessionFormat.json:
-        typer.echo(json.dumps(the_plan.to_dict(), indent=2, ensure_ascii=False))
-    elif format is SessionFormat.html:
-        typer.echo(render_html(the_plan))
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
     else:
-        typer.echo(render_markdown(the_plan), nl=False)
+        typer.echo(text, nl=False)
 
 
 @app.command()
 def letter(
     profile: Path = typer.Argument(...), as_of: Optional[str] = typer.Option(None, "--as-of"),
-    format: SessionFormat = typer.Option(SessionFormat.text, "--format", "-f"),
+    format: LetterFormat = typer.Option(LetterFormat.text, "--format", "-f",
+                                        help="text, md, html (one letter per page) or fhir (a CarePlan Bundle)"),
     session: Optional[Path] = typer.Option(None, "--session", help="Pharmacist decisions (YAML/JSON)."),
+    pharmacist: Optional[str] = typer.Option(None, "--pharmacist", help="Pharmacist's name and title for the letters."),
+    pharmacy: Optional[str] = typer.Option(None, "--pharmacy", help="Pharmacy or MTM provider name."),
+    phone: Optional[str] = typer.Option(None, "--phone", help="Phone number the prescriber can call."),
+    pcp: Optional[str] = typer.Option(None, "--pcp", help="The primary care prescriber, as written on the medications; "
+                                                         "receives over-the-counter and unattributed items."),
 ) -> None:
-    """SBAR notes to each prescriber with the recommendations that need their decision."""
+    """SBAR letters, one per prescriber, with the recommendations that prescriber can act on."""
     from mtmrules.session import letter as letters
     try:
-        _bad_format(format, ("text", "md", "fhir"))
         _, prep = _prepared(profile, as_of, session)
+        contact = _contact(pharmacist, pharmacy, phone, None, None, prep.session.pharmacist if prep.session else None)
+        if format is LetterFormat.fhir:
+            text = json.dumps(letters.care_plan_bundle(prep.profile, prep.facts, prep.report, pcp), indent=2,
+                              ensure_ascii=False) + "\n"
+        else:
+            text = letters.render(prep.profile, prep.facts, prep.report, format.value, contact, pcp)
     except MtmRulesError as exc:
         _fail(exc)
         return
-    if format is SessionFormat.fhir:
-        typer.echo(json.dumps(letters.care_plan_bundle(prep.profile, prep.facts, prep.report), indent=2, ensure_ascii=False))
-    else:
-        typer.echo(letters.render(prep.profile, prep.facts, prep.report, format.value,
-                                  prep.session.pharmacist if prep.session else None), nl=False)
+    typer.echo(text, nl=False)
 
 
 @app.command()

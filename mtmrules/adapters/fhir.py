@@ -305,12 +305,27 @@ def _build(group: _Patient, medications: dict[str, dict], ignored: Counter) -> P
                                   reason="no Patient resource: age and sex unknown"))
     gender = patient.get("gender")
     try:
-        return Profile(id=group.pid, sex=gender if gender in ("female", "male", "other") else "unknown",
+        return Profile(id=group.pid, name=_person_name(patient.get("name")),
+                       sex=gender if gender in ("female", "male", "other") else "unknown",
                        deceased=bool(patient.get("deceasedDateTime") or patient.get("deceasedBoolean")),
                        birth_date=_date(patient.get("birthDate")), medications=meds, conditions=conditions,
                        allergies=allergies, labs=labs, import_issues=issues)
     except ValidationError as exc:
         raise InputError(f"Patient/{group.pid}: {exc.errors()[0]['msg']}") from None
+
+
+def _person_name(names: object) -> str | None:
+    """FHIR HumanName list → "Given Family" (the official name first, else the first usable one)."""
+    if not isinstance(names, list):
+        return None
+    usable = [n for n in names if isinstance(n, dict) and (n.get("text") or n.get("family") or n.get("given"))]
+    usable.sort(key=lambda n: n.get("use") != "official")
+    if not usable:
+        return None
+    name = usable[0]
+    if name.get("text"):
+        return str(name["text"])
+    return " ".join([*map(str, name.get("given") or []), str(name.get("family") or "")]).strip() or None
 
 
 def _subject(resource: dict) -> str | None:

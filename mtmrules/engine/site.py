@@ -42,6 +42,18 @@ class RuleOverride(BaseModel):
         return rule_id == self.rule or rule_id.startswith(self.rule + "/")   # a table template covers its rows
 
 
+class SiteContact(BaseModel):
+    """Who patients and prescribers contact about the session documents (cover letter, plan, letters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pharmacy: str | None = Field(default=None, description="pharmacy or MTM provider name")
+    pharmacist: str | None = Field(default=None, description="pharmacist's name and title, e.g. 'J. Smith, PharmD'")
+    phone: str | None = None
+    hours: str | None = Field(default=None, description="when to call, e.g. 'Monday to Friday, 9 am to 5 pm'")
+    plan_name: str | None = Field(default=None, description="the Part D plan's name, for the cover letter")
+
+
 class SitePolicy(BaseModel):
     """Local changes to the published packs (see the module docstring)."""
 
@@ -51,6 +63,7 @@ class SitePolicy(BaseModel):
     min_severity: Severity | None = Field(
         default=None, description="problems below this severity are listed under 'suppressed' instead of 'problems'")
     overrides: list[RuleOverride] = Field(default_factory=list)
+    contact: SiteContact | None = Field(default=None, description="contact details printed on session documents")
     _doc: Document | None = PrivateAttr(default=None)
 
     @classmethod

@@ -174,6 +174,7 @@ class Profile(_Strict):
     """A patient profile: demographics, medications, conditions, allergies, labs."""
 
     id: str
+    name: str | None = Field(default=None, description="the patient's name as it should appear on documents they take home")
     age: int | None = Field(default=None, ge=0, le=130)
     birth_date: dt.date | None = None
     sex: Literal["female", "male", "other", "unknown"] = "unknown"

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.report.models import Report
+from mtmrules.session.schedule import course_days
 
 RENAL_STALE_DAYS = 365
 #: ingredients usually bought over the counter; if none is listed, the list probably omits them
@@ -18,9 +19,14 @@ OTC_HINT_INGREDIENTS = ("acetaminophen", "calcium carbonate", "cholecalciferol",
 _NO_RESULT = re.compile(r"no (.+?) result(?: in the last (\d+) days)?")
 
 
+def _real(prescriber: str | None) -> bool:
+    from mtmrules.session.prescribers import real_prescriber
+    return real_prescriber(prescriber) is not None
+
+
 @dataclass(frozen=True)
 class Question:
-    topic: str          # allergies | kidney function | dosing | indication | otc | labs | medication list
+    topic: str          # allergies | conditions | kidney function | dosing | medication list | labs | fills | indication | otc
     question: str       # what to ask the patient or look up
     why: str
 
@@ -65,11 +71,30 @@ def intake_questions(kb, profile, facts: PatientFacts, report: Report) -> list[Q
             questions.append(Question("medication list", f"Confirm that '{entry.label}' is "
                                       f"{', '.join(entry.resolution.ingredients)}.",
                                       f"It was matched approximately ({entry.resolution.note})."))
+        elif entry.dose_note and entry.dose_note not in ("no dose given", "no frequency given") \
+                and "strength" not in entry.dose_note and "combination" not in entry.dose_note:
+            questions.append(Question("dosing", f"How does the patient actually take {entry.label}? The directions "
+                                      f"could not be read ({entry.dose_note}).",
+                                      "Unreadable directions leave the dose checks and the schedule undone."))
         elif entry.dose_note in ("no dose given", "no frequency given") or not entry.daily:
             med = profile.medications[entry.index]
-            if not (med.dose or med.sig) or not (med.frequency or med.sig):
+            if not (med.dose or med.sig) or not (med.frequency or med.sig) or entry.dose_note == "no frequency given":
                 questions.append(Question("dosing", f"How does the patient actually take {entry.label} (dose and how often)?",
                                           "Without dose and frequency, daily-dose checks cannot be done."))
+    for problem in report.problems:
+        if problem.kind == "monitoring-gap":
+            labs = sorted({iv.lab for iv in problem.interventions if iv.lab})
+            names = ", ".join(kb.labs[lab].label if lab in kb.labs else lab for lab in labs) or "the test"
+            questions.append(Question("labs", f"Look up or obtain a current {names} result ({problem.title}).",
+                                      problem.explanation))
+    unfilled = [e.label for e in facts.entries if e.active and not profile.medications[e.index].fills
+                and not any(i.prn for i in facts.items if i.med == e.index)
+                and not course_days(profile.medications[e.index].sig)        # a 7-day course has no adherence rate
+                and _real(profile.medications[e.index].prescriber)]
+    if unfilled:
+        questions.append(Question("fills", "Get the pharmacy fill history (or ask how often the patient refills) for: "
+                                  + ", ".join(unfilled) + ".",
+                                  "Without fills, adherence (proportion of days covered) cannot be measured."))
     for problem in report.problems:
         if problem.kind == "no-indication":
             for med in problem.medications:
