@@ -225,3 +225,52 @@ def test_screen_progress_knows_the_total():
         assert estimate_patients(bulk) == sum(1 for line in handle if line.strip())
     assert estimate_patients(SHARED / "fixtures" / "synthea-r4") == 40
     assert estimate_patients(pd.DataFrame({"patient_id": ["a", "a", "b"]})) == 2
+
+
+def test_session_entry_points_from_python(engine):
+    """The documented Python path to intake, review, plan and letters gives what the CLI gives."""
+    from mtmrules.session import prepare, read_session
+    from mtmrules.session.plan import Contact, render_html
+    session = prepare(engine, EXAMPLE, "2026-11-27", read_session(EXAMPLE.parent / "mrs-jones-session.yaml"))
+    assert session.report.patient.id == "example-mrs-jones"
+    questions = prepare(engine, EXAMPLE, AS_OF).intake()
+    cli_intake = json.loads(run("intake", str(EXAMPLE), "--as-of", "2026-11-27", "-f", "json", check_rc=0).stdout)
+    assert [q.to_dict() for q in questions] == cli_intake
+    rows = session.review()
+    assert {r.medication for r in rows} and len(rows) == len(session.profile.medications)
+    html = render_html(session.plan(Contact(pharmacist="A. Patel, PharmD", phone="555-0100")))
+    assert "A. Patel, PharmD" in html and "555-0100" in html
+    letters = session.letters()
+    assert letters and all(letter.prescriber and letter.prescriber.lower() != "self" for letter in letters)
+
+
+def test_every_format_that_help_lists_works(tmp_path):
+    """Each --format / --output-format choice of every command runs (exit 0, some output)."""
+    import shutil
+
+    import click
+    import typer.main
+
+    from mtmrules.cli import app
+    as_of = ("--as-of", "2026-11-27")
+    args = {"check": (str(EXAMPLE), *as_of), "intake": (str(EXAMPLE), *as_of), "review": (str(EXAMPLE), *as_of),
+            "plan": (str(EXAMPLE), *as_of), "letter": (str(EXAMPLE), *as_of), "rules": (), "coverage": (),
+            "diff": (str(EXAMPLE), str(EXAMPLE), *as_of), "lint": (), "sig": ("1 tab po bid",)}
+    command = typer.main.get_command(app)
+    listed = {}
+    for name, sub in command.commands.items():
+        for param in sub.params:
+            if isinstance(param, click.Option) and {"--format", "--output-format"} & set(param.opts) \
+                    and isinstance(param.type, click.Choice):
+                listed[name] = list(param.type.choices)
+    assert set(listed) <= set(args), f"add arguments for {set(listed) - set(args)} to this test"
+    for name, choices in listed.items():
+        for choice in choices:
+            extra = ()
+            if name == "plan" and choice == "pdf":
+                if shutil.which("chromium") is None:
+                    continue
+                extra = ("--output", str(tmp_path / "plan.pdf"))
+            proc = run(name, *args[name], "--format", choice, *extra)
+            assert proc.returncode == 0, f"mtmrules {name} --format {choice}: {proc.stderr}"
+            assert proc.stdout.strip() or extra, f"mtmrules {name} --format {choice} printed nothing"
