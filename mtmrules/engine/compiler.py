@@ -200,8 +200,18 @@ class _RuleCompiler:
                                    text=f"{label} {bounds.describe()}")
         if key == "adherence":
             match = self.item_filter(spec.med, here + ("med",))
+            if spec.refill_gap_days is not None:
+                bounds = self.bounds(spec.refill_gap_days, here + ("refill_gap_days",))
+                return ir.Adherence(match, bounds, measure="refill_gap", per_drug=True, bind=bind,
+                                    text=f"days without supply of {match.text} {bounds.describe()}")
+            if spec.fills_in_last_year is not None:
+                bounds = self.bounds(spec.fills_in_last_year, here + ("fills_in_last_year",))
+                return ir.Adherence(match, bounds, measure="fill_count", bind=bind,
+                                    text=f"fills of {match.text} in the last 365 days {bounds.describe()}")
             bounds = self.bounds(spec.pdc, here + ("pdc",))
-            return ir.Adherence(match, bounds, bind=bind, text=f"adherence (PDC) to {match.text} {bounds.describe()}%")
+            each = " (each drug)" if spec.per_drug else ""
+            return ir.Adherence(match, bounds, per_drug=spec.per_drug, bind=bind,
+                                text=f"adherence (PDC) to {match.text}{each} {bounds.describe()}%")
         raise self.fail(here, f"unsupported predicate {key!r}")  # pragma: no cover - closed set
 
     def weights(self, measure: str, loc: tuple) -> tuple[tuple[tuple[str, float], ...], bool]:
@@ -451,6 +461,11 @@ class PackCompiler:
             # without one the rule is not evaluated, rather than firing for every drug.
             when = ir.All((ir.PatientAttr("problem_list", equals=True, text="a recorded problem list"), when),
                           text=when.text)
+        guarded = _stale_guards(when)
+        if guarded:
+            raise rc.fail(("when",), f"'none: [lab: {{test: {guarded}, missing_within_days}}]' next to a value test on "
+                                     f"{guarded} hides a stale result; give the value test within_days instead, so an "
+                                     "older result is reported as 'not evaluated' with its date")
         modifiers = []
         for i, mod in enumerate(rule.modifiers):
             modifiers.append(ir.CompiledModifier(rc.node(mod.when, ("modifiers", i, "when")), mod.severity,
@@ -479,6 +494,20 @@ class PackCompiler:
             tests=tuple(rule.tests), source_file=doc.file, source_line=doc.line_of(loc),
             test_lines=test_lines, template_id=template_id, basis=rule.basis,
             mechanism=tuple(rule.mechanism))
+
+
+def _stale_guards(when: ir.Node) -> str | None:
+    """A lab that a rule both tests by value and requires to be recent through ``none: [missing]``: that
+    pattern turns a stale value into a silent 'false' (DESIGN §7.2 wants 'not evaluated')."""
+    valued = {leaf.test for leaf in ir.leaves(when) if isinstance(leaf, ir.LabValueTest)}
+
+    def negated(node: ir.Node):
+        if isinstance(node, ir.Not):
+            yield from (leaf for c in node.children for leaf in ir.leaves(c) if isinstance(leaf, ir.LabMissing))
+        elif isinstance(node, (ir.All, ir.Any_)):
+            for child in node.children:
+                yield from negated(child)
+    return next((leaf.test for leaf in negated(when) if leaf.test in valued), None)
 
 
 def _rule_id_at(data: dict, exc: ValidationError) -> str | None:

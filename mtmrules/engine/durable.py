@@ -31,7 +31,7 @@ import threading
 from typing import Any
 
 from mtmrules.engine import ir
-from mtmrules.engine.naive import NaiveExecutor, group_pdc
+from mtmrules.engine.naive import NaiveExecutor, adherence_groups
 from mtmrules.errors import MtmRulesError
 from mtmrules.knowledge.facts import PatientFacts
 
@@ -286,15 +286,15 @@ class DurableExecutor(NaiveExecutor):
         return out
 
     def adherence_state(self, node: ir.Adherence, facts: PatientFacts):
-        """Items pass the filter in Rete; their group's PDC is asserted as a second fact and compared in Rete."""
-        items = self._items(node, "I", facts)
-        if not items:
-            return [], "F", None, ""
-        value, how = group_pdc(items, facts.as_of)
+        """Items pass the filter in Rete; each group's measure (PDC or refill gap) is asserted as a second
+        fact and compared in Rete."""
+        groups = adherence_groups(node, self._items(node, "I", facts), facts.as_of)
         leaf = self._leaves[_leaf_key(node)]
-        self._assert({**self._id_fields(leaf), "ref": "pdc", "pdc": 1, "known": int(value is not None),
-                      **({"v": value} if value is not None else {})})
-        return items, self._state(node), value, how
+        for n, group in enumerate(groups):
+            self._assert({**self._id_fields(leaf), "ref": f"m{n}", "pdc": 1, "known": int(group.value is not None),
+                          **({"v": group.value} if group.value is not None else {})})
+        true, unknown = set(self._refs(node, "T")), set(self._refs(node, "U"))
+        return groups, [True if f"m{n}" in true else None if f"m{n}" in unknown else False for n in range(len(groups))]
 
     def _assert(self, fact: dict) -> None:
         self._sequence_fact += 1

@@ -13,8 +13,9 @@ from datetime import timedelta
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
-from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, bound_not_enough, adherence_outcome, allergy_text, dose_state,
-                                   group_pdc, item_evidence, total_evidence, unknown_dose_reason)
+from mtmrules.engine.naive import (ATTR_NAMES, MISSING_RENAL, adherence_groups, adherence_outcome, allergy_text,
+                                   bound_not_enough, dose_state, item_evidence, lab_unknown_reason, measure_passes,
+                                   total_evidence, unknown_dose_reason)
 from mtmrules.knowledge.facts import MedItem, PatientFacts
 from mtmrules.knowledge.dose import format_number
 
@@ -244,12 +245,9 @@ def _compile_leaf(node: ir.Node) -> Eval:
     if isinstance(node, ir.LabValueTest):
         def lab_value(ctx: _Context):
             lab = ctx.facts.labs.get(node.test)
-            if lab is not None and node.within_days is not None and (
+            if lab is None or node.within_days is not None and (
                     lab.date is None or (ctx.facts.as_of - lab.date).days > node.within_days):
-                lab = None
-            if lab is None:
-                window = f" in the last {node.within_days} days" if node.within_days else ""
-                return Outcome(UNKNOWN, missing=(f"no {node.label} result{window}",)), ()
+                return Outcome(UNKNOWN, missing=(lab_unknown_reason(node, lab),)), ()
             state = node.bounds.state_of(lab.value, lab.comparator)
             if state == UNKNOWN:
                 return Outcome(UNKNOWN, missing=(bound_not_enough(lab, node.bounds),)), ()
@@ -265,9 +263,8 @@ def _compile_leaf(node: ir.Node) -> Eval:
             items = ctx.items_for(node.match, adherence_key)
             if not items:
                 return FALSE_OUTCOME, ()
-            value, how = group_pdc(items, ctx.facts.as_of)
-            state = UNKNOWN if value is None else TRUE if node.bounds.test(value) else "F"
-            return (FALSE_OUTCOME, ()) if state == "F" else adherence_outcome(items, state, value, how)
+            groups = adherence_groups(node, items, ctx.facts.as_of)
+            return adherence_outcome(node, groups, measure_passes(node, groups))
         return adherence
 
     if isinstance(node, ir.LabMissing):
@@ -343,7 +340,13 @@ class FastExecutor:
         outcome = when(ctx)
         if outcome.state == "F":
             return None
-        modifier = None
+        modifier, unchecked = None, []
         if outcome.state == TRUE:
-            modifier = next((i for i, m in enumerate(modifiers) if m(ctx).state == TRUE), None)
-        return Match.from_outcome(rule.id, outcome, modifier)
+            for i, m in enumerate(modifiers):
+                mod_outcome = m(ctx)
+                if mod_outcome.state == TRUE:
+                    modifier = i
+                    break
+                if mod_outcome.state == UNKNOWN:
+                    unchecked.extend(mod_outcome.missing)
+        return Match.from_outcome(rule.id, outcome, modifier, unchecked)

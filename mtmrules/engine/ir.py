@@ -184,10 +184,13 @@ class LabMissing(Node):
 
 @dataclass(frozen=True)
 class Adherence(Node):
-    """PDC (percent) over the fills of the matching items, drugs of the set counted together."""
+    """A fill-history measure over the matching items: PDC (percent; drugs of the set counted together,
+    or each drug on its own with ``per_drug``) or the refill gap (days without supply, always per drug)."""
 
     match: MedMatch
     bounds: Bounds
+    measure: str = "pdc"        # pdc | refill_gap | fill_count
+    per_drug: bool = False
 
 
 def leaves(node: Node):

@@ -80,11 +80,11 @@ class Match:
     state: str                                   # fired | not_evaluated
     bindings: tuple[tuple[str, tuple[Ref, ...]], ...] = ()
     evidence: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()                # not evaluated: why; fired: the modifiers that could not be checked
     modifier: int | None = None
 
     @staticmethod
-    def from_outcome(rule: str, outcome: Outcome, modifier: int | None) -> "Match | None":
+    def from_outcome(rule: str, outcome: Outcome, modifier: int | None, unchecked=()) -> "Match | None":
         if outcome.state == FALSE:
             return None
         if outcome.state == UNKNOWN:
@@ -93,7 +93,7 @@ class Match:
         for name, refs in outcome.bindings:
             merged.setdefault(name, set()).update(refs)
         bindings = tuple(sorted((k, tuple(sorted(v, key=repr))) for k, v in merged.items()))
-        return Match(rule, "fired", bindings, outcome.evidence, (), modifier)
+        return Match(rule, "fired", bindings, outcome.evidence, _unique(unchecked), modifier)
 
 
 def canonical(matches: list[Match]) -> tuple[Match, ...]:

@@ -8,12 +8,13 @@ Slow by design and easy to read; the ``fast`` and ``durable`` executors must agr
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NamedTuple
 
 from mtmrules.engine import ir
 from mtmrules.engine.matches import (FALSE_OUTCOME, TRUE, UNKNOWN, Match, Outcome, bind, combine_all,
                                      combine_any, combine_none)
+from mtmrules.knowledge.adherence import fills_in_last_year, pdc, refill_gap
 from mtmrules.knowledge.facts import MedItem, PatientFacts
-from mtmrules.knowledge.adherence import pdc
 from mtmrules.knowledge.dose import format_number
 
 
@@ -107,13 +108,16 @@ class NaiveExecutor:
         matches = []
         for rule in self.rules:
             outcome = self.eval(rule.when, facts)
-            modifier = None
+            modifier, unchecked = None, []
             if outcome.state == TRUE:
                 for i, mod in enumerate(rule.modifiers):
-                    if self.eval(mod.when, facts).state == TRUE:
+                    mod_outcome = self.eval(mod.when, facts)
+                    if mod_outcome.state == TRUE:
                         modifier = i
                         break
-            match = Match.from_outcome(rule.id, outcome, modifier)
+                    if mod_outcome.state == UNKNOWN:
+                        unchecked.extend(mod_outcome.missing)
+            match = Match.from_outcome(rule.id, outcome, modifier, unchecked)
             if match:
                 matches.append(match)
         return matches
@@ -181,12 +185,11 @@ class NaiveExecutor:
         cutoff = facts.as_of - timedelta(days=node.within_days)
         return any(v.date is not None and v.date >= cutoff for v in facts.lab_history.get(node.test, ()))
 
-    def adherence_state(self, node: ir.Adherence, facts: PatientFacts) -> tuple[list[MedItem], str, float | None, str]:
-        """The matching items, whether the group's PDC passes the bounds, the PDC and how it was computed."""
-        items = self.filtered_items(node.match, facts)
-        value, how = group_pdc(items, facts.as_of)
-        state = UNKNOWN if value is None else TRUE if node.bounds.test(value) else "F"
-        return items, state, value, how
+    def adherence_state(self, node: ir.Adherence, facts: PatientFacts) -> tuple[list["AdherenceGroup"], list]:
+        """The measured groups of matching items and, per group, whether its value passes the bounds
+        (None when it could not be measured)."""
+        groups = adherence_groups(node, self.filtered_items(node.match, facts), facts.as_of)
+        return groups, measure_passes(node, groups)
 
     # --- outcomes: shared by every executor that subclasses this one ---------------------------
 
@@ -291,17 +294,13 @@ class NaiveExecutor:
                 lab = facts.labs.get(node.test)
                 if lab is not None and not _stale(node, lab, facts):   # present and recent: only a bound is unknown
                     return Outcome(UNKNOWN, missing=(bound_not_enough(lab, node.bounds),)), ()
-                window = f" in the last {node.within_days} days" if node.within_days else ""
-                return Outcome(UNKNOWN, missing=(f"no {node.label} result{window}",)), ()
+                return Outcome(UNKNOWN, missing=(lab_unknown_reason(node, lab),)), ()
             if state != TRUE:
                 return FALSE_OUTCOME, ()
             return Outcome(TRUE, evidence=(facts.labs[node.test].describe(),)), (("lab", node.test),)
 
         if isinstance(node, ir.Adherence):
-            items, state, value, how = self.adherence_state(node, facts)
-            if not items or state == "F":
-                return FALSE_OUTCOME, ()
-            return adherence_outcome(items, state, value, how)
+            return adherence_outcome(node, *self.adherence_state(node, facts))
 
         if isinstance(node, ir.LabMissing):
             if self.lab_recent(node, facts):
@@ -313,6 +312,15 @@ class NaiveExecutor:
         raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
 
 
+def lab_unknown_reason(node: ir.LabValueTest, lab) -> str:
+    """Why a lab test is unknown: no result at all, an undated one, or the stale value with its date."""
+    if lab is None:
+        return f"no {node.label} result on record"
+    if node.within_days is not None and lab.date is None:
+        return f"{node.label} result has no date ({lab.describe()}); this rule needs one from the last {node.within_days} days"
+    return f"{node.label} older than {node.within_days} days: last {lab.describe()}"
+
+
 def group_pdc(items: list[MedItem], as_of) -> tuple[float | None, str]:
     fills: dict[str, set] = {}
     for item in items:
@@ -320,12 +328,65 @@ def group_pdc(items: list[MedItem], as_of) -> tuple[float | None, str]:
     return pdc(fills, as_of)
 
 
-def adherence_outcome(items: list[MedItem], state: str, value: float | None, how: str) -> tuple[Outcome, tuple]:
-    names = ", ".join(sorted({i.ingredient for i in items}))
-    if state == UNKNOWN:
-        return Outcome(UNKNOWN, missing=(f"adherence to {names}: {how}",)), ()
-    return (Outcome(TRUE, evidence=(f"proportion of days covered for {names}: {format_number(value)}% ({how})",)),
-            tuple(("med", i.med, i.ingredient) for i in items))
+class AdherenceGroup(NamedTuple):
+    """Items measured together (all matching items, or one drug's) and the measure's value."""
+
+    items: tuple[MedItem, ...]
+    value: float | None
+    how: str
+
+
+def adherence_groups(node: ir.Adherence, items: list[MedItem], as_of) -> list[AdherenceGroup]:
+    """PDC over all items together, or per ingredient (per-drug PDC, refill gap)."""
+    if not items:
+        return []
+    if node.measure == "fill_count":
+        count, how = fills_in_last_year({f for item in items for f in item.fills}, as_of)
+        return [AdherenceGroup(tuple(items), count, how)]
+    if not node.per_drug:
+        value, how = group_pdc(items, as_of)
+        return [AdherenceGroup(tuple(items), value, how)]
+    by_drug: dict[str, list[MedItem]] = {}
+    for item in items:
+        by_drug.setdefault(item.ingredient, []).append(item)
+    groups = []
+    for ingredient in sorted(by_drug):
+        fills = {f for item in by_drug[ingredient] for f in item.fills}
+        value, how = refill_gap(fills, as_of) if node.measure == "refill_gap" else pdc({ingredient: fills}, as_of)
+        groups.append(AdherenceGroup(tuple(by_drug[ingredient]), value, how))
+    return groups
+
+
+def measure_passes(node: ir.Adherence, groups: list[AdherenceGroup]) -> list:
+    return [None if g.value is None else node.bounds.test(g.value) for g in groups]
+
+
+def adherence_outcome(node: ir.Adherence, groups: list[AdherenceGroup], passes: list) -> tuple[Outcome, tuple]:
+    """True for the groups that pass (bound); unknown when a group could not be measured — per drug, only
+    when no drug could be, since a drug without fill history may simply be dispensed elsewhere."""
+    true = [g for g, ok in zip(groups, passes) if ok]
+    if true:
+        return (Outcome(TRUE, evidence=tuple(_adherence_text(node, g) for g in true)),
+                tuple(("med", i.med, i.ingredient) for g in true for i in g.items))
+    unknown = [g for g, ok in zip(groups, passes) if ok is None]
+    if not unknown or (node.per_drug and len(unknown) < len(groups)):
+        return FALSE_OUTCOME, ()
+    if node.per_drug:
+        names = ", ".join(sorted({i.ingredient for g in unknown for i in g.items}))
+        return Outcome(UNKNOWN, missing=(f"adherence to {names}: " + "; ".join(sorted({g.how for g in unknown})),)), ()
+    return Outcome(UNKNOWN, missing=tuple(f"adherence to {_names(g)}: {g.how}" for g in unknown)), ()
+
+
+def _names(group: AdherenceGroup) -> str:
+    return ", ".join(sorted({i.ingredient for i in group.items}))
+
+
+def _adherence_text(node: ir.Adherence, group: AdherenceGroup) -> str:
+    if node.measure == "refill_gap":
+        return f"{_names(group)}: {format_number(group.value)} days without supply ({group.how})"
+    if node.measure == "fill_count":
+        return f"{_names(group)}: {format_number(group.value)} fills in the last 365 days ({group.how})"
+    return f"proportion of days covered for {_names(group)}: {format_number(group.value)}% ({group.how})"
 
 
 ATTR_NAMES = {"age": "age", "weight_kg": "weight", "sex": "sex", "pregnant": "pregnancy status",

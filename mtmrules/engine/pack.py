@@ -157,7 +157,9 @@ class RenalSpec(_Strict):
 class LabSpec(_Strict):
     test: str
     value: Range | None = None
-    within_days: int | None = Field(default=None, ge=1, description="only results this recent count")
+    within_days: int | None = Field(
+        default=None, ge=1, description="required with value: only results this recent count; an older latest "
+                                        "result makes the rule 'not evaluated' with that result's date")
     missing_within_days: int | None = Field(
         default=None, ge=1, description="true when there is no result within this many days")
 
@@ -165,14 +167,36 @@ class LabSpec(_Strict):
     def _one(self) -> "LabSpec":
         if (self.value is None) == (self.missing_within_days is None):
             raise ValueError("give exactly one of value or missing_within_days")
+        if self.value is not None and self.within_days is None:
+            raise ValueError("a lab value test needs within_days: how recent a result the rule accepts "
+                             "(a lab is a dated fact; an older one makes the rule 'not evaluated')")
+        if self.missing_within_days is not None and self.within_days is not None:
+            raise ValueError("within_days goes with value; missing_within_days is already the window")
         return self
 
 
 class AdherenceSpec(_Strict):
-    """Proportion of days covered (PQA method, percent) over the matching medications' fills."""
+    """Adherence from fill history: the proportion of days covered (PQA method, percent) over the matching
+    medications' fills, or the refill gap (days since the last supply ran out), which is per drug."""
 
     med: MedFilter
-    pdc: Range
+    pdc: Range | None = None
+    refill_gap_days: Range | None = Field(
+        default=None, description="days since the last supply of each matching drug ran out (0 while supplied); "
+                                  "one fill is enough; drugs without fills are skipped")
+    fills_in_last_year: Range | None = Field(
+        default=None, description="number of dispensings (distinct fill dates) of the matching drugs in the "
+                                  "365 days up to the as-of date, drugs counted together (e.g. reliever inhalers)")
+    per_drug: bool = Field(default=False, description="pdc per ingredient instead of the drugs counted together; "
+                                                      "drugs with fewer than two fills are skipped")
+
+    @model_validator(mode="after")
+    def _one(self) -> "AdherenceSpec":
+        if sum(m is not None for m in (self.pdc, self.refill_gap_days, self.fills_in_last_year)) != 1:
+            raise ValueError("give exactly one of pdc, refill_gap_days or fills_in_last_year")
+        if self.per_drug and self.pdc is None:
+            raise ValueError("per_drug goes with pdc; refill_gap_days is always per drug")
+        return self
 
 
 PREDICATE_KEYS = ("all", "any", "none", "med", "count", "total", "condition", "allergy",

@@ -16,7 +16,7 @@ import pandas as pd
 from mtmrules.engine import ir
 from mtmrules.engine.fast import FastExecutor
 from mtmrules.engine.matches import Match
-from mtmrules.engine.naive import group_pdc
+from mtmrules.engine.naive import adherence_groups, adherence_outcome, measure_passes
 from mtmrules.knowledge.facts import PatientFacts
 
 F, U, T = 0, 1, 2
@@ -328,8 +328,9 @@ class VectorizedExecutor:
             out = np.zeros(n, dtype=np.int8)
             for patient in np.unique(t.i_p[rows]):
                 items = [t.facts[patient].items[pos] for pos in t.items["pos"].to_numpy()[rows & (t.i_p == patient)]]
-                value, _ = group_pdc(items, t.facts[patient].as_of)
-                out[patient] = U if value is None else T if node.bounds.test(value) else F
+                groups = adherence_groups(node, items, t.facts[patient].as_of)
+                state = adherence_outcome(node, groups, measure_passes(node, groups))[0].state
+                out[patient] = {"T": T, "U": U}.get(state, F)
             return out
         raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
 

@@ -224,7 +224,7 @@ class ReportBuilder:
         key = "|".join([facts.patient_id, rule.id, ",".join(medications), ",".join(conditions)])
         return _Draft(hashlib.sha256(key.encode()).hexdigest()[:16], rule.id, rule.kind, rule.category, severity,
                       round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
-                      medications, conditions, match, rule.basis, rule.mechanism)
+                      medications, conditions, match, basis=rule.basis, mechanism=rule.mechanism)
 
     def _problem(self, facts: PatientFacts, group: list["_Draft"], rank: int) -> Problem:
         lead = group[0]
@@ -239,6 +239,8 @@ class ReportBuilder:
         explanation = message + " Found: " + "; ".join(match.evidence) + "."
         if note:
             explanation += f" {self._render(note, facts, bindings)}"
+        if match.missing:
+            explanation += " Could not check whether the severity should be higher: " + "; ".join(match.missing) + "."
         interventions = self._interventions(facts, rule, bindings)
         if lead.kind == "monitoring-gap":
             # one blood draw: every test the joined gaps order
@@ -266,7 +268,7 @@ class ReportBuilder:
             conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=lead.factors,
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
             references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
-            implicated=implicated,
+            implicated=implicated, not_checked=list(match.missing),
             site_note="; ".join(dict.fromkeys(self.site_notes[r] for r in (rule.id, *(d.rule for d in group))
                                               if r in self.site_notes)) or None)
 

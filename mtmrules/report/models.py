@@ -105,6 +105,7 @@ class Problem(_Out):
     decision: str | None = None          # proposed | accepted | deferred (from a session file)
     decision_note: str | None = None
     site_note: str | None = None         # how the site policy changed this rule, and why
+    not_checked: list[str] = Field(default_factory=list)   # modifiers left unchecked for missing/stale data
 
 
 class NotEvaluated(_Out):
