@@ -8,7 +8,7 @@ from pathlib import Path
 from mtmrules.errors import InputError
 from mtmrules.profile.models import Profile
 from mtmrules.adapters.native import profile_from_data
-from mtmrules.yamlsource import MAX_FILE_BYTES, check_regular_file, decode, load_file, parse_json
+from mtmrules.yamlsource import MAX_FILE_BYTES, Document, check_regular_file, decode, load_file, parse_json
 
 INPUT_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -16,6 +16,19 @@ INPUT_SUFFIXES = (".json", ".yaml", ".yml")
 def _looks_fhir(data: object) -> bool:
     return (isinstance(data, dict) and "resourceType" in data) or (
         isinstance(data, list) and bool(data) and all(isinstance(d, dict) and "resourceType" in d for d in data))
+
+
+def profiles_from_data(data: object, doc: Document | None = None, where: str = "<input>") -> Iterator[Profile]:
+    """Profiles from parsed data: a FHIR Bundle / resource / resource list, a list of native profiles,
+    or one native profile (errors name the line when ``doc`` is given)."""
+    from mtmrules.adapters import fhir
+    if _looks_fhir(data):
+        yield from fhir.load_fhir_json(data, doc.file if doc else where)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            yield profile_from_data(item, doc, (i,))
+    else:
+        yield profile_from_data(data, doc)
 
 
 def read_ndjson(path: Path) -> list[dict]:
@@ -47,14 +60,7 @@ def read_any(path: str | Path) -> Iterator[Profile]:
         yield from fhir.profiles_from_resources(read_ndjson(path), str(path))
         return
     doc = load_file(path)
-    data = doc.data
-    if _looks_fhir(data):
-        yield from fhir.load_fhir_json(data, str(path))
-    elif isinstance(data, list):
-        for i, item in enumerate(data):
-            yield profile_from_data(item, doc, (i,))
-    else:
-        yield profile_from_data(data, doc)
+    yield from profiles_from_data(doc.data, doc, str(path))
 
 
 def _read_folder(path: Path) -> Iterator[Profile]:
@@ -70,12 +76,7 @@ def _read_folder(path: Path) -> Iterator[Profile]:
         data = doc.data
         if _looks_fhir(data) and not (isinstance(data, dict) and data.get("resourceType") == "Bundle"):
             loose.extend(data if isinstance(data, list) else [data])
-        elif _looks_fhir(data):
-            yield from fhir.load_fhir_json(data, str(file))
-        elif isinstance(data, list):
-            for i, item in enumerate(data):
-                yield profile_from_data(item, doc, (i,))
         else:
-            yield profile_from_data(data, doc)
+            yield from profiles_from_data(data, doc, str(file))
     if loose:
         yield from fhir.profiles_from_resources(loose, str(path))

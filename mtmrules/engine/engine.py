@@ -147,12 +147,10 @@ class Engine:
         if isinstance(data, (str, Path)):
             from mtmrules.adapters.inputs import read_any
             return list(read_any(data))
-        looks_fhir = (isinstance(data, dict) and "resourceType" in data) or (
-            isinstance(data, list) and bool(data) and all(isinstance(d, dict) and "resourceType" in d for d in data))
-        if looks_fhir:
-            from mtmrules.adapters.fhir import load_fhir_json
-            return load_fhir_json(data, "<fhir>")
-        return [profile_from_data(data)]
+        if isinstance(data, dict) and "resourceType" not in data:
+            return [profile_from_data(data)]
+        from mtmrules.adapters.inputs import profiles_from_data
+        return list(profiles_from_data(data, where="<fhir>"))
 
     def facts_for(self, profile: "ProfileInput", as_of: date | str | None = None) -> PatientFacts:
         return self.facts.build(self.profile(profile), date.today() if as_of is None else as_of_date(as_of))
