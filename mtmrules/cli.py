@@ -47,6 +47,7 @@ class ExecutorName(str, Enum):
     naive = "naive"
     durable = "durable"
     vectorized = "vectorized"
+    columnar = "columnar"
 
 
 class SchemaName(str, Enum):

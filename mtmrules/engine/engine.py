@@ -25,7 +25,7 @@ from mtmrules.report.models import Report
 ProfileInput = Union[dict, Profile, list, str, Path]
 
 BUILTIN_PACKS = Path(__file__).resolve().parent.parent / "rules"
-EXECUTORS = ("fast", "naive", "durable", "vectorized")
+EXECUTORS = ("fast", "naive", "durable", "vectorized", "columnar")
 
 
 def builtin_pack_paths() -> list[Path]:
@@ -124,6 +124,9 @@ class Engine:
             elif name == "vectorized":
                 from mtmrules.engine.vectorized import VectorizedExecutor
                 self._executors[name] = VectorizedExecutor(self.rules)
+            elif name == "columnar":
+                from mtmrules.engine.columnar import ColumnarExecutor
+                self._executors[name] = ColumnarExecutor(self.rules)
             elif name == "durable":
                 from mtmrules.engine.durable import DurableExecutor
                 self._executors[name] = DurableExecutor(self.rules)
@@ -162,9 +165,9 @@ class Engine:
         return canonical(self._executor(executor or self.executor).run(facts))
 
     def match_many(self, batch: list[PatientFacts], executor: str | None = None) -> list[tuple[Match, ...]]:
-        """Match tables for a batch; the vectorized executor takes the whole batch at once."""
+        """Match tables for a batch; the vectorized and columnar executors take the whole batch at once."""
         name = executor or self.executor
-        if name != "vectorized":
+        if name not in ("vectorized", "columnar"):
             return [self.match(facts, name) for facts in batch]
         alive = [f for f in batch if not f.deceased]
         tables = iter(self._executor(name).run_many(alive))

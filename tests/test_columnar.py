@@ -1,0 +1,148 @@
+"""The columnar executor: identical output to ``fast`` (match tables and the three screening tables),
+on random populations over the knowledge base with every built-in pack, and on hostile Bulk exports."""
+
+import json
+import random
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mtmrules.engine.matches import canonical
+from mtmrules.population.screen import screen
+
+from conftest import AS_OF, SHARED
+
+POPULATION = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@POPULATION
+@given(rngs=st.lists(st.randoms(use_true_random=False), min_size=1, max_size=60))
+def test_columnar_match_tables_equal_fast_on_populations(engine, factory, rngs):
+    population = [engine.facts_for(factory.profile(rng, f"p{i}"), AS_OF) for i, rng in enumerate(rngs)]
+    columnar = engine._executor("columnar")
+    assert [canonical(m) for m in columnar.run_many(population)] == [engine.match(f, "fast") for f in population]
+
+
+def test_the_columns_rule_out_most_of_what_fast_would_try(engine, factory):
+    """Guard against a vacuous filter: the masks must leave out many (patient, rule) pairs the fast
+    executor's anchors would try, and keep every pair that is not false."""
+    population = [engine.facts_for(factory.profile(random.Random(seed), f"p{seed}"), AS_OF) for seed in range(300)]
+    columnar, fast = engine._executor("columnar"), engine._executor("fast")
+    possible = columnar.possible(population)
+    tried = kept = 0
+    for facts, row in zip(population, possible):
+        ctx = fast.context(facts)
+        candidates = {r for token in ctx.tokens for r in fast._by_token.get(token, ())} | set(fast._unanchored)
+        not_false = {r for r in candidates if fast.evaluate(r, ctx) is not None}
+        assert not_false <= set(row.nonzero()[0]) <= candidates
+        tried, kept = tried + len(candidates), kept + int(row.sum())
+    assert kept < 0.7 * tried
+
+
+# --- whole screenings over Bulk NDJSON -------------------------------------------------------------
+
+def _bulk(profiles: list[dict], folder, extra: dict[str, list[str]] | None = None) -> None:
+    """Write native profiles as a FHIR Bulk export (the shapes real exports use), plus raw extra lines."""
+    lines: dict[str, list[str]] = {t: [] for t in ("Patient", "MedicationStatement", "Condition", "Observation",
+                                                    "AllergyIntolerance")}
+    for p in profiles:
+        pid, ref = p["id"], {"reference": f"Patient/{p['id']}"}
+        patient = {"resourceType": "Patient", "id": pid, "gender": p["sex"]}
+        if "age" in p:
+            patient["birthDate"] = AS_OF.replace(year=AS_OF.year - p["age"], day=1).isoformat()
+        lines["Patient"].append(json.dumps(patient))
+        for i, med in enumerate(p["medications"]):
+            name = med if isinstance(med, str) else med["name"]
+            resource = {"resourceType": "MedicationStatement", "id": f"{pid}-m{i}", "subject": ref,
+                        "status": "active" if i % 7 else "completed", "medicationCodeableConcept": {"text": name}}
+            if isinstance(med, dict):
+                sig = " ".join(str(med[k]) for k in ("dose", "frequency") if med.get(k))
+                if sig:
+                    resource["dosage"] = [{"text": sig}]
+                if med.get("start_date"):
+                    resource["effectivePeriod"] = {"start": med["start_date"]}
+            lines["MedicationStatement"].append(json.dumps(resource))
+        for i, cond in enumerate(p["conditions"]):
+            lines["Condition"].append(json.dumps({"resourceType": "Condition", "id": f"{pid}-c{i}", "subject": ref,
+                                                  "clinicalStatus": {"coding": [{"code": "active"}]},
+                                                  "code": {"text": cond}}))
+        for i, allergy in enumerate(p.get("allergies", [])):
+            lines["AllergyIntolerance"].append(json.dumps({
+                "resourceType": "AllergyIntolerance", "id": f"{pid}-a{i}", "patient": ref,
+                "code": {"text": allergy["substance"]},
+                "reaction": [{"manifestation": [{"text": allergy["reaction"]}]}]}))
+        for i, lab in enumerate(p["labs"]):
+            quantity = {"value": lab["value"], "unit": lab.get("unit")}
+            if i == 2:   # a result reported as a bound (">60")
+                quantity["comparator"] = ">"
+            resource = {"resourceType": "Observation", "id": f"{pid}-o{i}", "status": "final", "subject": ref,
+                        "code": {"text": lab["name"]}, "valueQuantity": quantity}
+            if lab.get("date"):
+                resource["effectiveDateTime"] = lab["date"]
+            lines["Observation"].append(json.dumps(resource))
+    for rtype, raw in (extra or {}).items():
+        lines.setdefault(rtype, []).extend(raw)
+    for rtype, rows in lines.items():
+        (folder / f"{rtype}.000.ndjson").write_text("".join(f"{row}\n" for row in rows))
+
+
+HOSTILE = {
+    "Patient": ['{"resourceType": "Patient", "id": "nobirth", "gender": "male"}',      # age unknown
+                '{"resourceType": "Patient", "id": "nomeds", "gender": "female", "birthDate": "1940-02-02"}',
+                '{"resourceType": "Patient", "id": "future", "birthDate": "2199-01-01"}',
+                '{not json', '[1, 2]', '{"resourceType": "Patient"}'],
+    "MedicationStatement": [
+        '{"resourceType": "MedicationStatement", "id": "x1", "status": "active", "subject": {"reference": '
+        '"Patient/nobirth"}, "medicationCodeableConcept": {"text": "quetiapine 300 mg"}, "dosage": [{"text": "daily"}]}',
+        '{"resourceType": "MedicationStatement", "id": "x2", "status": "active", "subject": {"reference": '
+        '"Patient/nobirth"}, "medicationCodeableConcept": {"text": "Zorblax 10 mg"}}',
+        '{"resourceType": "MedicationStatement", "id": "x3", "status": "active", "subject": {"reference": '
+        '"Patient/future"}, "medicationCodeableConcept": {"text": "metformin 1000 mg"}, "dosage": [{"text": "bid"}]}',
+        '{"resourceType": "MedicationStatement", "id": "x4", "subject": {}}'],
+    "Observation": [
+        '{"resourceType": "Observation", "id": "o1", "status": "final", "subject": {"reference": "Patient/future"}, '
+        '"code": {"text": "eGFR"}, "effectiveDateTime": "2019-01-01", "valueQuantity": {"value": 22}}',
+        '{"resourceType": "Observation", "id": "o2", "status": "final", "subject": {"reference": "Patient/nobirth"}, '
+        '"code": {"text": "potassium"}, "valueQuantity": {"value": "high"}}'],
+}
+
+
+def _screen_both(engine, export, tmp_path, **options):
+    outputs = []
+    for executor in ("fast", "columnar"):
+        summary, problems, summaries, errors = screen(export, None, AS_OF, executor, progress=False, collect=True,
+                                                      engine=engine, **options)
+        outputs.append((summary.to_dict(), problems, summaries, errors))
+    return outputs
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 80))
+def test_columnar_screening_equals_fast_row_for_row(engine, factory, tmp_path_factory, seed, size):
+    rng = random.Random(seed)
+    export = tmp_path_factory.mktemp("export")
+    profiles = [factory.profile(rng, f"p{i}", AS_OF) for i in range(size)]
+    for profile in profiles[::5]:   # some recent starts and stale labs
+        for med in profile["medications"][:1]:
+            if isinstance(med, dict):
+                med["start_date"] = (AS_OF - timedelta(days=rng.randint(0, 200))).isoformat()
+    _bulk(profiles, export, HOSTILE)
+    fast, columnar = _screen_both(engine, export, tmp_path_factory, chunk_size=rng.randint(1, 40))
+    assert columnar == fast
+    assert fast[3], "the hostile lines must reach the errors table"
+
+
+@pytest.mark.parametrize("fixture", ["bulk-fhir-10", "synthea-r4"])
+def test_columnar_screening_equals_fast_on_fixtures(engine, tmp_path, fixture):
+    fast, columnar = _screen_both(engine, SHARED / "fixtures" / fixture, tmp_path)
+    assert columnar == fast and fast[1]
+
+
+def test_two_columnar_workers_write_the_same_files_as_fast(engine, tmp_path):
+    folder = SHARED / "fixtures" / "synthea-r4"
+    screen(folder, tmp_path / "fast.csv", AS_OF, "fast", progress=False, engine=engine)
+    screen(folder, tmp_path / "col.csv", AS_OF, "columnar", workers=2, chunk_size=7, progress=False, engine=engine)
+    for suffix in (".csv", ".summary.csv", ".errors.csv"):
+        assert (tmp_path / f"fast{suffix}").read_text() == (tmp_path / f"col{suffix}").read_text()
