@@ -4,8 +4,9 @@
     python benchmarks/screen.py --patients 20000 --json
 
 Prints, measured in one run: the floor (read, parse and group the export by patient, nothing
-else), `screen` end to end with 1 worker and with 2, patients/s, the ratio to the floor, and the
-peak RSS of the screening processes (each run in its own process so the figures do not mix).
+else); `screen` end to end with the columnar executor (1 and 2 workers) and the fast executor
+(1 worker); patients/s, each run's ratio to the floor, and each run's peak RSS (the largest of the
+main process and any worker). Every run is its own process so the figures do not mix.
 """
 
 from __future__ import annotations
@@ -61,27 +62,40 @@ def generate(folder: Path, patients: int, seed: int) -> None:
             handle.close()
 
 
+def _peak_mb() -> float:
+    """Peak RSS of this process and of its finished workers (Linux reports kB)."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+
+
 def floor(folder: str) -> None:
     from mtmrules.adapters.bulk import bulk_groups
     count = sum(1 for _ in bulk_groups(folder))
-    print(json.dumps({"patients": count}))
+    print(json.dumps({"patients": count, "peak_rss_mb": _peak_mb()}))
 
 
-def run_screen(folder: str, out: str, workers: int) -> None:
+def run_screen(folder: str, out: str, workers: int, executor: str, chunk: int) -> None:
     from mtmrules import Engine
     from mtmrules.population.screen import screen
-    summary = screen(folder, out, AS_OF, workers=workers, progress=False, engine=Engine.default())
-    print(json.dumps(summary.to_dict()))
+    summary = screen(folder, out, AS_OF, executor, workers=workers, chunk_size=chunk, progress=False,
+                     engine=Engine.default())
+    print(json.dumps({**summary.to_dict(), "peak_rss_mb": _peak_mb()}))
 
 
 def timed(args: list[str]) -> tuple[float, float, dict]:
-    """Run this script in a child process; return seconds, peak RSS (MB) of it and its workers, its JSON."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run this script in a child process; return seconds, its peak RSS (MB, with its workers), its JSON."""
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True, cwd=ROOT)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024, json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return seconds, result["peak_rss_mb"], result
+
+
+def same_tables(first: Path, second: Path) -> bool:
+    """Whether two screenings wrote the same problems, summary and errors tables."""
+    import pyarrow.parquet as pq
+    return all(pq.read_table(first.with_name(f"{first.stem}{part}.parquet")).equals(
+        pq.read_table(second.with_name(f"{second.stem}{part}.parquet"))) for part in ("", ".summary")) and (
+        first.with_name(f"{first.stem}.errors.csv").read_bytes() == second.with_name(f"{second.stem}.errors.csv").read_bytes())
 
 
 def main() -> None:
@@ -90,35 +104,45 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--_floor")
-    parser.add_argument("--_screen", nargs=3)
+    parser.add_argument("--chunk", type=int, default=2000, help="patients per chunk for the columnar runs")
+    parser.add_argument("--_screen", nargs=5)
     args = parser.parse_args()
     if args._floor:
         floor(args._floor)
         return
     if args._screen:
-        run_screen(args._screen[0], args._screen[1], int(args._screen[2]))
+        folder, out, workers, executor, chunk = args._screen
+        run_screen(folder, out, int(workers), executor, int(chunk))
         return
     with tempfile.TemporaryDirectory(prefix="mtmrules-screen-") as tmp:
         work = Path(tmp)
         export = work / "export"
         export.mkdir()
         generate(export, args.patients, args.seed)
-        floor_s, floor_rss, _ = timed(["--_floor", str(export)])
-        one_s, one_rss, one = timed(["--_screen", str(export), str(work / "one.parquet"), "1"])
-        two_s, two_rss, _ = timed(["--_screen", str(export), str(work / "two.parquet"), "2"])
-    result = {"patients": args.patients, "floor_s": round(floor_s, 2), "screen_1_s": round(one_s, 2),
-              "screen_2_s": round(two_s, 2), "patients_per_s": round(args.patients / one_s, 1),
-              "ratio_to_floor": round(one_s / floor_s, 2), "peak_rss_mb": round(max(one_rss, two_rss), 1),
-              "problems": one["problems"]}
+        runs = {"floor": ["--_floor", str(export)]}
+        for name, workers, executor, chunk in (("columnar_1", 1, "columnar", args.chunk),
+                                               ("columnar_2", 2, "columnar", args.chunk), ("fast_1", 1, "fast", 500)):
+            runs[name] = ["--_screen", str(export), str(work / f"{name}.parquet"), str(workers), executor, str(chunk)]
+        measured = {name: timed(argv) for name, argv in runs.items()}
+        identical = same_tables(work / "columnar_1.parquet", work / "fast_1.parquet") and \
+            same_tables(work / "columnar_2.parquet", work / "fast_1.parquet")
+    floor_s = measured["floor"][0]
+    result = {"patients": args.patients, "floor_s": round(floor_s, 2), "identical_to_fast": identical,
+              "problems": measured["fast_1"][2]["problems"]}
+    for name, (seconds, rss, _) in measured.items():
+        result[name] = {"s": round(seconds, 2), "patients_per_s": round(args.patients / seconds, 1),
+                        "ratio_to_floor": round(seconds / floor_s, 2), "peak_rss_mb": round(rss, 1)}
     if args.json:
         print(json.dumps(result))
         return
     print(f"{args.patients:,} synthetic patients (Bulk NDJSON, ~8 medications, ~4 conditions, a few labs each)")
-    print(f"floor (read + parse + group by patient): {result['floor_s']} s")
-    print(f"screen, 1 worker: {result['screen_1_s']} s ({result['patients_per_s']:,} patients/s, "
-          f"{result['ratio_to_floor']}× the floor)")
-    print(f"screen, 2 workers: {result['screen_2_s']} s")
-    print(f"peak RSS of a screening process: {result['peak_rss_mb']} MB; {result['problems']:,} problems written")
+    labels = {"floor": "floor (read + parse + group)", "columnar_1": "screen columnar, 1 worker",
+              "columnar_2": "screen columnar, 2 workers", "fast_1": "screen fast, 1 worker"}
+    for name, label in labels.items():
+        row = result[name]
+        print(f"{label:<30} {row['s']:>8.2f} s  {row['patients_per_s']:>9,.0f} patients/s  "
+              f"{row['ratio_to_floor']:>5.2f}× floor  peak RSS {row['peak_rss_mb']:.0f} MB")
+    print(f"columnar output identical to fast: {identical}; {result['problems']:,} problems written")
 
 
 if __name__ == "__main__":

@@ -123,9 +123,10 @@ class ColumnarExecutor:
 
     name = "columnar"
 
-    def __init__(self, rules: list[ir.CompiledRule]) -> None:
+    def __init__(self, rules: list[ir.CompiledRule], fast: FastExecutor | None = None) -> None:
+        """``fast``: the fast executor of the same rules, when the engine has one already."""
         self.rules = rules
-        self.fast = FastExecutor(rules)
+        self.fast = fast if fast is not None else FastExecutor(rules)
         ingredients: set[str] = set()
         groups: set[str] = set()
         for rule in rules:

@@ -126,7 +126,7 @@ class Engine:
                 self._executors[name] = VectorizedExecutor(self.rules)
             elif name == "columnar":
                 from mtmrules.engine.columnar import ColumnarExecutor
-                self._executors[name] = ColumnarExecutor(self.rules)
+                self._executors[name] = ColumnarExecutor(self.rules, self._executor("fast"))
             elif name == "durable":
                 from mtmrules.engine.durable import DurableExecutor
                 self._executors[name] = DurableExecutor(self.rules)
@@ -173,7 +173,7 @@ class Engine:
         tables = iter(self._executor(name).run_many(alive))
         return [() if f.deceased else canonical(next(tables)) for f in batch]
 
-    def screen(self, source, as_of: date | str | None = None, workers: int = 1, chunk_size: int = 500):
+    def screen(self, source, as_of: date | str | None = None, workers: int = 1, chunk_size: int | None = None):
         """Screen a population — a claims-style fills DataFrame, or a path (Bulk NDJSON folder, profile
         folder, claims CSV/Parquet) — and return a :class:`~mtmrules.population.screen.Screening`:
         ``.problems`` (one row per problem), ``.summary`` (one row per patient), ``.errors`` (one row per
