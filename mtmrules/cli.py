@@ -494,7 +494,7 @@ def screen(
     source: Path = typer.Argument(..., help="Bulk NDJSON folder, folder of profiles/bundles, or claims CSV/Parquet."),
     out: Path = typer.Option(..., "--out", help="Problems table (.csv or .parquet); .summary and .errors files beside it."),
     as_of: Optional[str] = typer.Option(None, "--as-of"),
-    engine: ExecutorName = typer.Option(ExecutorName.fast, "--engine"),
+    engine: ExecutorName = typer.Option(ExecutorName.columnar, "--engine"),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
     chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="Patients per chunk (default 500; 2000 with --engine columnar)."),
     diagnoses: Optional[Path] = typer.Option(None, "--diagnoses", help="Claims input: diagnosis table."),

@@ -338,7 +338,7 @@ def output_paths(out: str | Path) -> dict[str, Path]:
             "errors": out.with_name(f"{out.stem}.errors.csv")}
 
 
-def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "fast", workers: int = 1,
+def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "columnar", workers: int = 1,
            chunk_size: int | None = None, progress: bool | None = None, diagnoses: str | None = None,
            patients: str | None = None, collect: bool = False,
            mtm: tuple[int, int] = (CMS_MAX_DISEASES, CMS_MAX_DRUGS), *, engine):
