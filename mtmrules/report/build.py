@@ -353,7 +353,8 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
             key = (draft.kind, draft.rule)
         if draft.basis == "mechanism":
             hosts = [g for g in groups.values() if _same_interaction(draft, g)]
-            host = min(hosts, key=lambda g: len(set(g[0].medications) ^ set(draft.medications)), default=None)
+            host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
+                                              tuple(g[0].medications)), default=None)
             if host is not None:
                 host.append(draft)
                 continue
