@@ -56,6 +56,9 @@ def run_rule_tests(engine: Engine, executor: str | None = None, keyword: str | N
                     # joined into another problem (one drug, one action): judge the rule's own finding
                     own = next((r for r in problem.reasons if r.rule == rule.id), None)
                     got.update(own.model_dump(mode="json") if own else {})
+                    # the rule's own severity: a report may defer a joined finding to the lead's rule
+                    got["severity"] = rule.modifiers[match.modifier].severity or rule.severity \
+                        if match.modifier is not None else rule.severity
                 for key, value in test.expect.items():
                     have = got.get(key)
                     if isinstance(value, list) and isinstance(have, list):

@@ -353,8 +353,10 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
             key = (draft.kind, draft.rule)
         if draft.basis == "mechanism":
             hosts = [g for g in groups.values() if _same_interaction(draft, g)]
-            host = min(hosts, key=lambda g: len(set(g[0].medications) ^ set(draft.medications)), default=None)
+            host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
+                                              tuple(g[0].medications)), default=None)
             if host is not None:
+                _defer_to_label(draft, host)
                 host.append(draft)
                 continue
             key = ("mechanism", *key)
@@ -363,6 +365,16 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
     for group in merged:
         group.sort(key=_lead_order)
     return merged
+
+
+def _defer_to_label(finding: _Draft, host: list[_Draft]) -> None:
+    """A mechanism finding is never more severe than the label rule about the same interaction: the
+    label rule's severity already weighs this patient's context (an opioid with a benzodiazepine in
+    hospice care is minor there, however the generic sedation template scores the pair)."""
+    label = min((d for d in host if d.basis != "mechanism"), key=lambda d: SEVERITY_ORDER[d.severity])
+    if SEVERITY_ORDER[finding.severity] < SEVERITY_ORDER[label.severity]:
+        finding.score = round(finding.score - SEVERITY_BASE[finding.severity] + SEVERITY_BASE[label.severity], 1)
+        finding.severity = label.severity
 
 
 def _lead_order(draft: _Draft) -> tuple:

@@ -36,6 +36,9 @@ SEVERITY_RANK = {"contraindicated": 3, "major": 2, "moderate": 1, "minor": 0}
 class _Draft(Protocol):
     kind: str
     severity: str
+    score: float
+    rule: str
+    medications: list[str]
 
 
 #: draft → (main action, entries it targets, entries of every medication in the problem)
@@ -84,10 +87,11 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                 union(home, i)
         elif groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE:
             # replacing (or re-dosing) one of its drugs answers the pair
-            stronger = [owner[e] for owner in (replaced, dosed) for e in sorted(entries)
+            stronger = [owner[e] for owner in (replaced, dosed) for e in entries
                         if e in owner and _at_least(groups, owner[e], i)]
             if stronger:
-                union(stronger[0], i)
+                # the most severe, then by content: entry numbers follow input order, which must not matter
+                union(min(stronger, key=lambda j: _content_order(groups[j][0])), i)
     for i, (action, _, entries) in enumerate(heads):
         # a problem without an action of its own on a drug, every drug of which one problem replaces
         if action in REPLACE or action in DOSE or not entries or groups[i][0].kind == "untreated-condition":
@@ -115,6 +119,11 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
     for i, group in enumerate(groups):
         joined.setdefault(find(i), []).extend(group)
     return [joined[k] for k in sorted(joined)]
+
+
+def _content_order(lead: _Draft) -> tuple:
+    """An order of problems by what they say, never by where their drugs sit in the input."""
+    return (-SEVERITY_RANK[lead.severity], -lead.score, lead.rule, tuple(lead.medications))
 
 
 def _at_least(groups: list[list[_Draft]], i: int, j: int) -> bool:
