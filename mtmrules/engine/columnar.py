@@ -20,24 +20,10 @@ import numpy as np
 from mtmrules.engine import ir
 from mtmrules.engine.fast import FastExecutor, _anchor_tokens
 from mtmrules.engine.matches import Match
+from mtmrules.engine.vectorized import _bound_mask as _bounds_mask   # ir.Bounds.test over an array
 from mtmrules.knowledge.facts import PatientFacts
 
 _ITEM_LEAVES = (ir.Med, ir.Count, ir.Total, ir.AllergyConflict, ir.Adherence)
-
-
-def _bounds_mask(values: np.ndarray, bounds: ir.Bounds) -> np.ndarray:
-    """``ir.Bounds.test`` over an array (same tolerance); NaN compares false."""
-    out = np.ones(values.shape, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        if bounds.gt is not None:
-            out &= values > bounds.gt + ir._eps(bounds.gt)
-        if bounds.gte is not None:
-            out &= values >= bounds.gte - ir._eps(bounds.gte)
-        if bounds.lt is not None:
-            out &= values < bounds.lt - ir._eps(bounds.lt)
-        if bounds.lte is not None:
-            out &= values <= bounds.lte + ir._eps(bounds.lte)
-    return out
 
 
 def _key(node: ir.Node) -> object:
@@ -261,4 +247,5 @@ class ColumnarExecutor:
         return out
 
     def run(self, facts: PatientFacts) -> list[Match]:
-        return self.run_many([facts])[0]
+        """One patient: column work would cost more than it saves, and the result is fast's anyway."""
+        return self.fast.run(facts)
