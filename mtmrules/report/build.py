@@ -344,13 +344,12 @@ class _Draft:
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
     """Groups of one problem each (lead first): a class rule and an ingredient rule on the same drugs
     and conditions merge into one problem; a mechanism finding joins the specific rule's problem about
-    the same interaction (``_same_interaction``), else the other mechanism findings on its drugs."""
+    the same interaction (``_same_interaction``); the mechanism findings left over join each other when
+    they are about the same effect and share a drug (four sedatives are one sedation problem, not six
+    pairs)."""
     groups: dict[tuple, list[_Draft]] = {}
+    loose: list[_Draft] = []
     for draft in sorted(drafts, key=lambda d: d.basis == "mechanism"):   # stable: specific rules first
-        if draft.medications and draft.kind not in NEVER_MERGED:
-            key = (draft.kind, tuple(draft.medications), tuple(draft.conditions))
-        else:
-            key = (draft.kind, draft.rule)
         if draft.basis == "mechanism":
             hosts = [g for g in groups.values() if _same_interaction(draft, g)]
             host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
@@ -358,13 +357,33 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
             if host is not None:
                 _defer_to_label(draft, host)
                 host.append(draft)
-                continue
-            key = ("mechanism", *key)
+            else:
+                loose.append(draft)
+            continue
+        if draft.medications and draft.kind not in NEVER_MERGED:
+            key = (draft.kind, tuple(draft.medications), tuple(draft.conditions))
+        else:
+            key = (draft.kind, draft.rule)
         groups.setdefault(key, []).append(draft)
-    merged = list(groups.values())
+    merged = list(groups.values()) + _same_effect_clusters(loose)
     for group in merged:
         group.sort(key=_lead_order)
     return merged
+
+
+def _same_effect_clusters(findings: list[_Draft]) -> list[list[_Draft]]:
+    """Mechanism findings of one kind and effect, joined wherever two share a drug."""
+    clusters: list[list[_Draft]] = []
+    for finding in findings:
+        if finding.kind in NEVER_MERGED:
+            clusters.append([finding])
+            continue
+        touching = [c for c in clusters if c[0].kind == finding.kind and c[0].mechanism == finding.mechanism
+                    and c[0].kind not in NEVER_MERGED
+                    and any(set(d.medications) & set(finding.medications) for d in c)]
+        joined = [finding] + [d for c in touching for d in c]
+        clusters = [c for c in clusters if not any(c is t for t in touching)] + [joined]
+    return clusters
 
 
 def _defer_to_label(finding: _Draft, host: list[_Draft]) -> None:

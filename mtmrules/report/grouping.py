@@ -7,7 +7,9 @@ A problem's main action is its first intervention, with the medication entries i
   a replace problem on that entry (a dose change is moot when the drug is replaced);
 - *review* (assess, document-indication) problems whose targets are all replaced or re-dosed join it;
 - a drug-drug interaction with no replace or dose action of its own joins a problem, at least as
-  severe, that replaces (or else re-doses) one of its drugs: that action answers the pair;
+  severe, that replaces one of its drugs: that action answers the pair; one with no action at all
+  also joins a problem that re-doses one of its drugs (one asking for a review stays its own problem
+  then: a re-dosed methotrexate with an NSAID is still a question);
 - any other problem with no replace or dose action of its own, all of whose drugs one problem (at least
   as severe) replaces, joins it — including a monitoring gap: monitoring a drug about to be replaced is moot;
 - an untreated condition joins another whose missing therapy includes all of its own (an SGLT2
@@ -79,15 +81,18 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
     for i, (action, targets, entries) in enumerate(heads):
         if not joinable[i]:
             continue
+        home = None
         if action in DOSE or (action in REVIEW and targets):
             home = _covering(targets, replaced, find)
             if home is None and action in REVIEW:
                 home = _covering(targets, dosed, find)
             if home is not None and find(home) != find(i):
                 union(home, i)
-        elif groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE:
-            # replacing (or re-dosing) one of its drugs answers the pair
-            stronger = [owner[e] for owner in (replaced, dosed) for e in entries
+        if home is None and groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE | DOSE:
+            # replacing one of its drugs answers the pair; so does re-dosing one, unless the pair asks for
+            # a review of its own (methotrexate with an NSAID stays a question once methotrexate is re-dosed)
+            owners = (replaced,) if action in REVIEW else (replaced, dosed)
+            stronger = [owner[e] for owner in owners for e in entries
                         if e in owner and _at_least(groups, owner[e], i)]
             if stronger:
                 # the most severe, then by content: entry numbers follow input order, which must not matter
