@@ -93,7 +93,8 @@ def test_engine_screen_dataframe(engine):
     assert "interactions/ddi-warfarin-nsaid" in set(problems.rule)
 
 
-def test_dask_local_cluster_matches_single_process(engine):
+@pytest.mark.parametrize("executor", ["fast", "columnar"])
+def test_dask_local_cluster_matches_single_process(engine, executor):
     dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
     from mtmrules.population.dask import screen as dask_screen
@@ -103,7 +104,7 @@ def test_dask_local_cluster_matches_single_process(engine):
     parts = dd.from_pandas(frame, npartitions=1).shuffle("patient_id", npartitions=2)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster):
-        got = dask_screen(parts, AS_OF).compute()
+        got = dask_screen(parts, AS_OF, executor).compute()
     got = got.sort_values(["patient_id", "rank"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
 
