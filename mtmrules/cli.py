@@ -496,7 +496,7 @@ def screen(
     as_of: Optional[str] = typer.Option(None, "--as-of"),
     engine: ExecutorName = typer.Option(ExecutorName.columnar, "--engine"),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
-    chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="Patients per chunk (default 500; 2000 with --engine columnar)."),
+    chunk: Optional[int] = typer.Option(None, "--chunk", min=1, help="Patients per chunk (default 500; 1000 with --engine columnar)."),
     diagnoses: Optional[Path] = typer.Option(None, "--diagnoses", help="Claims input: diagnosis table."),
     patients: Optional[Path] = typer.Option(None, "--patients", help="Claims input: patient table."),
     mtm_diseases: int = typer.Option(3, "--mtm-diseases", help="MTM targeting: the plan's minimum number of CMS core chronic diseases (1-3)."),

@@ -32,8 +32,9 @@ _PRIORITY, _MTM = SUMMARY_COLUMNS.index("cmr_priority"), SUMMARY_COLUMNS.index("
 #: CMR priority: severity-weighted problem count (who to call first for a Comprehensive Medication Review)
 PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "minor": 0.5}
 CHUNK = 500
-#: the columnar executor's per-chunk column work costs about the same for 500 patients as for 2,000
-COLUMNAR_CHUNK = 2000
+#: the columnar executor's column work has a fixed cost per chunk (one pass per distinct rule node), so it
+#: takes larger chunks; beyond ~1,000 patients memory grows and two workers balance worse for no gain
+COLUMNAR_CHUNK = 1000
 
 
 def cmr_priority(severities: Iterable[str], active_meds: int) -> float:
