@@ -92,3 +92,21 @@ def test_references_cite_the_labels_of_the_drugs_involved(engine):
     problem = next(p for p in engine.check(profile, as_of=AS_OF).problems if p.rule.endswith("ddi-ras-nsaid"))
     keys = [r.key for r in problem.references]
     assert "label-lisinopril" in keys and "label-losartan" not in keys
+
+
+def test_a_dose_limit_joined_under_an_interaction_keeps_its_dose_step(engine):
+    """Gabapentin above the renal maximum joins the opioid-gabapentinoid problem; the plan still says to
+    reduce the gabapentin dose (and says it once)."""
+    profile = {"id": "joined-dose", "age": 58, "sex": "male", "weight_kg": 78,
+               "medications": ["oxycodone ER 30 mg every 12 hours", "gabapentin 600 mg three times daily"],
+               "labs": [{"name": "creatinine", "value": 1.6, "unit": "mg/dL", "date": "2026-10-01"}]}
+    report = engine.check(profile, as_of=AS_OF)
+    problem = next(p for p in report.problems if "gabapentin" in p.medications and "oxycodone" in p.medications)
+    assert any(r.endswith("gabapentin-crcl-lt-60") for r in problem.also_found_by)
+    doses = [iv for iv in problem.interventions if iv.action == "reduce-dose"]
+    assert [iv.target for iv in doses] == ["gabapentin"]
+    assert "1400 mg" in doses[0].text
+    # near miss: normal kidney function - no renal finding joined, no dose step
+    fine = dict(profile, labs=[{"name": "creatinine", "value": 0.9, "unit": "mg/dL", "date": "2026-10-01"}])
+    problem = next(p for p in engine.check(fine, as_of=AS_OF).problems if "gabapentin" in p.medications)
+    assert not [iv for iv in problem.interventions if iv.action == "reduce-dose"]

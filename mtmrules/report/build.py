@@ -248,6 +248,7 @@ class ReportBuilder:
                 extra = self._interventions(facts, self.rules[d.rule], dict(d.match.bindings))
                 interventions += [iv for iv in extra if iv.action == "order-lab"
                                   and (iv.action, iv.text) not in {(x.action, x.text) for x in interventions}]
+        interventions += self._joined_changes(facts, group, interventions)
         others = [d for d in group[1:] if d.rule != lead.rule]
         reasons = [self._reason(facts, d) for d in others]
         title = self._render(rule.title, facts, bindings, rule)
@@ -272,6 +273,20 @@ class ReportBuilder:
             site_note="; ".join(dict.fromkeys(self.site_notes[r] for r in (rule.id, *(d.rule for d in group))
                                               if r in self.site_notes)) or None)
 
+
+    def _joined_changes(self, facts: PatientFacts, group: list["_Draft"],
+                        interventions: list[InterventionOut]) -> list[InterventionOut]:
+        """The replace or dose step of a finding joined under a lead that does not itself change that drug
+        (a renal dose limit joined to an interaction about the same drug keeps its "reduce to N mg"): the
+        plan must not lose the concrete change. One change per drug: the lead's, else the first joined."""
+        changed = {iv.target for iv in interventions if iv.action in REPLACE | DOSE}
+        extra: list[InterventionOut] = []
+        for draft in group[1:]:
+            for iv in self._interventions(facts, self.rules[draft.rule], dict(draft.match.bindings)):
+                if iv.action in REPLACE | DOSE and iv.target not in changed:
+                    changed.add(iv.target)
+                    extra.append(iv)
+        return extra
 
     def _interventions(self, facts: PatientFacts, rule: CompiledRule, bindings: dict) -> list[InterventionOut]:
         return [InterventionOut(
