@@ -110,3 +110,22 @@ def test_a_dose_limit_joined_under_an_interaction_keeps_its_dose_step(engine):
     fine = dict(profile, labs=[{"name": "creatinine", "value": 0.9, "unit": "mg/dL", "date": "2026-10-01"}])
     problem = next(p for p in engine.check(fine, as_of=AS_OF).problems if "gabapentin" in p.medications)
     assert not [iv for iv in problem.interventions if iv.action == "reduce-dose"]
+
+
+def test_one_low_sodium_is_one_problem(engine):
+    """The sodium read by the lab-state rule, the older SSRI rule and the SSRI-carbamazepine mechanism
+    finding is one problem naming both drugs; a different state on another drug stays apart."""
+    profile = {"id": "one-sodium", "age": 82, "sex": "female",
+               "medications": ["escitalopram 10 mg daily", "carbamazepine ER 200 mg twice daily",
+                               "furosemide 40 mg daily"],
+               "labs": [{"name": "sodium", "value": 127, "unit": "mmol/L", "date": "2026-11-01"},
+                        {"name": "potassium", "value": 3.2, "unit": "mmol/L", "date": "2026-11-01"}]}
+    report = engine.check(profile, as_of=AS_OF)
+    sodium = [p for p in report.problems if "sodium" in (p.title + " ".join(r.title for r in p.reasons)).lower()]
+    assert len(sodium) == 1, [p.title for p in report.problems]
+    joined = {sodium[0].rule, *sodium[0].also_found_by}
+    assert {"lab-states/hyponatraemia-drug-cause", "drug-disease/ssri-hyponatremia"} <= joined
+    assert any(r.startswith("interactions-mechanism/pd-hyponatraemia") for r in joined)
+    assert set(sodium[0].medications) == {"carbamazepine", "escitalopram"}
+    potassium = [p for p in report.problems if p.rule == "lab-states/hypokalaemia-on-potassium-wasting-diuretic"]
+    assert len(potassium) == 1 and potassium[0].medications == ["furosemide"]

@@ -359,31 +359,66 @@ class _Draft:
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
     """Groups of one problem each (lead first): a class rule and an ingredient rule on the same drugs
     and conditions merge into one problem; a mechanism finding joins the specific rule's problem about
-    the same interaction (``_same_interaction``); the mechanism findings left over join each other when
-    they are about the same effect and share a drug (four sedatives are one sedation problem, not six
-    pairs)."""
+    the same interaction (``_same_interaction``); problems about one abnormal state that share a drug
+    are one problem, and a mechanism finding about that state on its drugs joins it (``_same_state_groups``,
+    ``_shows_state``); the mechanism findings left over join each other when they are about the same
+    effect and share a drug (four sedatives are one sedation problem, not six pairs)."""
     groups: dict[tuple, list[_Draft]] = {}
     loose: list[_Draft] = []
-    for draft in sorted(drafts, key=lambda d: d.basis == "mechanism"):   # stable: specific rules first
-        if draft.basis == "mechanism":
-            hosts = [g for g in groups.values() if _same_interaction(draft, g)]
-            host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
-                                              tuple(g[0].medications)), default=None)
-            if host is not None:
-                _defer_to_label(draft, host)
-                host.append(draft)
-            else:
-                loose.append(draft)
-            continue
+    specific = [d for d in drafts if d.basis != "mechanism"]
+    for draft in specific:
         if draft.medications and draft.kind not in NEVER_MERGED:
             key = (draft.kind, tuple(draft.medications), tuple(draft.conditions))
         else:
             key = (draft.kind, draft.rule)
         groups.setdefault(key, []).append(draft)
-    merged = list(groups.values()) + _same_effect_clusters(loose)
+    states = _same_state_groups(list(groups.values()))
+    for draft in (d for d in drafts if d.basis == "mechanism"):
+        hosts = [g for g in states if _same_interaction(draft, g) or _shows_state(draft, g)]
+        host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
+                                          tuple(g[0].medications)), default=None)
+        if host is not None:
+            _defer_to_label(draft, host)
+            host.append(draft)
+        else:
+            loose.append(draft)
+    merged = states + _same_effect_clusters(loose)
     for group in merged:
         group.sort(key=_lead_order)
     return merged
+
+
+STATE_KINDS = frozenset({"drug-disease", "dose-too-high"})
+
+
+def _state_of(group: list[_Draft]) -> frozenset[str]:
+    """The abnormal states (``mechanism`` tags such as hyperkalaemia) a group of state rules is about."""
+    return frozenset(m for d in group if d.kind in STATE_KINDS for m in d.mechanism)
+
+
+def _same_state_groups(groups: list[list[_Draft]]) -> list[list[_Draft]]:
+    """Problems about one abnormal state (a rule reading the lab and an older rule on the coded diagnosis
+    or the same lab, ``mechanism: [hyponatraemia]``) that share a drug are one problem: one sodium, one
+    note to the prescriber. Groups keep their order; a joined group follows its first member."""
+    merged: list[list[_Draft]] = []
+    for group in groups:
+        state = _state_of(group)
+        meds = {m for d in group for m in d.medications}
+        home = next((g for g in merged if state and _state_of(g) & state
+                     and meds & {m for d in g for m in d.medications}), None) if state else None
+        if home is None:
+            merged.append(list(group))
+        else:
+            home.extend(group)
+    return merged
+
+
+def _shows_state(finding: _Draft, group: list[_Draft]) -> bool:
+    """Whether a mechanism finding about a state (two drugs adding to low sodium) belongs to a problem
+    showing that state on those same drugs: the lab already shows the pair's consequence."""
+    state = _state_of(group)
+    return bool(state & set(finding.mechanism)) and set(finding.medications) <= {
+        m for d in group for m in d.medications}
 
 
 def _same_effect_clusters(findings: list[_Draft]) -> list[list[_Draft]]:
