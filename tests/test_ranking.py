@@ -129,3 +129,23 @@ def test_one_low_sodium_is_one_problem(engine):
     assert set(sodium[0].medications) == {"carbamazepine", "escitalopram"}
     potassium = [p for p in report.problems if p.rule == "lab-states/hypokalaemia-on-potassium-wasting-diuretic"]
     assert len(potassium) == 1 and potassium[0].medications == ["furosemide"]
+
+
+def test_adherence_findings_on_one_drug_are_one_conversation(engine):
+    """The critical refill gap for clopidogrel and the general refill gap naming it are one problem; a
+    PDC finding on a drug with no gap of its own shared with them stays apart."""
+    def med(name, fills):
+        return {"name": name, "dose": name.split()[-2] + " mg", "frequency": "daily", "start_date": "2026-04-10",
+                "fills": [{"date": d, "days_supply": n} for d, n in fills]}
+    profile = {"id": "one-talk", "age": 64, "sex": "male",
+               "conditions": [{"name": "NSTEMI", "code": {"system": "icd10", "code": "I21.4"}}],
+               "medications": [med("clopidogrel 75 mg", [("2026-08-20", 30), ("2026-09-22", 30)]),
+                               med("rosuvastatin 20 mg", [("2026-05-01", 30), ("2026-08-01", 30), ("2026-11-01", 30)])]}
+    report = engine.check(profile, as_of=AS_OF)
+    adherence = [p for p in report.problems if p.kind == "nonadherence"]
+    clopidogrel = [p for p in adherence if "clopidogrel" in p.medications]
+    assert len(clopidogrel) == 1
+    assert clopidogrel[0].rule == "adherence/refill-gap-critical-medication"
+    assert "adherence/refill-gap-chronic-medication" in clopidogrel[0].also_found_by
+    statin = [p for p in adherence if p.rule == "adherence/pdc-statins"]
+    assert statin and statin[0].medications == ["rosuvastatin"]

@@ -388,7 +388,7 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
     return merged
 
 
-STATE_KINDS = frozenset({"drug-disease", "dose-too-high"})
+STATE_KINDS = frozenset({"drug-disease", "dose-too-high", "nonadherence"})
 
 
 def _state_of(group: list[_Draft]) -> frozenset[str]:
@@ -399,18 +399,29 @@ def _state_of(group: list[_Draft]) -> frozenset[str]:
 def _same_state_groups(groups: list[list[_Draft]]) -> list[list[_Draft]]:
     """Problems about one abnormal state (a rule reading the lab and an older rule on the coded diagnosis
     or the same lab, ``mechanism: [hyponatraemia]``) that share a drug are one problem: one sodium, one
-    note to the prescriber. Groups keep their order; a joined group follows its first member."""
-    merged: list[list[_Draft]] = []
-    for group in groups:
-        state = _state_of(group)
-        meds = {m for d in group for m in d.medications}
-        home = next((g for g in merged if state and _state_of(g) & state
-                     and meds & {m for d in g for m in d.medications}), None) if state else None
-        if home is None:
-            merged.append(list(group))
-        else:
-            home.extend(group)
-    return merged
+    note to the prescriber. Adherence findings (``mechanism: [adherence]``: a critical refill gap, the
+    general refill gap, a PDC) that share a drug are likewise one conversation with the patient.
+    Joining is transitive, so the result does not depend on the order of the groups; a joined group
+    takes the place of its first member."""
+    parent = list(range(len(groups)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    keys = [(_state_of(g), {m for d in g for m in d.medications}) for g in groups]
+    for i, (state_i, meds_i) in enumerate(keys):
+        for j in range(i):
+            state_j, meds_j = keys[j]
+            if state_i & state_j and meds_i & meds_j:
+                a, b = find(i), find(j)
+                parent[max(a, b)] = min(a, b)
+    joined: dict[int, list[_Draft]] = {}
+    for i, group in enumerate(groups):
+        joined.setdefault(find(i), []).extend(group)
+    return [joined[k] for k in sorted(joined)]
 
 
 def _shows_state(finding: _Draft, group: list[_Draft]) -> bool:
