@@ -426,10 +426,12 @@ def _same_state_groups(groups: list[list[_Draft]]) -> list[list[_Draft]]:
 
 def _shows_state(finding: _Draft, group: list[_Draft]) -> bool:
     """Whether a mechanism finding about a state (two drugs adding to low sodium) belongs to a problem
-    showing that state on those same drugs: the lab already shows the pair's consequence."""
+    showing that state on those same drugs: the lab already shows the pair's consequence. A finding more
+    severe than the problem stays its own problem (joined, it would be shown at the problem's severity)."""
     state = _state_of(group)
-    return bool(state & set(finding.mechanism)) and set(finding.medications) <= {
-        m for d in group for m in d.medications}
+    strongest = min(SEVERITY_ORDER[d.severity] for d in group)
+    return (bool(state & set(finding.mechanism)) and SEVERITY_ORDER[finding.severity] >= strongest
+            and set(finding.medications) <= {m for d in group for m in d.medications})
 
 
 def _same_effect_clusters(findings: list[_Draft]) -> list[list[_Draft]]:
