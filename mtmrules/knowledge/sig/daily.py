@@ -16,6 +16,7 @@ from mtmrules.knowledge.sig.reading import READ, VARIABLE, WEIGHT_BASED, Clause,
 _MASSLIKE = ("mg", "unit", "meq", "mmol")
 _UNBOUNDED = 1e6   # administrations per day when only a written maximum bounds them
 _COUNTED = ("each", "actuation", "drop", "patch", "vial", "application", "dose")
+_DEVICES = ("syringe", "pen")   # prefilled injection devices counted in a sig ("inject 1 pen weekly")
 
 
 class _Unreadable(Exception):
@@ -80,9 +81,18 @@ def _per_admin(amount: Quantity, ingredients: Sequence[str], strengths: Mapping[
             factor = strength.amount.value / strength.per_volume_ml
         elif amount.unit == "vial" and strength.per_volume_ml:
             factor = strength.amount.value          # the whole unit-dose vial
+        elif amount.unit == "each" and amount.noun in _DEVICES and strength.per_volume_ml \
+                and strength.per_volume_ml < 1:
+            # a prefilled syringe or pen whose strength is written per its fill volume ("40 mg/0.4 mL",
+            # "1.5 mg/0.5 mL") holds one dose; a pen labelled per mL or per 1.5-3 mL holds several
+            factor = strength.amount.value
         elif amount.unit == "drop" and strength.per_volume_ml:
             continue                                # a drop's volume is not known
         elif strength.per_volume_ml:
+            if amount.unit == "each" and amount.noun in _DEVICES:
+                raise _Unreadable(f"{span(amount.lo, amount.hi)} {amount.noun} of a product "
+                                  "labelled per mL or per a multi-dose volume: how much is one dose is not "
+                                  "written; give mg or mL")
             if amount.unit == "each":
                 raise _Unreadable(f"{span(amount.lo, amount.hi)} without a unit for a liquid; give mL")
             continue

@@ -52,10 +52,12 @@ class _Clause:
     repeats: int = 0
     duration: float | None = None
     interval: bool = False
+    other_days: bool = False    # "2.5 mg all other days": the days the other clauses do not name
 
     @property
     def timed(self) -> bool:
-        return bool(self.per_day or self.groups or self.days or self.once or self.repeats or self.daily_total)
+        return bool(self.per_day or self.groups or self.days or self.once or self.repeats or self.daily_total
+                    or self.other_days)
 
     @property
     def empty(self) -> bool:
@@ -74,10 +76,11 @@ class _Reader:
         self.skip_amount = 0         # tokens left during which an amount is "not the dose"
         self.prn = False
         self.cap: Cap | None = None
-        self.sliding = False
+        self.sliding: str | bool = False     # the words that make the dose variable ("per sliding scale")
         self.as_directed = False
         self.until = False
         self.rate_problem: str | None = None
+        self.problem: str | None = None      # why the text cannot be read, found while assembling
         self.trace: list[str] = []
         self.ignored: list[str] = []
         self.minutes = False
@@ -112,6 +115,10 @@ class _Reader:
         if nxt and nxt.kind == "num" and isinstance(nxt.value, float) and nxt.value < 1 and "/" in nxt.text:
             lo = hi = lo + nxt.value
             used = 2
+        elif nxt and nxt.text in ("and", "&", "-") and lo >= 1 and lo == int(lo) and self._fraction(2):
+            # a mixed number: "1 and 1/2", "one and one half", "2 & a half", "1-1/2" (never a range: ½ < 1)
+            lo = hi = lo + float(self.peek(2).value)  # type: ignore[union-attr, arg-type]
+            used = 3
         sep = self.peek(used)
         after = self.peek(used + 1)
         if sep and sep.kind in ("dash", "to", "or") and after and after.kind == "num":
@@ -120,6 +127,12 @@ class _Reader:
                 hi = top
                 used += 2
         return lo, hi, used
+
+    def _fraction(self, offset: int) -> bool:
+        """A fraction below one at i+offset, written as one: "1/2", "half", "one half", "a quarter"."""
+        tok = self.peek(offset)
+        return bool(tok and tok.kind == "num" and 0 < float(tok.value) < 1  # type: ignore[arg-type]
+                    and ("/" in tok.text or not tok.text[0].isdigit()))
 
     def period_at(self, offset: int) -> tuple[float, int] | None:
         """[number] period at i+offset → (length in days, tokens used)."""
@@ -171,6 +184,7 @@ class _Reader:
             "until": self.on_until, "repeat": self.on_repeat, "month": self.on_month,
             "notdose": self.on_not_dose, "divided": self.on_divided, "period": self.on_period,
             "lparen": self.on_paren, "rparen": self.on_paren, "except": self.on_except,
+            "otherdays": self.on_other_days,
         }
         while self.i < len(self.t):
             tok = self.t[self.i]
@@ -323,6 +337,15 @@ class _Reader:
         # "daily x 5", "daily x5 days": a duration
         if tok.text in ("once",) and self.kind(1) == "num" and self.kind(2) == "x":
             return 0
+        clause = self.clause
+        if anchors and self.joined and clause.per_day and clause.groups and clause.amount is not None:
+            # "4 times daily before meals and nightly" (ac & hs): the word names one of the administrations
+            # already counted, when the times written so far leave room for it
+            written = sum(max(count for _, count in group) or 1 for group in clause.groups)
+            if written + len(anchors) <= clause.per_day[1] + 1e-9:
+                self.add_anchors(anchors)
+                self.note(f"{tok.text}: one of the {format_number(clause.per_day[1])} administrations")
+                return 1
         self.set_per_day((per_day, per_day), tok.text)
         if anchors:
             self.add_anchors(anchors, counted=False)
@@ -378,11 +401,11 @@ class _Reader:
             return 1
         return 0
 
-    def add_anchors(self, anchors: tuple[str, ...], counted: bool = True) -> None:
+    def add_anchors(self, anchors: tuple[str, ...], counted: bool = True, one_meal: bool = False) -> None:
         clause = self.clause
         if clause.timed and clause.amount is not None and self.joined and not clause.groups and clause.per_day:
             clause = self.new_clause()
-        count = (3 if anchors == ("meals",) else len(anchors)) if counted else 0
+        count = (3 if anchors == ("meals",) and not one_meal else len(anchors)) if counted else 0
         entry = [(a, count if k == 0 else 0) for k, a in enumerate(anchors)]
         if self.joined or not clause.groups:
             clause.groups.append(entry)
@@ -410,7 +433,7 @@ class _Reader:
         anchors = tok.value  # type: ignore[assignment]
         if anchors == ("home",) and not (self.kind(1) == "and" or self.kind(-1) == "and"):
             return 0
-        self.add_anchors(anchors)  # type: ignore[arg-type]
+        self.add_anchors(anchors, one_meal=tok.text in L.ONE_MEAL)  # type: ignore[arg-type]
         return 1
 
     def on_time(self, tok: Token) -> int:
@@ -458,6 +481,11 @@ class _Reader:
         self.clause.days.extend(d for d in unique if d not in self.clause.days)
         self.note(f"days {'/'.join(unique)}")
         return j
+
+    def on_other_days(self, tok: Token) -> int:
+        self.clause.other_days = True
+        self.note(f"{tok.text}: the days no other clause names")
+        return 1
 
     def on_prn(self, tok: Token) -> int:
         self.prn = True
@@ -634,7 +662,7 @@ class _Reader:
         return 1
 
     def on_sliding(self, tok: Token) -> int:
-        self.sliding = True
+        self.sliding = self.sliding or tok.text
         self.note(f"{tok.text}: variable dose")
         return 1
 
@@ -693,11 +721,12 @@ class _Reader:
         phases = self.assemble()
         trace = tuple(self.trace + ([f"ignored: {' '.join(self.ignored)}"] if self.ignored else []))
         common = dict(text=self.text, prn=self.prn, cap=self.cap, until_gone=self.until, trace=trace)
-        if self.rate_problem:
-            return DoseReading(status=UNREADABLE, reason=self.rate_problem, **common)
+        if self.rate_problem or self.problem:
+            return DoseReading(status=UNREADABLE, reason=self.rate_problem or self.problem, **common)
         if self.sliding:
-            return DoseReading(status=VARIABLE, reason="sliding scale or dose by blood sugar: the daily amount "
-                                                        "varies", phases=phases, **common)
+            return DoseReading(status=VARIABLE, reason=f"dose '{self.sliding}' (a sliding scale, protocol or blood "
+                                                        "sugar decides it): the daily amount varies",
+                               phases=phases, **common)
         if not phases:
             reason = "'as directed': no amount or frequency written" if self.as_directed else \
                 "no amount or frequency found"
@@ -724,6 +753,12 @@ class _Reader:
             clauses = [c for c in phase if not c.empty]
             if not clauses:
                 continue
+            named = {d for c in clauses if not c.other_days for d in c.days}
+            for c in clauses:
+                if c.other_days:
+                    if not named:
+                        self.problem = "'other days' with no days named for the other doses"
+                    c.days = [d for d in L.WEEK if d not in named]
             timed = [c for c in clauses if c.timed or c.duration is not None]
             untimed = [c for c in clauses if c not in timed and c.amount is not None]
             if timed and untimed:

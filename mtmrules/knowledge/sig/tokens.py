@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import unicodedata
 from typing import NamedTuple
 
 from mtmrules.knowledge.sig import lexicon as L
@@ -36,10 +37,15 @@ _TIME_24 = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 _THOUSANDS = re.compile(r"(\d),(\d{3})(?!\d)")
 _DECIMAL_COMMA = re.compile(r"(\d),(\d{1,2})(?![\d,])")
 _SPACE_THOUSANDS = re.compile(r"\b(\d{1,3})[ \t]+000\b")
-_NAKED_DECIMAL = re.compile(r"(?<![\d.])\.(\d)")
+# not after a letter: "q.12h" is "q12h", never "q 0.12 h"
+_NAKED_DECIMAL = re.compile(r"(?<![\d.a-z])\.(\d)")
 _ABBREV_DOT = re.compile(r"(?<=[a-z])\.(?=[a-z0-9])|(?<=\d)\.(?=[a-z])")
 _TRAILING_DOT = re.compile(r"(?<=[a-z])\.")
 _WITH = re.compile(r"(?<![a-z/])w/(?![a-z]{1,2}(?:/|\b))|(?<![a-z/])w/(?=[a-z]{3})")
+#: shorthand whose digit is a word, before digits are split from letters ("b4 breakfast" is not 4 of anything)
+_DIGIT_WORDS = re.compile(r"\bb4\b|\bb/4\b")
+#: hyphenated number words: "one-half", "twenty-four", "one-and-a-half"
+_NUMBER_HYPHEN = re.compile(r"\b(one|a|and|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-(?=[a-z])")
 _DIGIT_ALPHA = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
 _TOKEN = re.compile(r"@\d{4}|\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?|[a-z]+(?:'[a-z]+)?|[-/,;&+()%=.:]")
 
@@ -74,6 +80,9 @@ def normalise(text: str) -> str:
     for old, new in _UNICODE.items():
         if old in out:
             out = out.replace(old, new)
+    if not out.isascii():
+        # accents folded ("día", "mañana", "cápsula"): Spanish labels and typed accents read as their letters
+        out = "".join(ch for ch in unicodedata.normalize("NFKD", out) if not unicodedata.combining(ch))
     if _EXPONENT.search(out):
         raise Rejected("a number in exponent notation (such as 1e3) is not read as a dose")
     if _NEGATIVE.search(out):
@@ -87,6 +96,8 @@ def normalise(text: str) -> str:
     out = _ABBREV_DOT.sub("", out)
     out = _TRAILING_DOT.sub(" ", out)
     out = _WITH.sub("with ", out.replace("w/o ", "without "))
+    out = _DIGIT_WORDS.sub("before", out)
+    out = _NUMBER_HYPHEN.sub(r"\1 ", out)
     return _DIGIT_ALPHA.sub(" ", out)
 
 
@@ -106,6 +117,26 @@ def _fix_word(word: str) -> tuple[str, ...]:
         if close:
             return (close[0],)
     return (word,)
+
+
+_SPANISH_LONGEST = max(len(k.split()) for k in L.SPANISH)
+
+
+def _from_spanish(raws: list[str]) -> list[str]:
+    """Spanish words and phrases → the English words the grammar reads ("dos veces al dia" → "two times a day")."""
+    out: list[str] = []
+    i = 0
+    while i < len(raws):
+        for size in range(min(_SPANISH_LONGEST, len(raws) - i), 0, -1):
+            english = L.SPANISH.get(" ".join(raws[i:i + size]))
+            if english is not None:
+                out.extend(english.split())
+                i += size
+                break
+        else:
+            out.append(raws[i])
+            i += 1
+    return out
 
 
 def _unglue(word: str) -> tuple[str, ...] | None:
@@ -149,6 +180,8 @@ def _phrase_table() -> dict[tuple[str, ...], Token]:
         table[tuple(phrase.split())] = Token("dow", L.WEEK[5:], phrase)
     for phrase, days in L.PERIODS.items():
         table.setdefault((phrase,), Token("period", days, phrase))
+    add(L.OTHER_DAYS, "otherdays")
+    add(("same meal", "the same meal"), "other")   # "after the same meal each day": which meal is not said
     add(L.PRN, "prn")
     add(L.CAP, "cap")
     add(L.UP_TO, "upto")
@@ -216,7 +249,10 @@ def _number(word: str) -> Token:
 def tokenize(text: str) -> list[Token]:
     """Typed tokens of a sig (raises ``Rejected`` for number forms that must not be read)."""
     words: list[str] = []
-    for raw in _TOKEN.findall(normalise(text)):
+    raws = _TOKEN.findall(normalise(text))
+    if not L.SPANISH_MARKERS.isdisjoint(raws):
+        raws = _from_spanish(raws)
+    for raw in raws:
         if raw[0].isalpha():
             words.extend(_fix_word(raw))
         else:
