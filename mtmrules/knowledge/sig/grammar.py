@@ -19,7 +19,7 @@ Shape::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mtmrules.knowledge.sig import lexicon as L
 from mtmrules.knowledge.sig.reading import (READ, UNREADABLE, VARIABLE, WEIGHT_BASED, Cap, Clause, DoseReading,
@@ -29,6 +29,11 @@ from mtmrules.knowledge.sig.tokens import Rejected, Token, tokenize
 
 #: the reason of every reading refused for its number forms (negative, exponent, absurdly large)
 REJECTED = "not a plausible dose"
+#: administrations a day above which a reading is a typing error, not a regimen (hourly is the most frequent
+#: schedule a sig gives; shorter intervals are per-episode doses, read as such)
+MAX_PER_DAY = 24
+#: longer sig text is not a sig (NCPDP SCRIPT 2017071 allows 1,000 characters of sig free text)
+MAX_SIG_CHARS = 1000
 _PLAUSIBLE_HOURS = {1, 2, 3, 4, 5, 6, 8, 10, 12, 18, 24, 36, 48, 72, 96, 168}
 _MEALS = ("breakfast", "lunch", "dinner")
 _COUNTED = {"each", "actuation", "drop", "patch", "vial", "application", "dose"}
@@ -99,6 +104,12 @@ class _Reader:
     def note(self, text: str) -> None:
         self.trace.append(text)
 
+    def refuse(self, reason: str) -> None:
+        """The text says something that is no dose (an interval of 0, a maximum of 0): unreadable, with why."""
+        if self.problem is None:
+            self.problem = reason
+            self.note(f"refused: {reason}")
+
     def new_clause(self) -> _Clause:
         self.clause = _Clause()
         self.phases[-1].append(self.clause)
@@ -126,6 +137,9 @@ class _Reader:
             if top >= lo:
                 hi = top
                 used += 2
+            elif self.kind(used + 2) in ("unit", "period", "x"):
+                # "2-1 tabs", "q6-4h": a range written backwards is a typing error whose meaning is a guess
+                self.refuse(f"the range {tok.text}-{after.text} runs backwards")
         return lo, hi, used
 
     def _fraction(self, offset: int) -> bool:
@@ -150,6 +164,9 @@ class _Reader:
         if tok.kind == "num":
             nxt = self.peek(offset + 1)
             if nxt and nxt.kind == "period":
+                if float(tok.value) <= 0:  # type: ignore[arg-type]
+                    self.refuse(f"a period of {tok.text} {nxt.text} is not a frequency or duration")
+                    return None
                 return float(tok.value) * float(nxt.value), 2  # type: ignore[arg-type]
         return None
 
@@ -281,6 +298,11 @@ class _Reader:
                                 f"{span(lo * factor, hi * factor, unit)}")
 
     def take_amount(self, amount: Quantity, used: int, what: str) -> int:
+        if amount.lo <= 0 < amount.hi:
+            # "0-2 tabs": up to two, read as "up to" is (never a dose of 0 mg)
+            lo = min(1.0, amount.hi) if amount.unit in _COUNTED else amount.hi
+            amount = replace(amount, lo=lo)
+            what = f"up to {amount} (a range from 0)"
         if amount.hi <= 0:
             self.note(f"ignored {what}: an amount of zero is not a dose")
             return used
@@ -315,6 +337,9 @@ class _Reader:
         return 0
 
     def set_per_day(self, per_day: tuple[float, float], what: str, interval: bool = False) -> None:
+        if per_day[1] <= 0:
+            self.refuse(f"{what}: no administration a day is not a frequency")
+            return
         clause = self.clause
         if clause.per_day is not None and not clause.interval and interval:
             pass   # "bid q12h": the written frequency and the interval agree or the interval adds nothing
@@ -381,7 +406,10 @@ class _Reader:
                 self.note(f"'q{format_number(hi)}' without a unit read as hours")
             else:
                 return 0
-            if days < 1 / 24 - 1e-9:
+            if lo <= 0:
+                self.refuse(f"every {span(lo, hi)} {word} is not a frequency")
+                return j
+            if lo * days < 1 / 24 - 1e-9:
                 self.minutes = True
                 self.note(f"every {span(lo, hi)} minutes: a per-episode interval")
                 return j
@@ -524,6 +552,9 @@ class _Reader:
             j += found[1]
         elif self.kind(j) == "freq" and self.peek(j).text in ("once",):
             pass
+        if hi <= 0:
+            self.refuse(f"a written maximum of {format_number(hi)} is not a dose")
+            return j
         self.cap = Cap(hi * factor, unit, per_days, tuple(words))
         self.note(f"written maximum: {self.cap}")
         return j
@@ -723,6 +754,10 @@ class _Reader:
         common = dict(text=self.text, prn=self.prn, cap=self.cap, until_gone=self.until, trace=trace)
         if self.rate_problem or self.problem:
             return DoseReading(status=UNREADABLE, reason=self.rate_problem or self.problem, **common)
+        most = max((sum(c.per_day[1] for c in p.clauses if c.per_day) for p in phases), default=0.0)
+        if most > MAX_PER_DAY:
+            return DoseReading(status=UNREADABLE, reason=f"{format_number(most)} administrations a day is not "
+                               f"plausible (more than one an hour)", **common)
         if self.sliding:
             return DoseReading(status=VARIABLE, reason=f"dose '{self.sliding}' (a sliding scale, protocol or blood "
                                                         "sugar decides it): the daily amount varies",
@@ -828,6 +863,9 @@ class _Reader:
 
 def read(text: str) -> DoseReading:
     """Read one sig (uncached; use ``read_sig`` in ``mtmrules.knowledge.sig``)."""
+    if len(text) > MAX_SIG_CHARS:
+        reason = f"sig text of {len(text):,} characters is not read (a sig holds at most {MAX_SIG_CHARS:,})"
+        return DoseReading(text=text[:MAX_SIG_CHARS], status=UNREADABLE, reason=reason, trace=(reason,))
     try:
         tokens = tokenize(text)
     except Rejected as exc:

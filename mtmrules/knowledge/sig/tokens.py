@@ -242,7 +242,8 @@ def _number(word: str) -> Token:
         return Token("ratio", (num, den), word)
     value = float(word)
     if value > MAX_NUMBER:
-        raise Rejected(f"{word} is not a plausible amount (above {MAX_NUMBER:,.0f})")
+        shown = word if len(word) <= 12 else f"{word[:12]}… ({len(word)} digits)"
+        raise Rejected(f"{shown} is not a plausible amount (above {MAX_NUMBER:,.0f})")
     return Token("num", value, word)
 
 
