@@ -124,8 +124,10 @@ def _patch(reading: DoseReading, rates: Mapping[str, Strength]) -> DailyDose:
     first = reading.phases[0].clauses if reading.phases else ()
     count = first[0].amount if first and first[0].amount and first[0].amount.unit in ("patch", "each") else None
     lo, hi = (count.lo, count.hi) if count else (1.0, 1.0)
-    # worn all day; a system labelled for less than a day ("15 mg/16 hr") is worn that long
-    hours = {i: s.hours if 1 < s.hours < 24 else 24.0 for i, s in rates.items()}
+    # worn all day; a system labelled for less than a day ("15 mg/16 hr") is worn that long, and a sig that
+    # says how long it stays on ("remove after 12 hours") is followed
+    worn = first[0].worn_hours if first else None
+    hours = {i: worn if worn else s.hours if 1 < s.hours < 24 else 24.0 for i, s in rates.items()}
     amounts = {i: (Amount(s.amount.value * hours[i] * lo, s.amount.unit),
                    Amount(s.amount.value * hours[i] * hi, s.amount.unit)) for i, s in rates.items()}
     how = ", ".join(f"{i} {span(a.value, b.value, a.unit)}/day" for i, (a, b) in amounts.items())

@@ -58,6 +58,7 @@ class _Clause:
     duration: float | None = None
     interval: bool = False
     other_days: bool = False    # "2.5 mg all other days": the days the other clauses do not name
+    worn_hours: float | None = None   # a patch worn part of the day ("remove after 12 hours")
 
     @property
     def timed(self) -> bool:
@@ -78,6 +79,7 @@ class _Reader:
         self.clause = _Clause()
         self.phases[0].append(self.clause)
         self.joined = False          # a conjunction since the last anchor/amount
+        self.comma = False           # … and that conjunction was a comma ("bid, morning and night")
         self.skip_amount = 0         # tokens left during which an amount is "not the dose"
         self.prn = False
         self.cap: Cap | None = None
@@ -201,7 +203,7 @@ class _Reader:
             "until": self.on_until, "repeat": self.on_repeat, "month": self.on_month,
             "notdose": self.on_not_dose, "divided": self.on_divided, "period": self.on_period,
             "lparen": self.on_paren, "rparen": self.on_paren, "except": self.on_except,
-            "otherdays": self.on_other_days,
+            "otherdays": self.on_other_days, "tworegimens": self.on_two_regimens, "wear": self.on_wear,
         }
         while self.i < len(self.t):
             tok = self.t[self.i]
@@ -229,6 +231,12 @@ class _Reader:
                 self.set_per_day((lo / found[0], hi / found[0]), f"{span(lo, hi)} times per "
                                  f"{format_number(found[0])} day(s)")
                 return used + 1 + found[1]
+        if nxt and nxt.kind == "period" and self.peek(used + 1) and self.peek(used + 1).text == "on" \
+                and 0 < hi * float(nxt.value) <= 1:  # type: ignore[arg-type, union-attr]
+            # "12 hours on, 12 hours off": a patch worn that long each day
+            self.clause.worn_hours = hi * float(nxt.value) * 24  # type: ignore[arg-type]
+            self.note(f"worn {format_number(self.clause.worn_hours)} h a day")
+            return used + 2
         if nxt and nxt.kind == "percent":
             self.note(f"skipped strength {tok.text}%")
             return used + 1
@@ -431,9 +439,12 @@ class _Reader:
 
     def add_anchors(self, anchors: tuple[str, ...], counted: bool = True, one_meal: bool = False) -> None:
         clause = self.clause
-        if clause.timed and clause.amount is not None and self.joined and not clause.groups and clause.per_day:
-            clause = self.new_clause()
         count = (3 if anchors == ("meals",) and not one_meal else len(anchors)) if counted else 0
+        if clause.timed and clause.amount is not None and self.joined and not clause.groups and clause.per_day \
+                and not (self.comma and count <= clause.per_day[1]):
+            # "1 tab daily and at bedtime": another administration; but "bid, morning and night" and
+            # "4 times daily, before meals and at bedtime" name the times of the frequency just written
+            clause = self.new_clause()
         entry = [(a, count if k == 0 else 0) for k, a in enumerate(anchors)]
         if self.joined or not clause.groups:
             clause.groups.append(entry)
@@ -509,6 +520,25 @@ class _Reader:
         self.clause.days.extend(d for d in unique if d not in self.clause.days)
         self.note(f"days {'/'.join(unique)}")
         return j
+
+    def on_two_regimens(self, tok: Token) -> int:
+        self.refuse(f"two regimens in one sig ('{tok.text}'): which one the patient takes must be asked")
+        return 1
+
+    def on_wear(self, tok: Token) -> int:
+        """"remove after 12 hours", "leave on for 12-14 hours": how long a patch is worn each day."""
+        self.i += 1
+        rng = self.number_range()
+        self.i -= 1
+        if rng is None:
+            return 1
+        _, hi, used = rng
+        period = self.peek(1 + used)
+        if period is None or period.kind != "period" or not 0 < float(period.value) * hi <= 1:  # type: ignore[arg-type]
+            return 1
+        self.clause.worn_hours = float(period.value) * hi * 24  # type: ignore[arg-type]
+        self.note(f"worn {format_number(self.clause.worn_hours)} h a day")
+        return 2 + used
 
     def on_other_days(self, tok: Token) -> int:
         self.clause.other_days = True
@@ -609,6 +639,7 @@ class _Reader:
 
     def on_and(self, tok: Token) -> int:
         self.joined = True
+        self.comma = tok.text == ","
         return 1
 
     def on_sep(self, tok: Token) -> int:
@@ -825,7 +856,7 @@ class _Reader:
                 per_day = self.per_day(c, tapered, previous)
                 built.append(Clause(c.amount, c.alternative, per_day,
                                     tuple(dict.fromkeys(a for g in c.groups for a, _ in g)), tuple(c.days),
-                                    c.sites, c.daily_total, c.rate))
+                                    c.sites, c.daily_total, c.rate, c.worn_hours))
             days = max((c.duration for c in clauses if c.duration is not None), default=None)
             out.append(Phase(tuple(built), days))
             previous = clauses[-1]

@@ -232,14 +232,27 @@ PRN = {"prn", "as needed", "if needed", "when needed", "as required", "if requir
 #: phrases that open a written maximum
 CAP = {"max", "maximum", "mdd", "max daily dose", "maximum daily dose", "not to exceed", "do not exceed",
        "dont exceed", "don't exceed", "nte", "no more than", "not more than", "not exceeding", "max of",
-       "maximum of", "up to a maximum of", "up to max", "up to max of", "never more than", "limit"}
+       "maximum of", "up to a maximum of", "up to max", "up to max of", "never more than", "limit",
+       "do not take more than", "don't take more than", "dont take more than", "do not use more than",
+       "take no more than", "use no more than", "not to take more than", "should not exceed"}
 UP_TO = {"up to", "upto"}
 THEN = {"then", "followed by", "after that", "thereafter", "and then", "next"}
 EXCEPT = {"except", "except on", "excluding", "but", "except for"}
 AND = {"and", "&", "plus", "+", "also", ",", "as well as"}
 ONE_TIME = {"stat", "now", "single dose", "as a single dose", "one time", "one time only", "once only",
             "today", "in clinic", "in office", "once today", "one dose",
-            "at onset", "at onset of migraine", "at onset of headache", "at first sign", "1 time", "onetime"}
+            "at onset", "at onset of migraine", "at onset of headache", "at first sign", "1 time", "onetime",
+            # a dose taken once ahead of an event: dental prophylaxis, a procedure
+            "before dental appointment", "before dental work", "before dental procedure", "before dental visit",
+            "prior to dental appointment", "prior to dental work", "prior to dental procedure",
+            "before procedure", "before the procedure", "prior to procedure", "prior to the procedure",
+            "before appointment", "before your appointment", "before surgery", "prior to surgery"}
+#: a sig that carries two regimens for the same drug (EHR "Patient taking differently: …"): which one is taken
+#: is a question for the patient, not a sum
+TWO_REGIMENS = {"taking differently", "patient taking differently", "pt taking differently",
+                "taking it differently", "patient is taking differently"}
+#: how long a patch stays on ("remove after 12 hours", "on 12 hours, off 12 hours"): the rate is worn that long
+WEAR = {"remove after", "leave on for", "leave on", "wear for", "keep on for", "on for", "remove in"}
 SLIDING = {"sliding scale", "per sliding scale", "per ss", "ss", "per scale", "correction scale",
            "correctional scale", "as per scale", "per protocol", "sliding-scale", "slidingscale",
            "correction dose", "per correction scale", "carb ratio", "per carb ratio", "carbohydrate ratio",
@@ -292,6 +305,8 @@ TYPOS = {
     "inhlae": "inhale", "inahle": "inhale", "injet": "inject", "injetc": "inject", "unti": "units",
     "untis": "units", "nightime": "nighttime", "bedtimee": "bedtime", "mg.": "mg",
     "hprn": "h prn", "hrprn": "hr prn", "hrsprn": "hrs prn", "dya": "day", "dys": "days",
+    "nigt": "night", "nite": "night", "nigth": "night", "niht": "night", "nihgt": "night", "nght": "night",
+    "nigts": "nights", "nites": "nights", "tonite": "tonight", "nitly": "nightly", "nigthly": "nightly",
 }
 
 #: words glued to other words in real sigs ("tidwmeals", "dailyx5", "hrprnas") are split at these

@@ -128,6 +128,10 @@ def _from_spanish(raws: list[str]) -> list[str]:
     i = 0
     while i < len(raws):
         for size in range(min(_SPANISH_LONGEST, len(raws) - i), 0, -1):
+            if raws[i] == "a" and 0 < i < len(raws) - 1 and raws[i - 1][0].isdigit() and raws[i + 1][0].isdigit():
+                out.append("to")      # "cada 4 a 6 horas": every 4 to 6 hours
+                i += 1
+                break
             english = L.SPANISH.get(" ".join(raws[i:i + size]))
             if english is not None:
                 out.extend(english.split())
@@ -181,6 +185,8 @@ def _phrase_table() -> dict[tuple[str, ...], Token]:
     for phrase, days in L.PERIODS.items():
         table.setdefault((phrase,), Token("period", days, phrase))
     add(L.OTHER_DAYS, "otherdays")
+    add(L.TWO_REGIMENS, "tworegimens")
+    add(L.WEAR, "wear")
     add(("same meal", "the same meal"), "other")   # "after the same meal each day": which meal is not said
     add(L.PRN, "prn")
     add(L.CAP, "cap")
