@@ -225,3 +225,30 @@ def test_any_number_in_a_timing_gives_a_plausible_reading_or_a_reason(amount, ti
     assert reading.per_day is None or 0 < reading.per_day[0] <= reading.per_day[1] <= MAX_PER_DAY
     dose = _daily(sig, "amoxicillin 400 mg/5 mL suspension" if "mL" in amount else METFORMIN)
     assert all(0 < lo.value <= hi.value and math.isfinite(hi.value) for lo, hi in dose.amounts.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([0.2, 0.4, 0.6]), st.integers(1, 24),
+       st.sampled_from(["apply 1 patch daily, remove after {h} hours", "apply 1 patch every morning, leave on for {h} hours",
+                        "1 patch daily {h} hours on, {off} hours off"]))
+def test_a_patch_worn_part_of_the_day_delivers_its_rate_for_those_hours(rate, hours, sig):
+    text = sig.format(h=hours, off=24 - hours)
+    assert _mg(text, f"nitroglycerin {rate} mg/hr patch") == (round(rate * hours, 6),) * 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from([("bid", 2, ["morning", "at night"]), ("twice a day", 2, ["in the morning", "at bedtime"]),
+                        ("4 times daily", 4, ["before meals", "at bedtime"]), ("tid", 3, ["with meals"])]),
+       st.sampled_from([", ", ",  "]))
+def test_times_after_a_comma_name_the_administrations_of_the_frequency(case, comma):
+    frequency, per_day, anchors = case
+    reading = read(f"take 1 tablet {frequency}{comma}{' and '.join(anchors)}")
+    assert reading.status == READ and reading.per_day == (per_day, per_day), reading.describe()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["1 tab daily", "2 tabs bid", "1 tab qhs"]), st.sampled_from(["1 tab qod", "1/2 tab daily"]),
+       st.sampled_from(["Patient taking differently:", "(Patient taking differently:", "pt taking differently -"]))
+def test_two_regimens_in_one_sig_are_never_summed(prescribed, taken, marker):
+    reading = read(f"{prescribed} {marker} {taken}")
+    assert reading.status == UNREADABLE and "two regimens" in reading.reason

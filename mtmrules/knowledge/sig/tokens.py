@@ -31,7 +31,9 @@ class Rejected(ValueError):
 _UNICODE = {"½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3", "⅛": " 1/8", "µ": "mc", "μ": "mc",
             "–": "-", "—": "-", "×": "x", "’": "'", "≤": " max ", "＝": "="}
 _EXPONENT = re.compile(r"\d(?:\.\d+)?e[+-]?\d")
-_NEGATIVE = re.compile(r"(?:^|[^\d\s)])\s*-\s*\d")
+# a minus sign on a number ("-5000 mg", "take -5 mg"); a dash between words and a number is a separator
+# ("for BP - 1 tab daily", "daily - 2 tabs on Mondays"), a dash between numbers a range
+_NEGATIVE = re.compile(r"(?:^|[\s(:;,=])-\.?\d")
 _TIME_AMPM = re.compile(r"(?:(?<=\bat )|(?<=\bat))?\b(\d{1,2})(?::(\d{2}))?(\s*)(a\.?m\.?|p\.?m\.?)(?![a-z])")
 _TIME_24 = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 _THOUSANDS = re.compile(r"(\d),(\d{3})(?!\d)")
