@@ -230,8 +230,10 @@ def test_any_number_in_a_timing_gives_a_plausible_reading_or_a_reason(amount, ti
 @settings(max_examples=100, deadline=None)
 @given(st.sampled_from([0.2, 0.4, 0.6]), st.integers(1, 24),
        st.sampled_from(["apply 1 patch daily, remove after {h} hours", "apply 1 patch every morning, leave on for {h} hours",
-                        "1 patch daily {h} hours on, {off} hours off"]))
+                        "1 patch daily {h} hours on, {off} hours off", "apply 1 patch for {h} hours"]))
 def test_a_patch_worn_part_of_the_day_delivers_its_rate_for_those_hours(rate, hours, sig):
+    if hours == 24 and "for {h}" in sig:
+        hours = 23     # "for 24 hours" is a day's course, not a wear time
     text = sig.format(h=hours, off=24 - hours)
     assert _mg(text, f"nitroglycerin {rate} mg/hr patch") == (round(rate * hours, 6),) * 2
 
@@ -252,3 +254,10 @@ def test_times_after_a_comma_name_the_administrations_of_the_frequency(case, com
 def test_two_regimens_in_one_sig_are_never_summed(prescribed, taken, marker):
     reading = read(f"{prescribed} {marker} {taken}")
     assert reading.status == UNREADABLE and "two regimens" in reading.reason
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 2), st.integers(1, 12), st.sampled_from(["hour", "hours", "hrs"]))
+def test_a_dose_hours_after_the_first_is_the_same_day(first, second, hours, word):
+    sig = f"take {first} tabs now, then {second} tab {hours} {word} later"
+    assert _mg(sig, "colchicine 0.6 mg tablet") == (round(0.6 * (first + second), 6),) * 2

@@ -59,6 +59,7 @@ class _Clause:
     interval: bool = False
     other_days: bool = False    # "2.5 mg all other days": the days the other clauses do not name
     worn_hours: float | None = None   # a patch worn part of the day ("remove after 12 hours")
+    later: bool = False               # "then 1 tab 1 hour later": given the same day as the phase before
 
     @property
     def timed(self) -> bool:
@@ -231,6 +232,12 @@ class _Reader:
                 self.set_per_day((lo / found[0], hi / found[0]), f"{span(lo, hi)} times per "
                                  f"{format_number(found[0])} day(s)")
                 return used + 1 + found[1]
+        if nxt and nxt.kind == "period" and self.peek(used + 1) and self.peek(used + 1).text == "later" \
+                and 0 < hi * float(nxt.value) < 1 and self.phases[-1] and len(self.phases) > 1:  # type: ignore[arg-type]
+            # "then 1 tab 1 hour later": the same day as the dose before it, not a next day's phase
+            self.clause.later = True
+            self.note(f"{tok.text} {nxt.text} later: the same day")
+            return used + 2
         if nxt and nxt.kind == "period" and self.peek(used + 1) and self.peek(used + 1).text == "on" \
                 and 0 < hi * float(nxt.value) <= 1:  # type: ignore[arg-type, union-attr]
             # "12 hours on, 12 hours off": a patch worn that long each day
@@ -696,6 +703,12 @@ class _Reader:
         found = self.period_at(1 + used)
         if not found:
             return 0
+        amount = self.clause.amount
+        if amount is not None and amount.unit == "patch" and hi * found[0] < 1:
+            # "apply 1 patch for 12 hours": the hours it is worn, not a course of half a day
+            self.clause.worn_hours = hi * found[0] * 24
+            self.note(f"worn {format_number(self.clause.worn_hours)} h a day")
+            return 1 + used + found[1]
         self.set_duration(hi * found[0])
         return 1 + used + found[1]
 
@@ -837,6 +850,11 @@ class _Reader:
                     else:
                         self.note(f"ignored amount {c.amount}: no timing of its own")
                 clauses = timed
+            if raw and all(c.later for c in clauses):
+                for c in clauses:
+                    c.once = c.once or c.per_day is None
+                raw[-1].extend(clauses)     # a dose hours after the one before: the same day
+                continue
             # clauses that each carry a duration are consecutive phases (a taper written with commas)
             if len(clauses) > 1 and all(c.duration is not None for c in clauses[:-1]):
                 raw.extend([c] for c in clauses)
@@ -879,6 +897,9 @@ class _Reader:
                 per_day = (max(per_day[0], share), max(per_day[1], share))
         if per_day is None and (c.once or c.repeats):
             per_day = (1.0, 1.0)
+        if per_day is None and c.worn_hours:
+            per_day = (1.0, 1.0)
+            self.note("a patch worn part of a day: once a day")
         if c.repeats and per_day is not None:
             per_day = (per_day[0], per_day[1] * (1 + c.repeats))
         if per_day is None and previous is not None and previous.per_day is not None and not c.duration:
