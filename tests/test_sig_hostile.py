@@ -261,3 +261,26 @@ def test_two_regimens_in_one_sig_are_never_summed(prescribed, taken, marker):
 def test_a_dose_hours_after_the_first_is_the_same_day(first, second, hours, word):
     sig = f"take {first} tabs now, then {second} tab {hours} {word} later"
     assert _mg(sig, "colchicine 0.6 mg tablet") == (round(0.6 * (first + second), 6),) * 2
+
+
+_FREQ_WORDS = {"daily": 1, "bid": 2, "tid": 3, "qid": 4}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(sorted(_FREQ_WORDS)), st.sampled_from(sorted(_FREQ_WORDS)), st.sampled_from(["-", " to ", " or "]))
+def test_a_range_of_frequency_words_reads_from_the_least_to_the_most_frequent(low, high, joiner):
+    if _FREQ_WORDS[low] >= _FREQ_WORDS[high]:
+        return
+    reading = read(f"1 tab {low}{joiner}{high}")
+    assert reading.per_day == (_FREQ_WORDS[low], _FREQ_WORDS[high]), reading.describe()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 12), min_size=2, max_size=4, unique=True), st.sampled_from(["am", "pm", "AM", "PM"]),
+       st.sampled_from([" and ", ", ", " & "]))
+def test_a_list_of_clock_times_counts_one_administration_per_time(hours, half, joiner):
+    times = [f"{h} {half}" for h in hours]
+    text = ", ".join(times[:-1]) + joiner + times[-1] if joiner != ", " else ", ".join(times)
+    reading = read(f"take 1 tab at {text}")
+    assert reading.per_day == (len(hours), len(hours)), reading.describe()
+    assert all(":" in anchor for anchor in reading.anchors)

@@ -386,6 +386,12 @@ class _Reader:
                 self.add_anchors(anchors)
                 self.note(f"{tok.text}: one of the {format_number(clause.per_day[1])} administrations")
                 return 1
+        top = self.peek(2)
+        if self.kind(1) in ("dash", "to", "or") and top and top.kind == "freq" and not anchors \
+                and not top.value[1] and top.value[0] > per_day:  # type: ignore[index]
+            # "bid-tid", "daily to bid", "tid or qid": a range of frequencies
+            self.set_per_day((per_day, float(top.value[0])), f"{tok.text}-{top.text}")  # type: ignore[index]
+            return 3
         self.set_per_day((per_day, per_day), tok.text)
         if anchors:
             self.add_anchors(anchors, counted=False)

@@ -68,7 +68,7 @@ SPANISH = {
     "con comida": "with meals", "con comidas": "with meals", "con las comidas": "with meals",
     "con alimentos": "with food", "antes de las comidas": "before meals", "desayuno": "breakfast",
     "almuerzo": "lunch", "cena": "dinner",
-    "si es necesario": "as needed", "si necesita": "as needed", "si lo necesita": "as needed",
+    "si es necesario": "as needed", "si tiene": "as needed for", "en caso de": "as needed for", "si necesita": "as needed", "si lo necesita": "as needed",
     "como sea necesario": "as needed", "segun sea necesario": "as needed",
     "cuando sea necesario": "as needed", "cuando lo necesite": "as needed", "dolor": "pain",
     "no mas de": "no more than", "maximo": "max", "no exceda": "do not exceed", "no exceder": "do not exceed",
@@ -228,7 +228,7 @@ PERIODS = {
 #: phrases that mean "as needed"
 PRN = {"prn", "as needed", "if needed", "when needed", "as required", "if required", "when required",
        "as need", "as neeeded", "as neded", "as nedded", "if necessary", "when necessary", "as necessary",
-       "asneeded", "ifneeded"}
+       "asneeded", "ifneeded", "after each loose stool", "after each loose bowel movement"}
 #: phrases that open a written maximum
 CAP = {"max", "maximum", "mdd", "max daily dose", "maximum daily dose", "not to exceed", "do not exceed",
        "dont exceed", "don't exceed", "nte", "no more than", "not more than", "not exceeding", "max of",

@@ -58,11 +58,18 @@ _FUZZY_TARGETS = ("daily", "twice", "tablet", "tablets", "capsule", "capsules", 
                   "lunch", "units", "monthly", "suppository", "afternoon", "minutes", "until", "puffs", "sprays")
 
 
+_CLOCK = re.compile(r"\d\s*[ap]\.?m\b|\d:\d\d")
+
+
 def _time(match: re.Match) -> str:
     hour, minute, space, half = int(match.group(1)), match.group(2) or "00", match.group(3), match.group(4)
     glued = not space or match.group(2) is not None
     before = match.string[max(0, match.start() - 3):match.start()]
-    if not (glued or before.endswith("at ") or before.endswith("@")) or not 1 <= hour <= 12:
+    # "at 9 AM and 5 PM", "at 8 am, 2 pm": a list of clock times after a first one ("2 pm" alone may be
+    # "2 in the evening")
+    listed = match.string[:match.start()].endswith(("and ", ", ", "& ", ",")) \
+        and _CLOCK.search(match.string[:match.start()])
+    if not (glued or listed or before.endswith("at ") or before.endswith("@")) or not 1 <= hour <= 12:
         return match.group(0)
     if half.startswith("p") and hour != 12:
         hour += 12
@@ -190,6 +197,9 @@ def _phrase_table() -> dict[tuple[str, ...], Token]:
     add(L.TWO_REGIMENS, "tworegimens")
     add(L.WEAR, "wear")
     add(("same meal", "the same meal"), "other")   # "after the same meal each day": which meal is not said
+    # when a patch comes off is not an administration
+    add(("remove at bedtime", "remove at night", "remove at hs", "take off at bedtime", "take off at night",
+         "remove before bedtime", "remove before bed"), "other")
     add(L.PRN, "prn")
     add(L.CAP, "cap")
     add(L.UP_TO, "upto")
