@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from mtmrules.knowledge.dose import Amount, Strength
-from mtmrules.knowledge.sig.reading import READ, VARIABLE, WEIGHT_BASED, Clause, DoseReading, Quantity, span
+from mtmrules.knowledge.sig.reading import READ, WEIGHT_BASED, Clause, DoseReading, Quantity, span
 
 _MASSLIKE = ("mg", "unit", "meq", "mmol")
 _UNBOUNDED = 1e6   # administrations per day when only a written maximum bounds them
