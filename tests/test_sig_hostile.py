@@ -284,3 +284,14 @@ def test_a_list_of_clock_times_counts_one_administration_per_time(hours, half, j
     reading = read(f"take 1 tab at {text}")
     assert reading.per_day == (len(hours), len(hours)), reading.describe()
     assert all(":" in anchor for anchor in reading.anchors)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=2, max_size=4), st.sampled_from(["Week", "week", "Wk"]),
+       st.sampled_from([". ", "; "]))
+def test_week_labels_are_consecutive_phases_never_summed(counts, word, separator):
+    parts = [f"{word} {k + 1}: {n} tabs daily" for k, n in enumerate(counts[:-1])]
+    parts.append(f"{word} {len(counts)} and after: {counts[-1]} tabs daily")
+    reading = read(separator.join(parts))
+    assert len(reading.phases) == len(counts), reading.describe()
+    assert _mg(separator.join(parts), "topiramate 25 mg tablet") == (25 * counts[0], 25 * max(counts))

@@ -274,8 +274,8 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
             _positive(top, "value", "maxDosePerPeriod.numerator")
             per = PERIOD_WORDS.get(_str(bottom.get("code")) or _str(bottom.get("unit")) or "d")
             if per is None:
-                raise MalformedResource(f"maxDosePerPeriod.denominator unit {bottom.get('code') or bottom.get('unit')!r:.20}"
-                                        " is not a UCUM unit of time")
+                unit = bottom.get("code") or bottom.get("unit")
+                raise MalformedResource(f"maxDosePerPeriod.denominator unit {unit!r:.20} is not a UCUM unit of time")
             length = _positive(bottom, "value", "maxDosePerPeriod.denominator") or 1.0
             limit = f"max {_quantity_text(top)} per {format_number(length)} {per}"
             frequency = f"{frequency} {limit}" if frequency else limit

@@ -233,7 +233,7 @@ class _Reader:
                                  f"{format_number(found[0])} day(s)")
                 return used + 1 + found[1]
         if nxt and nxt.kind == "period" and self.peek(used + 1) and self.peek(used + 1).text == "later" \
-                and 0 < hi * float(nxt.value) < 1 and self.phases[-1] and len(self.phases) > 1:  # type: ignore[arg-type]
+                and 0 < hi * float(nxt.value) < 1 and len(self.phases) > 1:  # type: ignore[arg-type]
             # "then 1 tab 1 hour later": the same day as the dose before it, not a next day's phase
             self.clause.later = True
             self.note(f"{tok.text} {nxt.text} later: the same day")
@@ -719,14 +719,28 @@ class _Reader:
         return 1 + used + found[1]
 
     def on_period(self, tok: Token) -> int:
-        # "day 1", "days 2-5", "on day 1": a phase lasting that many days
-        if tok.text in ("day", "days", "d") and self.kind(1) == "num":
+        # "day 1", "days 2-5", "on day 1", "Week 2:": a phase lasting that many days
+        length = {"day": 1, "days": 1, "d": 1, "week": 7, "weeks": 7, "wk": 7, "wks": 7}.get(tok.text)
+        if length and self.kind(1) == "num":
             self.i += 1
             rng = self.number_range()
             self.i -= 1
             assert rng is not None
             lo, hi, used = rng
-            self.set_duration(hi - lo + 1)
+            after = self.peek(1 + used)
+            open_ended = after is not None and after.kind == "and" and self.peek(2 + used) is not None \
+                and self.peek(2 + used).text in ("after", "onward", "onwards", "beyond", "thereafter", "on")
+            label = open_ended or (after is not None and after.text == ":") or self.i == 0 \
+                or self.kind(-1) == "sep"
+            if label and self.clause.amount is not None and (self.clause.timed or self.clause.duration is not None):
+                # "Week 1: 1 tab at bedtime. Week 2: 1 tab twice daily": a label opens the next phase
+                self.phases.append([])
+                self.new_clause()
+                self.joined = False
+                self.note(f"{tok.text} {span(lo, hi)}: next phase")
+            if open_ended:
+                return 3 + used
+            self.set_duration((hi - lo + 1) * length)
             return 1 + used
         return 0
 
@@ -835,7 +849,19 @@ class _Reader:
     def assemble(self) -> tuple[Phase, ...]:
         raw: list[list[_Clause]] = []
         for phase in self.phases:
-            clauses = [c for c in phase if not c.empty]
+            clauses = []
+            for c in phase:
+                if c.empty:
+                    continue
+                prev = clauses[-1] if clauses else None
+                if c.amount is None and c.per_day is None and c.groups and not c.days and not c.duration \
+                        and prev is not None and prev.per_day and not prev.groups \
+                        and sum(max(n for _, n in g) or 1 for g in c.groups) <= prev.per_day[1]:
+                    # "every day for 30 days; take in the morning": the times of the clause before
+                    prev.groups.extend(c.groups)
+                    self.note("timing joined to the clause before")
+                    continue
+                clauses.append(c)
             if not clauses:
                 continue
             named = {d for c in clauses if not c.other_days for d in c.days}
