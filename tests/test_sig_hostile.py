@@ -295,3 +295,17 @@ def test_week_labels_are_consecutive_phases_never_summed(counts, word, separator
     reading = read(separator.join(parts))
     assert len(reading.phases) == len(counts), reading.describe()
     assert _mg(separator.join(parts), "topiramate 25 mg tablet") == (25 * counts[0], 25 * max(counts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([("i", 1), ("ii", 2), ("iii", 3)]), st.sampled_from(["po", "tab po", "tabs"]),
+       st.sampled_from(["qd", "bid", "tid"]), st.booleans())
+def test_apothecary_numerals_and_glued_transcriptions_read_as_written_out(numeral, route, frequency, glued):
+    roman, count = numeral
+    if roman == "i" and route == "tabs":
+        route = "tab"
+    written = _mg(f"{roman} {route} {frequency}")
+    plain = _mg(f"{count} tab po {frequency}")
+    assert written is not None and written == plain
+    if glued:
+        assert _mg(f"{count}tpo{frequency}") == plain

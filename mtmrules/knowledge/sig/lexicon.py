@@ -307,7 +307,7 @@ TYPOS = {
     "untis": "units", "nightime": "nighttime", "bedtimee": "bedtime", "mg.": "mg",
     "hprn": "h prn", "hrprn": "hr prn", "hrsprn": "hrs prn", "dya": "day", "dys": "days",
     "nigt": "night", "nite": "night", "nigth": "night", "niht": "night", "nihgt": "night", "nght": "night",
-    "nigts": "nights", "nites": "nights", "tonite": "tonight", "nitly": "nightly", "nigthly": "nightly",
+    "tpo": "t po", "cpo": "c po", "nigts": "nights", "nites": "nights", "tonite": "tonight", "nitly": "nightly", "nigthly": "nightly",
 }
 
 #: words glued to other words in real sigs ("tidwmeals", "dailyx5", "hrprnas") are split at these
@@ -316,6 +316,7 @@ GLUE_PREFIXES = sorted({
     "tabs", "tab", "tablets", "tablet", "caps", "cap", "capsules", "capsule", "po", "x", "and", "with",
     "nightly", "weekly", "as", "needed", "for", "pain", "mouth", "by", "at", "bedtime", "hs", "then",
     "puffs", "puff", "mg", "mcg", "ml", "units", "every", "q", "take", "times", "day", "days",
+    "tpo", "cpo",   # "1tpoqd": tablet by mouth daily, typed without spaces
 }, key=len, reverse=True)
 
 #: route and filler words that carry nothing for the dose but may separate an amount from its timing

@@ -46,6 +46,8 @@ _TRAILING_DOT = re.compile(r"(?<=[a-z])\.")
 _WITH = re.compile(r"(?<![a-z/])w/(?![a-z]{1,2}(?:/|\b))|(?<![a-z/])w/(?=[a-z]{3})")
 #: shorthand whose digit is a word, before digits are split from letters ("b4 breakfast" is not 4 of anything)
 _DIGIT_WORDS = re.compile(r"\bb4\b|\bb/4\b")
+#: apothecary "i" (one) before a route or a counted form: "i po qd", "i tab bid" (never the pronoun)
+_ROMAN_ONE = re.compile(r"\bi(?=\s+(?:po|tabs?|caps?|gtts?|puffs?|sl|pr|t|c|supp)\b)")
 #: hyphenated number words: "one-half", "twenty-four", "one-and-a-half"
 _NUMBER_HYPHEN = re.compile(r"\b(one|a|and|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-(?=[a-z])")
 _DIGIT_ALPHA = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
@@ -106,6 +108,7 @@ def normalise(text: str) -> str:
     out = _TRAILING_DOT.sub(" ", out)
     out = _WITH.sub("with ", out.replace("w/o ", "without "))
     out = _DIGIT_WORDS.sub("before", out)
+    out = _ROMAN_ONE.sub("1", out)
     out = _NUMBER_HYPHEN.sub(r"\1 ", out)
     return _DIGIT_ALPHA.sub(" ", out)
 
