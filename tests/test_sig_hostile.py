@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import AS_OF
 from mtmrules.adapters import fhir
 from mtmrules.cli import app
 from mtmrules.knowledge.dose import parse_strengths
@@ -136,9 +137,26 @@ def _timed(repeat: dict, dose=None) -> list:
 ])
 def test_fhir_timing_numbers_that_are_no_timing_are_reported_never_defaulted(engine, dosage, field):
     profile = _imported(dosage)
-    assert not profile.medications
+    # the drug stays on the list (interactions, allergies, diseases); its structured dose is never defaulted
+    [med] = profile.medications
+    assert med.dose is None and med.frequency is None
+    assert med.sig == (dosage[0].get("text") or None)
     reasons = [issue.reason for issue in profile.import_issues]
-    assert any(field in r and "not usable" in r for r in reasons), reasons
+    assert any(field in r and "dosage not read" in r for r in reasons), reasons
+
+
+def test_a_drug_with_an_unreadable_dosage_still_meets_the_interaction_rules(engine):
+    warfarin = {"resourceType": "MedicationRequest", "id": "w1", "status": "active",
+                "subject": {"reference": "Patient/p1"}, "medicationCodeableConcept": {"text": "warfarin 5 mg tablet"},
+                "dosageInstruction": _timed({"frequency": 0, "period": 1, "periodUnit": "d"})}
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": PATIENT}, {"resource": warfarin},
+        {"resource": {**_request([{"text": "1 tab tid"}]), "medicationCodeableConcept": {"text": "ibuprofen 400 mg tablet"}}}]}
+    report = engine.check(bundle, as_of=AS_OF)
+    assert any({"warfarin", "ibuprofen"} <= set(p.medications) for p in report.problems)
+    warfarin_out = next(m for m in report.medications if m.input.startswith("warfarin"))
+    assert warfarin_out.daily_dose is None
+    assert any("dosage not read" in u.reason for u in report.unresolved)
 
 
 @pytest.mark.parametrize("dosage, reason", [

@@ -366,7 +366,15 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
     if raw_dosage and not dosages:
         issues.append(ImportIssue(kind="medication", input=shown, reason=f"dosage {raw_dosage!r:.40} is not a FHIR "
                                   "Dosage (an object); dose and frequency not read"))
-    fields = dosage_fields(dosages[0] if dosages else None)
+    try:
+        fields = dosage_fields(dosages[0] if dosages else None)
+    except MalformedResource as exc:
+        # a bad dose must not hide the drug from interaction, allergy and disease rules
+        text = _obj(dosages[0]).get("text")
+        fields = {"sig": text} if isinstance(text, str) and text.strip() else {}
+        issues.append(ImportIssue(kind="medication", input=shown, reason=f"dosage not read ({exc}); the drug is "
+                                  + ("screened with its dosage text only" if fields else
+                                     "screened, its dose is not evaluated")))
     active = status in ACTIVE_STATUS.get(rtype, set())
     intent = _status_code(resource.get("intent"))
     if rtype == "MedicationRequest" and intent in NOT_ORDERS and active:
