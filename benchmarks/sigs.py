@@ -1,7 +1,8 @@
-"""Sig reading benchmark on the annotated development corpus (tests/data/sigs.yaml).
+"""Sig reading benchmark on an annotated corpus (default: the development corpus tests/data/sigs.yaml).
 
     python benchmarks/sigs.py            # accuracy per category, µs per sig
     python benchmarks/sigs.py --json
+    python benchmarks/sigs.py --corpus tests/data/sigs_heldout.yaml   # the held-out corpus
 
 Accuracy: a sig counts as exact when every ingredient's daily amount (min and max) and the status
 (read / variable / weight-based / unreadable) match the annotation. Speed: ``read`` (uncached: tokenize,
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from mtmrules.knowledge.sig import daily_dose, read_sig  # noqa: E402
 from mtmrules.knowledge.sig.grammar import read  # noqa: E402
 from mtmrules.knowledge.sig.tokens import _fix_word  # noqa: E402
-from tests.sig_corpus import check, load, resolver  # noqa: E402
+from tests.sig_corpus import CORPUS, check, load, resolver  # noqa: E402
 
 
 def _best_us(fn, items, passes: int) -> float:
@@ -41,8 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="annotated corpus (YAML, sigs.yaml schema)")
     args = parser.parse_args()
-    entries = load()
+    entries = load(args.corpus)
     total, exact, full = Counter(), Counter(), Counter()
     misses = []
     for entry in entries:

@@ -1,4 +1,5 @@
-"""The annotated sig corpus (tests/data/sigs.yaml) and how a reading is compared with it.
+"""The annotated sig corpora (tests/data/sigs.yaml, development; tests/data/sigs_heldout.yaml, held out) and how
+a reading is compared with an annotation.
 
 Shared by tests/test_sig_corpus.py and benchmarks/sigs.py."""
 
@@ -18,11 +19,13 @@ from mtmrules.knowledge.sig import READ, DoseReading, daily_dose, read_sig
 from mtmrules.knowledge.sig.grammar import read
 
 CORPUS = Path(__file__).parent / "data" / "sigs.yaml"
+HELDOUT = Path(__file__).parent / "data" / "sigs_heldout.yaml"
 _TO_MG = {"mg": 1.0, "g": 1000.0, "mcg": 0.001}
 
 
-def load() -> list[dict]:
-    return yaml.safe_load(CORPUS.read_text(encoding="utf-8"))["sigs"]
+def load(path: Path = CORPUS) -> list[dict]:
+    """The entries of one annotated corpus."""
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))["sigs"]
 
 
 @functools.cache

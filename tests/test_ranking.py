@@ -92,3 +92,60 @@ def test_references_cite_the_labels_of_the_drugs_involved(engine):
     problem = next(p for p in engine.check(profile, as_of=AS_OF).problems if p.rule.endswith("ddi-ras-nsaid"))
     keys = [r.key for r in problem.references]
     assert "label-lisinopril" in keys and "label-losartan" not in keys
+
+
+def test_a_dose_limit_joined_under_an_interaction_keeps_its_dose_step(engine):
+    """Gabapentin above the renal maximum joins the opioid-gabapentinoid problem; the plan still says to
+    reduce the gabapentin dose (and says it once)."""
+    profile = {"id": "joined-dose", "age": 58, "sex": "male", "weight_kg": 78,
+               "medications": ["oxycodone ER 30 mg every 12 hours", "gabapentin 600 mg three times daily"],
+               "labs": [{"name": "creatinine", "value": 1.6, "unit": "mg/dL", "date": "2026-10-01"}]}
+    report = engine.check(profile, as_of=AS_OF)
+    problem = next(p for p in report.problems if "gabapentin" in p.medications and "oxycodone" in p.medications)
+    assert any(r.endswith("gabapentin-crcl-lt-60") for r in problem.also_found_by)
+    doses = [iv for iv in problem.interventions if iv.action == "reduce-dose"]
+    assert [iv.target for iv in doses] == ["gabapentin"]
+    assert "1400 mg" in doses[0].text
+    # near miss: normal kidney function - no renal finding joined, no dose step
+    fine = dict(profile, labs=[{"name": "creatinine", "value": 0.9, "unit": "mg/dL", "date": "2026-10-01"}])
+    problem = next(p for p in engine.check(fine, as_of=AS_OF).problems if "gabapentin" in p.medications)
+    assert not [iv for iv in problem.interventions if iv.action == "reduce-dose"]
+
+
+def test_one_low_sodium_is_one_problem(engine):
+    """The sodium read by the lab-state rule, the older SSRI rule and the SSRI-carbamazepine mechanism
+    finding is one problem naming both drugs; a different state on another drug stays apart."""
+    profile = {"id": "one-sodium", "age": 82, "sex": "female",
+               "medications": ["escitalopram 10 mg daily", "carbamazepine ER 200 mg twice daily",
+                               "furosemide 40 mg daily"],
+               "labs": [{"name": "sodium", "value": 127, "unit": "mmol/L", "date": "2026-11-01"},
+                        {"name": "potassium", "value": 3.2, "unit": "mmol/L", "date": "2026-11-01"}]}
+    report = engine.check(profile, as_of=AS_OF)
+    sodium = [p for p in report.problems if "sodium" in (p.title + " ".join(r.title for r in p.reasons)).lower()]
+    assert len(sodium) == 1, [p.title for p in report.problems]
+    joined = {sodium[0].rule, *sodium[0].also_found_by}
+    assert {"lab-states/hyponatraemia-drug-cause", "drug-disease/ssri-hyponatremia"} <= joined
+    assert any(r.startswith("interactions-mechanism/pd-hyponatraemia") for r in joined)
+    assert set(sodium[0].medications) == {"carbamazepine", "escitalopram"}
+    potassium = [p for p in report.problems if p.rule == "lab-states/hypokalaemia-on-potassium-wasting-diuretic"]
+    assert len(potassium) == 1 and potassium[0].medications == ["furosemide"]
+
+
+def test_adherence_findings_on_one_drug_are_one_conversation(engine):
+    """The critical refill gap for clopidogrel and the general refill gap naming it are one problem; a
+    PDC finding on a drug with no gap of its own shared with them stays apart."""
+    def med(name, fills):
+        return {"name": name, "dose": name.split()[-2] + " mg", "frequency": "daily", "start_date": "2026-04-10",
+                "fills": [{"date": d, "days_supply": n} for d, n in fills]}
+    profile = {"id": "one-talk", "age": 64, "sex": "male",
+               "conditions": [{"name": "NSTEMI", "code": {"system": "icd10", "code": "I21.4"}}],
+               "medications": [med("clopidogrel 75 mg", [("2026-08-20", 30), ("2026-09-22", 30)]),
+                               med("rosuvastatin 20 mg", [("2026-05-01", 30), ("2026-08-01", 30), ("2026-11-01", 30)])]}
+    report = engine.check(profile, as_of=AS_OF)
+    adherence = [p for p in report.problems if p.kind == "nonadherence"]
+    clopidogrel = [p for p in adherence if "clopidogrel" in p.medications]
+    assert len(clopidogrel) == 1
+    assert clopidogrel[0].rule == "adherence/refill-gap-critical-medication"
+    assert "adherence/refill-gap-chronic-medication" in clopidogrel[0].also_found_by
+    statin = [p for p in adherence if p.rule == "adherence/pdc-statins"]
+    assert statin and statin[0].medications == ["rosuvastatin"]

@@ -148,6 +148,7 @@ WHEN_TEXT = {"HS": "at bedtime", "MORN": "in the morning", "MORN.early": "in the
              "PCV": "after dinner", "CM": "with breakfast", "CD": "with lunch", "CV": "with dinner"}
 #: timing.code values the sig reader would not read as written
 TIMING_CODES = {"WK": "weekly", "MO": "monthly", "AM": "every morning", "PM": "every evening", "QD": "daily"}
+DAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PERIOD_WORDS = {"s": "seconds", "min": "minutes", "h": "hours", "d": "days", "wk": "weeks", "mo": "months", "a": "years"}
 
 
@@ -183,7 +184,20 @@ def _range_text(r: Any) -> str | None:
         return _quantity_text(low)
     if low.get("value") is None:
         return f"up to {_quantity_text(high)}"
+    if _dose_value(low) > _dose_value(high):
+        raise MalformedResource(f"doseRange low {format_number(_dose_value(low))} is above its high "
+                                f"{format_number(_dose_value(high))}")
     return f"{format_number(_dose_value(low))}-{_quantity_text(high)}"
+
+
+def _positive(holder: dict, key: str, where: str) -> float | None:
+    """A timing number that must be positive and finite when present (frequency, period, periodMax …)."""
+    if holder.get(key) is None:
+        return None
+    value = _number(holder.get(key))
+    if value is None or value <= 0:
+        raise MalformedResource(f"{where}.{key} {holder.get(key)!r:.30} is not a positive number")
+    return value
 
 
 def _span(low: float, high: float | None) -> str:
@@ -195,21 +209,38 @@ def _timing_text(timing: Any) -> str | None:
     timing = _obj(timing)
     repeat = _obj(timing.get("repeat"))
     parts = []
-    unit = PERIOD_WORDS.get(_str(repeat.get("periodUnit")) or "")
-    period = _number(repeat.get("period"))
-    if period and period > 0 and unit:
-        frequency, frequency_max = _number(repeat.get("frequency")) or 1.0, _number(repeat.get("frequencyMax"))
+    where = "timing.repeat"
+    raw_unit = repeat.get("periodUnit")
+    unit = PERIOD_WORDS.get(raw_unit) if isinstance(raw_unit, str) else None
+    if raw_unit is not None and unit is None:
+        raise MalformedResource(f"{where}.periodUnit {raw_unit!r:.30} is not a UCUM unit of time "
+                                f"({', '.join(PERIOD_WORDS)})")
+    period = _positive(repeat, "period", where)
+    frequency, frequency_max = _positive(repeat, "frequency", where), _positive(repeat, "frequencyMax", where)
+    period_max = _positive(repeat, "periodMax", where)
+    if frequency_max is not None and frequency is not None and frequency_max < frequency or \
+            period_max is not None and period is not None and period_max < period:
+        raise MalformedResource(f"{where}: a maximum (frequencyMax/periodMax) below its minimum")
+    if period and unit:
+        frequency = frequency or 1.0
         if frequency == 1 and frequency_max is None:
-            parts.append(f"every {_span(period, _number(repeat.get('periodMax')))} {unit}")
+            parts.append(f"every {_span(period, period_max)} {unit}")
         else:
             parts.append(f"{_span(frequency, frequency_max)} times per {format_number(period)} {unit}")
     code = _status_code(timing.get("code"))
     if code and not parts:
         parts.append(TIMING_CODES.get(code.upper(), code))
-    days = [d for d in _items(repeat.get("dayOfWeek")) if isinstance(d, str)]
+    days = _items(repeat.get("dayOfWeek"))
+    unknown = [d for d in days if d not in DAY_CODES]
+    if unknown:
+        raise MalformedResource(f"{where}.dayOfWeek {unknown[0]!r:.20} is not a day code ({', '.join(DAY_CODES)})")
     if days:
         parts.append("on " + ", ".join(days))
-    when = [WHEN_TEXT[w] for w in _items(repeat.get("when")) if isinstance(w, str) and w in WHEN_TEXT]
+    unknown = [w for w in _items(repeat.get("when")) if w not in WHEN_TEXT]
+    if unknown:
+        # "when" counts administrations: a code left out would undercount them
+        raise MalformedResource(f"{where}.when {unknown[0]!r:.20} is not an event code mtmrules reads")
+    when = [WHEN_TEXT[w] for w in _items(repeat.get("when"))]
     times = [str(t)[:5] for t in _items(repeat.get("timeOfDay")) if isinstance(t, str)]
     anchors = when + [f"at {t}" for t in times]
     if anchors:
@@ -240,8 +271,13 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
     for cap in map(_obj, _items(dosage.get("maxDosePerPeriod"))):
         top, bottom = _obj(cap.get("numerator")), _obj(cap.get("denominator"))
         if top.get("value") is not None:
-            per = PERIOD_WORDS.get(_str(bottom.get("code")) or _str(bottom.get("unit")) or "d", "days")
-            limit = f"max {_quantity_text(top)} per {format_number(_number(bottom.get('value')) or 1.0)} {per}"
+            _positive(top, "value", "maxDosePerPeriod.numerator")
+            per = PERIOD_WORDS.get(_str(bottom.get("code")) or _str(bottom.get("unit")) or "d")
+            if per is None:
+                unit = bottom.get("code") or bottom.get("unit")
+                raise MalformedResource(f"maxDosePerPeriod.denominator unit {unit!r:.20} is not a UCUM unit of time")
+            length = _positive(bottom, "value", "maxDosePerPeriod.denominator") or 1.0
+            limit = f"max {_quantity_text(top)} per {format_number(length)} {per}"
             frequency = f"{frequency} {limit}" if frequency else limit
     if frequency:
         out["frequency"] = frequency
@@ -330,7 +366,15 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
     if raw_dosage and not dosages:
         issues.append(ImportIssue(kind="medication", input=shown, reason=f"dosage {raw_dosage!r:.40} is not a FHIR "
                                   "Dosage (an object); dose and frequency not read"))
-    fields = dosage_fields(dosages[0] if dosages else None)
+    try:
+        fields = dosage_fields(dosages[0] if dosages else None)
+    except MalformedResource as exc:
+        # a bad dose must not hide the drug from interaction, allergy and disease rules
+        text = _obj(dosages[0]).get("text")
+        fields = {"sig": text} if isinstance(text, str) and text.strip() else {}
+        issues.append(ImportIssue(kind="medication", input=shown, reason=f"dosage not read ({exc}); the drug is "
+                                  + ("screened with its dosage text only" if fields else
+                                     "screened, its dose is not evaluated")))
     active = status in ACTIVE_STATUS.get(rtype, set())
     intent = _status_code(resource.get("intent"))
     if rtype == "MedicationRequest" and intent in NOT_ORDERS and active:

@@ -84,9 +84,21 @@ def _strength(value: float, unit_word: str, per_number: str | None, per_word: st
     return Strength(amount)
 
 
+#: number forms a product string must not be read from: exponent notation ("1e3 mg"), a negative sign ("-500 mg")
+_IMPLAUSIBLE_RE = re.compile(r"\d(?:\.\d+)?e[+-]?\d|(?:^|[\s(,;:])-\s*\.?\d", re.IGNORECASE)
+
+
 def parse_strengths(text: str) -> list[Strength]:
     """All strengths in a product string, in product order: 'hydrocodone 5 mg/acetaminophen 325 mg' → two;
-    'sitagliptin-metformin 50-1000 mg' → two; 'nicotine 21 mg/24 hr' → 0.875 mg per hour over 24 hours."""
+    'sitagliptin-metformin 50-1000 mg' → two; 'nicotine 21 mg/24 hr' → 0.875 mg per hour over 24 hours.
+    None when a strength is written in a form that must not be guessed (negative, exponent, zero)."""
+    if _IMPLAUSIBLE_RE.search(text):
+        return []
+    found = _parse_strengths(text)
+    return [] if any(s.amount.value <= 0 for s in found) else found
+
+
+def _parse_strengths(text: str) -> list[Strength]:
     shared = _SHARED_RE.search(text)
     if shared and not re.match(r"\s*(mg|mcg|g|unit)", text[shared.end():], re.IGNORECASE):
         numbers = [g for g in shared.groups()[:3] if g is not None]

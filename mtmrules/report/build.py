@@ -248,6 +248,7 @@ class ReportBuilder:
                 extra = self._interventions(facts, self.rules[d.rule], dict(d.match.bindings))
                 interventions += [iv for iv in extra if iv.action == "order-lab"
                                   and (iv.action, iv.text) not in {(x.action, x.text) for x in interventions}]
+        interventions += self._joined_changes(facts, group, interventions)
         others = [d for d in group[1:] if d.rule != lead.rule]
         reasons = [self._reason(facts, d) for d in others]
         title = self._render(rule.title, facts, bindings, rule)
@@ -272,6 +273,20 @@ class ReportBuilder:
             site_note="; ".join(dict.fromkeys(self.site_notes[r] for r in (rule.id, *(d.rule for d in group))
                                               if r in self.site_notes)) or None)
 
+
+    def _joined_changes(self, facts: PatientFacts, group: list["_Draft"],
+                        interventions: list[InterventionOut]) -> list[InterventionOut]:
+        """The replace or dose step of a finding joined under a lead that does not itself change that drug
+        (a renal dose limit joined to an interaction about the same drug keeps its "reduce to N mg"): the
+        plan must not lose the concrete change. One change per drug: the lead's, else the first joined."""
+        changed = {iv.target for iv in interventions if iv.action in REPLACE | DOSE}
+        extra: list[InterventionOut] = []
+        for draft in group[1:]:
+            for iv in self._interventions(facts, self.rules[draft.rule], dict(draft.match.bindings)):
+                if iv.action in REPLACE | DOSE and iv.target not in changed:
+                    changed.add(iv.target)
+                    extra.append(iv)
+        return extra
 
     def _interventions(self, facts: PatientFacts, rule: CompiledRule, bindings: dict) -> list[InterventionOut]:
         return [InterventionOut(
@@ -344,31 +359,79 @@ class _Draft:
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
     """Groups of one problem each (lead first): a class rule and an ingredient rule on the same drugs
     and conditions merge into one problem; a mechanism finding joins the specific rule's problem about
-    the same interaction (``_same_interaction``); the mechanism findings left over join each other when
-    they are about the same effect and share a drug (four sedatives are one sedation problem, not six
-    pairs)."""
+    the same interaction (``_same_interaction``); problems about one abnormal state that share a drug
+    are one problem, and a mechanism finding about that state on its drugs joins it (``_same_state_groups``,
+    ``_shows_state``); the mechanism findings left over join each other when they are about the same
+    effect and share a drug (four sedatives are one sedation problem, not six pairs)."""
     groups: dict[tuple, list[_Draft]] = {}
     loose: list[_Draft] = []
-    for draft in sorted(drafts, key=lambda d: d.basis == "mechanism"):   # stable: specific rules first
-        if draft.basis == "mechanism":
-            hosts = [g for g in groups.values() if _same_interaction(draft, g)]
-            host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
-                                              tuple(g[0].medications)), default=None)
-            if host is not None:
-                _defer_to_label(draft, host)
-                host.append(draft)
-            else:
-                loose.append(draft)
-            continue
+    specific = [d for d in drafts if d.basis != "mechanism"]
+    for draft in specific:
         if draft.medications and draft.kind not in NEVER_MERGED:
             key = (draft.kind, tuple(draft.medications), tuple(draft.conditions))
         else:
             key = (draft.kind, draft.rule)
         groups.setdefault(key, []).append(draft)
-    merged = list(groups.values()) + _same_effect_clusters(loose)
+    states = _same_state_groups(list(groups.values()))
+    for draft in (d for d in drafts if d.basis == "mechanism"):
+        hosts = [g for g in states if _same_interaction(draft, g) or _shows_state(draft, g)]
+        host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
+                                          tuple(g[0].medications)), default=None)
+        if host is not None:
+            _defer_to_label(draft, host)
+            host.append(draft)
+        else:
+            loose.append(draft)
+    merged = states + _same_effect_clusters(loose)
     for group in merged:
         group.sort(key=_lead_order)
     return merged
+
+
+STATE_KINDS = frozenset({"drug-disease", "dose-too-high", "nonadherence"})
+
+
+def _state_of(group: list[_Draft]) -> frozenset[str]:
+    """The abnormal states (``mechanism`` tags such as hyperkalaemia) a group of state rules is about."""
+    return frozenset(m for d in group if d.kind in STATE_KINDS for m in d.mechanism)
+
+
+def _same_state_groups(groups: list[list[_Draft]]) -> list[list[_Draft]]:
+    """Problems about one abnormal state (a rule reading the lab and an older rule on the coded diagnosis
+    or the same lab, ``mechanism: [hyponatraemia]``) that share a drug are one problem: one sodium, one
+    note to the prescriber. Adherence findings (``mechanism: [adherence]``: a critical refill gap, the
+    general refill gap, a PDC) that share a drug are likewise one conversation with the patient.
+    Joining is transitive, so the result does not depend on the order of the groups; a joined group
+    takes the place of its first member."""
+    parent = list(range(len(groups)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    keys = [(_state_of(g), {m for d in g for m in d.medications}) for g in groups]
+    for i, (state_i, meds_i) in enumerate(keys):
+        for j in range(i):
+            state_j, meds_j = keys[j]
+            if state_i & state_j and meds_i & meds_j:
+                a, b = find(i), find(j)
+                parent[max(a, b)] = min(a, b)
+    joined: dict[int, list[_Draft]] = {}
+    for i, group in enumerate(groups):
+        joined.setdefault(find(i), []).extend(group)
+    return [joined[k] for k in sorted(joined)]
+
+
+def _shows_state(finding: _Draft, group: list[_Draft]) -> bool:
+    """Whether a mechanism finding about a state (two drugs adding to low sodium) belongs to a problem
+    showing that state on those same drugs: the lab already shows the pair's consequence. A finding more
+    severe than the problem stays its own problem (joined, it would be shown at the problem's severity)."""
+    state = _state_of(group)
+    strongest = min(SEVERITY_ORDER[d.severity] for d in group)
+    return (bool(state & set(finding.mechanism)) and SEVERITY_ORDER[finding.severity] >= strongest
+            and set(finding.medications) <= {m for d in group for m in d.medications})
 
 
 def _same_effect_clusters(findings: list[_Draft]) -> list[list[_Draft]]:

@@ -60,18 +60,22 @@ def read_regimen(dose: str | float | None, frequency: str | None, sig: str | Non
                    trace=from_sig.trace + (f"{field} field {structured!r} used instead of the sig's",))
 
 
+#: the reader's reasons that say only that something is missing: the structured field is named instead
+_GENERIC = ("no amount", "no frequency", "as needed with no frequency", "'as directed'")
 _ZERO = re.compile(r"\s*0+(?:\.0*)?\s*(?:[a-zµ]|$)", re.IGNORECASE)
 
 
 def _explain_structured(reading: DoseReading, dose, frequency) -> DoseReading:
     """Reasons that name the structured field that could not be read."""
-    if reading.status != UNREADABLE or (reading.reason or "").startswith(REJECTED):
-        return reading
+    if reading.status != UNREADABLE or not (reading.reason or "").startswith(_GENERIC):
+        return reading   # a specific reason (a refused number, an interval of 0, a text too long) is kept
     clauses = reading.phases[0].clauses if reading.phases else ()
     if isinstance(dose, str) and _ZERO.match(dose):
         return replace(reading, reason=f"{REJECTED}: dose {dose!r} is zero")
     if dose and (not clauses or clauses[0].amount is None):
         return replace(reading, reason=f"dose {dose!r} has no unit we can read")
+    if not dose and clauses and clauses[0].amount is None:
+        return replace(reading, reason="no dose given")
     if frequency:
         return replace(reading, reason=f"frequency {frequency!r} not understood")
     return replace(reading, reason="no frequency given")

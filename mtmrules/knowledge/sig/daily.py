@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from mtmrules.knowledge.dose import Amount, Strength
-from mtmrules.knowledge.sig.reading import READ, VARIABLE, WEIGHT_BASED, Clause, DoseReading, Quantity, span
+from mtmrules.knowledge.sig.reading import READ, WEIGHT_BASED, Clause, DoseReading, Quantity, span
 
 _MASSLIKE = ("mg", "unit", "meq", "mmol")
 _UNBOUNDED = 1e6   # administrations per day when only a written maximum bounds them
 _COUNTED = ("each", "actuation", "drop", "patch", "vial", "application", "dose")
+_DEVICES = ("syringe", "pen")   # prefilled injection devices counted in a sig ("inject 1 pen weekly")
 
 
 class _Unreadable(Exception):
@@ -80,9 +81,18 @@ def _per_admin(amount: Quantity, ingredients: Sequence[str], strengths: Mapping[
             factor = strength.amount.value / strength.per_volume_ml
         elif amount.unit == "vial" and strength.per_volume_ml:
             factor = strength.amount.value          # the whole unit-dose vial
+        elif amount.unit == "each" and amount.noun in _DEVICES and strength.per_volume_ml \
+                and strength.per_volume_ml < 1:
+            # a prefilled syringe or pen whose strength is written per its fill volume ("40 mg/0.4 mL",
+            # "1.5 mg/0.5 mL") holds one dose; a pen labelled per mL or per 1.5-3 mL holds several
+            factor = strength.amount.value
         elif amount.unit == "drop" and strength.per_volume_ml:
             continue                                # a drop's volume is not known
         elif strength.per_volume_ml:
+            if amount.unit == "each" and amount.noun in _DEVICES:
+                raise _Unreadable(f"{span(amount.lo, amount.hi)} {amount.noun} of a product "
+                                  "labelled per mL or per a multi-dose volume: how much is one dose is not "
+                                  "written; give mg or mL")
             if amount.unit == "each":
                 raise _Unreadable(f"{span(amount.lo, amount.hi)} without a unit for a liquid; give mL")
             continue
@@ -114,8 +124,10 @@ def _patch(reading: DoseReading, rates: Mapping[str, Strength]) -> DailyDose:
     first = reading.phases[0].clauses if reading.phases else ()
     count = first[0].amount if first and first[0].amount and first[0].amount.unit in ("patch", "each") else None
     lo, hi = (count.lo, count.hi) if count else (1.0, 1.0)
-    # worn all day; a system labelled for less than a day ("15 mg/16 hr") is worn that long
-    hours = {i: s.hours if 1 < s.hours < 24 else 24.0 for i, s in rates.items()}
+    # worn all day; a system labelled for less than a day ("15 mg/16 hr") is worn that long, and a sig that
+    # says how long it stays on ("remove after 12 hours") is followed
+    worn = first[0].worn_hours if first else None
+    hours = {i: worn if worn else s.hours if 1 < s.hours < 24 else 24.0 for i, s in rates.items()}
     amounts = {i: (Amount(s.amount.value * hours[i] * lo, s.amount.unit),
                    Amount(s.amount.value * hours[i] * hi, s.amount.unit)) for i, s in rates.items()}
     how = ", ".join(f"{i} {span(a.value, b.value, a.unit)}/day" for i, (a, b) in amounts.items())

@@ -19,7 +19,7 @@ Shape::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mtmrules.knowledge.sig import lexicon as L
 from mtmrules.knowledge.sig.reading import (READ, UNREADABLE, VARIABLE, WEIGHT_BASED, Cap, Clause, DoseReading,
@@ -29,6 +29,11 @@ from mtmrules.knowledge.sig.tokens import Rejected, Token, tokenize
 
 #: the reason of every reading refused for its number forms (negative, exponent, absurdly large)
 REJECTED = "not a plausible dose"
+#: administrations a day above which a reading is a typing error, not a regimen (hourly is the most frequent
+#: schedule a sig gives; shorter intervals are per-episode doses, read as such)
+MAX_PER_DAY = 24
+#: longer sig text is not a sig (NCPDP SCRIPT 2017071 allows 1,000 characters of sig free text)
+MAX_SIG_CHARS = 1000
 _PLAUSIBLE_HOURS = {1, 2, 3, 4, 5, 6, 8, 10, 12, 18, 24, 36, 48, 72, 96, 168}
 _MEALS = ("breakfast", "lunch", "dinner")
 _COUNTED = {"each", "actuation", "drop", "patch", "vial", "application", "dose"}
@@ -52,10 +57,14 @@ class _Clause:
     repeats: int = 0
     duration: float | None = None
     interval: bool = False
+    other_days: bool = False    # "2.5 mg all other days": the days the other clauses do not name
+    worn_hours: float | None = None   # a patch worn part of the day ("remove after 12 hours")
+    later: bool = False               # "then 1 tab 1 hour later": given the same day as the phase before
 
     @property
     def timed(self) -> bool:
-        return bool(self.per_day or self.groups or self.days or self.once or self.repeats or self.daily_total)
+        return bool(self.per_day or self.groups or self.days or self.once or self.repeats or self.daily_total
+                    or self.other_days)
 
     @property
     def empty(self) -> bool:
@@ -71,13 +80,15 @@ class _Reader:
         self.clause = _Clause()
         self.phases[0].append(self.clause)
         self.joined = False          # a conjunction since the last anchor/amount
+        self.comma = False           # … and that conjunction was a comma ("bid, morning and night")
         self.skip_amount = 0         # tokens left during which an amount is "not the dose"
         self.prn = False
         self.cap: Cap | None = None
-        self.sliding = False
+        self.sliding: str | bool = False     # the words that make the dose variable ("per sliding scale")
         self.as_directed = False
         self.until = False
         self.rate_problem: str | None = None
+        self.problem: str | None = None      # why the text cannot be read, found while assembling
         self.trace: list[str] = []
         self.ignored: list[str] = []
         self.minutes = False
@@ -96,6 +107,12 @@ class _Reader:
     def note(self, text: str) -> None:
         self.trace.append(text)
 
+    def refuse(self, reason: str) -> None:
+        """The text says something that is no dose (an interval of 0, a maximum of 0): unreadable, with why."""
+        if self.problem is None:
+            self.problem = reason
+            self.note(f"refused: {reason}")
+
     def new_clause(self) -> _Clause:
         self.clause = _Clause()
         self.phases[-1].append(self.clause)
@@ -112,6 +129,10 @@ class _Reader:
         if nxt and nxt.kind == "num" and isinstance(nxt.value, float) and nxt.value < 1 and "/" in nxt.text:
             lo = hi = lo + nxt.value
             used = 2
+        elif nxt and nxt.text in ("and", "&", "-") and lo >= 1 and lo == int(lo) and self._fraction(2):
+            # a mixed number: "1 and 1/2", "one and one half", "2 & a half", "1-1/2" (never a range: ½ < 1)
+            lo = hi = lo + float(self.peek(2).value)  # type: ignore[union-attr, arg-type]
+            used = 3
         sep = self.peek(used)
         after = self.peek(used + 1)
         if sep and sep.kind in ("dash", "to", "or") and after and after.kind == "num":
@@ -119,7 +140,16 @@ class _Reader:
             if top >= lo:
                 hi = top
                 used += 2
+            elif self.kind(used + 2) in ("unit", "period", "x"):
+                # "2-1 tabs", "q6-4h": a range written backwards is a typing error whose meaning is a guess
+                self.refuse(f"the range {tok.text}-{after.text} runs backwards")
         return lo, hi, used
+
+    def _fraction(self, offset: int) -> bool:
+        """A fraction below one at i+offset, written as one: "1/2", "half", "one half", "a quarter"."""
+        tok = self.peek(offset)
+        return bool(tok and tok.kind == "num" and 0 < float(tok.value) < 1  # type: ignore[arg-type]
+                    and ("/" in tok.text or not tok.text[0].isdigit()))
 
     def period_at(self, offset: int) -> tuple[float, int] | None:
         """[number] period at i+offset → (length in days, tokens used)."""
@@ -137,6 +167,9 @@ class _Reader:
         if tok.kind == "num":
             nxt = self.peek(offset + 1)
             if nxt and nxt.kind == "period":
+                if float(tok.value) <= 0:  # type: ignore[arg-type]
+                    self.refuse(f"a period of {tok.text} {nxt.text} is not a frequency or duration")
+                    return None
                 return float(tok.value) * float(nxt.value), 2  # type: ignore[arg-type]
         return None
 
@@ -171,6 +204,7 @@ class _Reader:
             "until": self.on_until, "repeat": self.on_repeat, "month": self.on_month,
             "notdose": self.on_not_dose, "divided": self.on_divided, "period": self.on_period,
             "lparen": self.on_paren, "rparen": self.on_paren, "except": self.on_except,
+            "otherdays": self.on_other_days, "tworegimens": self.on_two_regimens, "wear": self.on_wear,
         }
         while self.i < len(self.t):
             tok = self.t[self.i]
@@ -198,6 +232,18 @@ class _Reader:
                 self.set_per_day((lo / found[0], hi / found[0]), f"{span(lo, hi)} times per "
                                  f"{format_number(found[0])} day(s)")
                 return used + 1 + found[1]
+        if nxt and nxt.kind == "period" and self.peek(used + 1) and self.peek(used + 1).text == "later" \
+                and 0 < hi * float(nxt.value) < 1 and len(self.phases) > 1:  # type: ignore[arg-type]
+            # "then 1 tab 1 hour later": the same day as the dose before it, not a next day's phase
+            self.clause.later = True
+            self.note(f"{tok.text} {nxt.text} later: the same day")
+            return used + 2
+        if nxt and nxt.kind == "period" and self.peek(used + 1) and self.peek(used + 1).text == "on" \
+                and 0 < hi * float(nxt.value) <= 1:  # type: ignore[arg-type, union-attr]
+            # "12 hours on, 12 hours off": a patch worn that long each day
+            self.clause.worn_hours = hi * float(nxt.value) * 24  # type: ignore[arg-type]
+            self.note(f"worn {format_number(self.clause.worn_hours)} h a day")
+            return used + 2
         if nxt and nxt.kind == "percent":
             self.note(f"skipped strength {tok.text}%")
             return used + 1
@@ -267,6 +313,11 @@ class _Reader:
                                 f"{span(lo * factor, hi * factor, unit)}")
 
     def take_amount(self, amount: Quantity, used: int, what: str) -> int:
+        if amount.lo <= 0 < amount.hi:
+            # "0-2 tabs": up to two, read as "up to" is (never a dose of 0 mg)
+            lo = min(1.0, amount.hi) if amount.unit in _COUNTED else amount.hi
+            amount = replace(amount, lo=lo)
+            what = f"up to {amount} (a range from 0)"
         if amount.hi <= 0:
             self.note(f"ignored {what}: an amount of zero is not a dose")
             return used
@@ -301,6 +352,9 @@ class _Reader:
         return 0
 
     def set_per_day(self, per_day: tuple[float, float], what: str, interval: bool = False) -> None:
+        if per_day[1] <= 0:
+            self.refuse(f"{what}: no administration a day is not a frequency")
+            return
         clause = self.clause
         if clause.per_day is not None and not clause.interval and interval:
             pass   # "bid q12h": the written frequency and the interval agree or the interval adds nothing
@@ -323,6 +377,21 @@ class _Reader:
         # "daily x 5", "daily x5 days": a duration
         if tok.text in ("once",) and self.kind(1) == "num" and self.kind(2) == "x":
             return 0
+        clause = self.clause
+        if anchors and self.joined and clause.per_day and clause.groups and clause.amount is not None:
+            # "4 times daily before meals and nightly" (ac & hs): the word names one of the administrations
+            # already counted, when the times written so far leave room for it
+            written = sum(max(count for _, count in group) or 1 for group in clause.groups)
+            if written + len(anchors) <= clause.per_day[1] + 1e-9:
+                self.add_anchors(anchors)
+                self.note(f"{tok.text}: one of the {format_number(clause.per_day[1])} administrations")
+                return 1
+        top = self.peek(2)
+        if self.kind(1) in ("dash", "to", "or") and top and top.kind == "freq" and not anchors \
+                and not top.value[1] and top.value[0] > per_day:  # type: ignore[index]
+            # "bid-tid", "daily to bid", "tid or qid": a range of frequencies
+            self.set_per_day((per_day, float(top.value[0])), f"{tok.text}-{top.text}")  # type: ignore[index]
+            return 3
         self.set_per_day((per_day, per_day), tok.text)
         if anchors:
             self.add_anchors(anchors, counted=False)
@@ -358,7 +427,10 @@ class _Reader:
                 self.note(f"'q{format_number(hi)}' without a unit read as hours")
             else:
                 return 0
-            if days < 1 / 24 - 1e-9:
+            if lo <= 0:
+                self.refuse(f"every {span(lo, hi)} {word} is not a frequency")
+                return j
+            if lo * days < 1 / 24 - 1e-9:
                 self.minutes = True
                 self.note(f"every {span(lo, hi)} minutes: a per-episode interval")
                 return j
@@ -378,11 +450,14 @@ class _Reader:
             return 1
         return 0
 
-    def add_anchors(self, anchors: tuple[str, ...], counted: bool = True) -> None:
+    def add_anchors(self, anchors: tuple[str, ...], counted: bool = True, one_meal: bool = False) -> None:
         clause = self.clause
-        if clause.timed and clause.amount is not None and self.joined and not clause.groups and clause.per_day:
+        count = (3 if anchors == ("meals",) and not one_meal else len(anchors)) if counted else 0
+        if clause.timed and clause.amount is not None and self.joined and not clause.groups and clause.per_day \
+                and not (self.comma and count <= clause.per_day[1]):
+            # "1 tab daily and at bedtime": another administration; but "bid, morning and night" and
+            # "4 times daily, before meals and at bedtime" name the times of the frequency just written
             clause = self.new_clause()
-        count = (3 if anchors == ("meals",) else len(anchors)) if counted else 0
         entry = [(a, count if k == 0 else 0) for k, a in enumerate(anchors)]
         if self.joined or not clause.groups:
             clause.groups.append(entry)
@@ -410,7 +485,7 @@ class _Reader:
         anchors = tok.value  # type: ignore[assignment]
         if anchors == ("home",) and not (self.kind(1) == "and" or self.kind(-1) == "and"):
             return 0
-        self.add_anchors(anchors)  # type: ignore[arg-type]
+        self.add_anchors(anchors, one_meal=tok.text in L.ONE_MEAL)  # type: ignore[arg-type]
         return 1
 
     def on_time(self, tok: Token) -> int:
@@ -459,6 +534,30 @@ class _Reader:
         self.note(f"days {'/'.join(unique)}")
         return j
 
+    def on_two_regimens(self, tok: Token) -> int:
+        self.refuse(f"two regimens in one sig ('{tok.text}'): which one the patient takes must be asked")
+        return 1
+
+    def on_wear(self, tok: Token) -> int:
+        """"remove after 12 hours", "leave on for 12-14 hours": how long a patch is worn each day."""
+        self.i += 1
+        rng = self.number_range()
+        self.i -= 1
+        if rng is None:
+            return 1
+        _, hi, used = rng
+        period = self.peek(1 + used)
+        if period is None or period.kind != "period" or not 0 < float(period.value) * hi <= 1:  # type: ignore[arg-type]
+            return 1
+        self.clause.worn_hours = float(period.value) * hi * 24  # type: ignore[arg-type]
+        self.note(f"worn {format_number(self.clause.worn_hours)} h a day")
+        return 2 + used
+
+    def on_other_days(self, tok: Token) -> int:
+        self.clause.other_days = True
+        self.note(f"{tok.text}: the days no other clause names")
+        return 1
+
     def on_prn(self, tok: Token) -> int:
         self.prn = True
         self.note("as needed")
@@ -496,6 +595,9 @@ class _Reader:
             j += found[1]
         elif self.kind(j) == "freq" and self.peek(j).text in ("once",):
             pass
+        if hi <= 0:
+            self.refuse(f"a written maximum of {format_number(hi)} is not a dose")
+            return j
         self.cap = Cap(hi * factor, unit, per_days, tuple(words))
         self.note(f"written maximum: {self.cap}")
         return j
@@ -550,6 +652,7 @@ class _Reader:
 
     def on_and(self, tok: Token) -> int:
         self.joined = True
+        self.comma = tok.text == ","
         return 1
 
     def on_sep(self, tok: Token) -> int:
@@ -606,18 +709,38 @@ class _Reader:
         found = self.period_at(1 + used)
         if not found:
             return 0
+        amount = self.clause.amount
+        if amount is not None and amount.unit == "patch" and hi * found[0] < 1:
+            # "apply 1 patch for 12 hours": the hours it is worn, not a course of half a day
+            self.clause.worn_hours = hi * found[0] * 24
+            self.note(f"worn {format_number(self.clause.worn_hours)} h a day")
+            return 1 + used + found[1]
         self.set_duration(hi * found[0])
         return 1 + used + found[1]
 
     def on_period(self, tok: Token) -> int:
-        # "day 1", "days 2-5", "on day 1": a phase lasting that many days
-        if tok.text in ("day", "days", "d") and self.kind(1) == "num":
+        # "day 1", "days 2-5", "on day 1", "Week 2:": a phase lasting that many days
+        length = {"day": 1, "days": 1, "d": 1, "week": 7, "weeks": 7, "wk": 7, "wks": 7}.get(tok.text)
+        if length and self.kind(1) == "num":
             self.i += 1
             rng = self.number_range()
             self.i -= 1
             assert rng is not None
             lo, hi, used = rng
-            self.set_duration(hi - lo + 1)
+            after = self.peek(1 + used)
+            open_ended = after is not None and after.kind == "and" and self.peek(2 + used) is not None \
+                and self.peek(2 + used).text in ("after", "onward", "onwards", "beyond", "thereafter", "on")
+            label = open_ended or (after is not None and after.text == ":") or self.i == 0 \
+                or self.kind(-1) == "sep"
+            if label and self.clause.amount is not None and (self.clause.timed or self.clause.duration is not None):
+                # "Week 1: 1 tab at bedtime. Week 2: 1 tab twice daily": a label opens the next phase
+                self.phases.append([])
+                self.new_clause()
+                self.joined = False
+                self.note(f"{tok.text} {span(lo, hi)}: next phase")
+            if open_ended:
+                return 3 + used
+            self.set_duration((hi - lo + 1) * length)
             return 1 + used
         return 0
 
@@ -634,7 +757,7 @@ class _Reader:
         return 1
 
     def on_sliding(self, tok: Token) -> int:
-        self.sliding = True
+        self.sliding = self.sliding or tok.text
         self.note(f"{tok.text}: variable dose")
         return 1
 
@@ -693,11 +816,16 @@ class _Reader:
         phases = self.assemble()
         trace = tuple(self.trace + ([f"ignored: {' '.join(self.ignored)}"] if self.ignored else []))
         common = dict(text=self.text, prn=self.prn, cap=self.cap, until_gone=self.until, trace=trace)
-        if self.rate_problem:
-            return DoseReading(status=UNREADABLE, reason=self.rate_problem, **common)
+        if self.rate_problem or self.problem:
+            return DoseReading(status=UNREADABLE, reason=self.rate_problem or self.problem, **common)
+        most = max((sum(c.per_day[1] for c in p.clauses if c.per_day) for p in phases), default=0.0)
+        if most > MAX_PER_DAY:
+            return DoseReading(status=UNREADABLE, reason=f"{format_number(most)} administrations a day is not "
+                               f"plausible (more than one an hour)", **common)
         if self.sliding:
-            return DoseReading(status=VARIABLE, reason="sliding scale or dose by blood sugar: the daily amount "
-                                                        "varies", phases=phases, **common)
+            return DoseReading(status=VARIABLE, reason=f"dose '{self.sliding}' (a sliding scale, protocol or blood "
+                                                        "sugar decides it): the daily amount varies",
+                               phases=phases, **common)
         if not phases:
             reason = "'as directed': no amount or frequency written" if self.as_directed else \
                 "no amount or frequency found"
@@ -721,9 +849,27 @@ class _Reader:
     def assemble(self) -> tuple[Phase, ...]:
         raw: list[list[_Clause]] = []
         for phase in self.phases:
-            clauses = [c for c in phase if not c.empty]
+            clauses = []
+            for c in phase:
+                if c.empty:
+                    continue
+                prev = clauses[-1] if clauses else None
+                if c.amount is None and c.per_day is None and c.groups and not c.days and not c.duration \
+                        and prev is not None and prev.per_day and not prev.groups \
+                        and sum(max(n for _, n in g) or 1 for g in c.groups) <= prev.per_day[1]:
+                    # "every day for 30 days; take in the morning": the times of the clause before
+                    prev.groups.extend(c.groups)
+                    self.note("timing joined to the clause before")
+                    continue
+                clauses.append(c)
             if not clauses:
                 continue
+            named = {d for c in clauses if not c.other_days for d in c.days}
+            for c in clauses:
+                if c.other_days:
+                    if not named:
+                        self.problem = "'other days' with no days named for the other doses"
+                    c.days = [d for d in L.WEEK if d not in named]
             timed = [c for c in clauses if c.timed or c.duration is not None]
             untimed = [c for c in clauses if c not in timed and c.amount is not None]
             if timed and untimed:
@@ -736,6 +882,11 @@ class _Reader:
                     else:
                         self.note(f"ignored amount {c.amount}: no timing of its own")
                 clauses = timed
+            if raw and all(c.later for c in clauses):
+                for c in clauses:
+                    c.once = c.once or c.per_day is None
+                raw[-1].extend(clauses)     # a dose hours after the one before: the same day
+                continue
             # clauses that each carry a duration are consecutive phases (a taper written with commas)
             if len(clauses) > 1 and all(c.duration is not None for c in clauses[:-1]):
                 raw.extend([c] for c in clauses)
@@ -755,7 +906,7 @@ class _Reader:
                 per_day = self.per_day(c, tapered, previous)
                 built.append(Clause(c.amount, c.alternative, per_day,
                                     tuple(dict.fromkeys(a for g in c.groups for a, _ in g)), tuple(c.days),
-                                    c.sites, c.daily_total, c.rate))
+                                    c.sites, c.daily_total, c.rate, c.worn_hours))
             days = max((c.duration for c in clauses if c.duration is not None), default=None)
             out.append(Phase(tuple(built), days))
             previous = clauses[-1]
@@ -778,6 +929,9 @@ class _Reader:
                 per_day = (max(per_day[0], share), max(per_day[1], share))
         if per_day is None and (c.once or c.repeats):
             per_day = (1.0, 1.0)
+        if per_day is None and c.worn_hours:
+            per_day = (1.0, 1.0)
+            self.note("a patch worn part of a day: once a day")
         if c.repeats and per_day is not None:
             per_day = (per_day[0], per_day[1] * (1 + c.repeats))
         if per_day is None and previous is not None and previous.per_day is not None and not c.duration:
@@ -793,6 +947,9 @@ class _Reader:
 
 def read(text: str) -> DoseReading:
     """Read one sig (uncached; use ``read_sig`` in ``mtmrules.knowledge.sig``)."""
+    if len(text) > MAX_SIG_CHARS:
+        reason = f"sig text of {len(text):,} characters is not read (a sig holds at most {MAX_SIG_CHARS:,})"
+        return DoseReading(text=text[:MAX_SIG_CHARS], status=UNREADABLE, reason=reason, trace=(reason,))
     try:
         tokens = tokenize(text)
     except Rejected as exc:

@@ -16,6 +16,70 @@ NUMBER_WORDS = {
     "nine": 9.0, "ten": 10.0, "eleven": 11.0, "twelve": 12.0, "fifteen": 15.0, "twenty": 20.0, "thirty": 30.0,
     "half": 0.5, "a half": 0.5, "one half": 0.5, "one and a half": 1.5, "one and one half": 1.5,
     "quarter": 0.25, "one quarter": 0.25, "tow": 2.0, "too": 2.0, "thee": 3.0, "fuor": 4.0, "single": 1.0,
+    "thirteen": 13.0, "fourteen": 14.0, "sixteen": 16.0, "seventeen": 17.0, "eighteen": 18.0,
+    "nineteen": 19.0, "forty": 40.0, "fifty": 50.0, "sixty": 60.0, "seventy": 70.0, "eighty": 80.0,
+    "ninety": 90.0,
+    # "twenty four", "seventy two" (EHR intervals "every 72 (seventy-two) hours"; hyphens are dropped first)
+    **{f"{tens} {unit}": t + u for tens, t in (("twenty", 20.0), ("thirty", 30.0), ("forty", 40.0),
+                                                ("fifty", 50.0), ("sixty", 60.0), ("seventy", 70.0),
+                                                ("eighty", 80.0), ("ninety", 90.0))
+       for unit, u in (("one", 1.0), ("two", 2.0), ("three", 3.0), ("four", 4.0), ("five", 5.0),
+                       ("six", 6.0), ("seven", 7.0), ("eight", 8.0), ("nine", 9.0))},
+    # apothecary roman numerals as prescribers still write them ("ii tabs"); "iv" is a route, never a number
+    "ii": 2.0, "iii": 3.0,
+}
+
+#: words only a Spanish sig holds: their presence turns on the SPANISH rewrite (so that "la", "en", "de" in an
+#: English sig are never rewritten)
+SPANISH_MARKERS = {
+    "tome", "tomar", "toma", "tomen", "tomese", "tableta", "tabletas", "pastilla", "pastillas", "capsula",
+    "capsulas", "comprimido", "comprimidos", "cada", "vez", "veces", "dia", "dias", "diario", "diaria",
+    "diariamente", "horas", "cucharadita", "cucharaditas", "cucharada", "cucharadas", "noche", "manana",
+    "inyectar", "inyecte", "inyectese", "aplicar", "aplique", "unidades", "parche", "parches", "gotas",
+    "semana", "necesario", "acostarse", "desayuno", "almuerzo", "boca",
+}
+#: Spanish label and prescription wording (accents folded) → the English words the grammar reads; matched on
+#: whole words, longest first, before typo correction (which would otherwise split "capsula" → "caps ula")
+SPANISH = {
+    "tome": "take", "tomar": "take", "toma": "take", "tomen": "take", "tomese": "take", "dar": "give",
+    "de": "", "la": "", "las": "", "el": "", "los": "", "y": "and", "con": "with", "sin": "without",
+    "en": "in", "para": "for", "durante": "for", "por": "for", "luego": "then", "despues": "then",
+    "tableta": "tablet", "tabletas": "tablets", "pastilla": "tablet", "pastillas": "tablets",
+    "comprimido": "tablet", "comprimidos": "tablets", "pildora": "tablet", "pildoras": "tablets",
+    "capsula": "capsule", "capsulas": "capsules", "cucharadita": "teaspoon", "cucharaditas": "teaspoons",
+    "cucharada": "tablespoon", "cucharadas": "tablespoons", "gota": "drop", "gotas": "drops",
+    "unidad": "unit", "unidades": "units", "parche": "patch", "parches": "patches",
+    "inhalacion": "inhalation", "inhalaciones": "inhalations", "disparo": "puff", "disparos": "puffs",
+    "aplicacion": "application", "aplicaciones": "applications", "supositorio": "suppository",
+    "uno": "one", "una": "one", "un": "one", "dos": "two", "tres": "three", "cuatro": "four", "cinco": "five",
+    "seis": "six", "media": "half", "medio": "half",
+    "cada": "every", "hora": "hour", "horas": "hours", "dia": "day", "dias": "days", "semana": "week",
+    "semanas": "weeks", "mes": "month", "meses": "months", "vez": "times", "veces": "times",
+    "una vez": "once", "una vez al dia": "once a day", "al dia": "a day", "por dia": "per day",
+    "diario": "daily", "diaria": "daily", "diariamente": "daily", "cada dia": "every day",
+    "todos los dias": "every day", "a la semana": "a week", "por semana": "per week", "semanal": "weekly",
+    "semanalmente": "weekly", "al mes": "a month", "mensual": "monthly", "mensualmente": "monthly",
+    "por boca": "by mouth", "por via oral": "by mouth", "via oral": "by mouth", "oral": "orally",
+    "en la manana": "in the morning", "por la manana": "in the morning", "cada manana": "every morning",
+    "manana": "morning", "en la tarde": "in the afternoon", "por la tarde": "in the afternoon",
+    "en la noche": "at night", "por la noche": "at night", "cada noche": "every night",
+    "todas las noches": "every night", "noche": "night", "al acostarse": "at bedtime",
+    "antes de acostarse": "at bedtime", "antes de dormir": "at bedtime",
+    "con comida": "with meals", "con comidas": "with meals", "con las comidas": "with meals",
+    "con alimentos": "with food", "antes de las comidas": "before meals", "desayuno": "breakfast",
+    "almuerzo": "lunch", "cena": "dinner",
+    "si es necesario": "as needed",
+    "si tiene": "as needed for", "en caso de": "as needed for", "si necesita": "as needed", "si lo necesita": "as needed",
+    "como sea necesario": "as needed", "segun sea necesario": "as needed",
+    "cuando sea necesario": "as needed", "cuando lo necesite": "as needed", "dolor": "pain",
+    "no mas de": "no more than", "maximo": "max", "no exceda": "do not exceed", "no exceder": "do not exceed",
+    "hasta terminar": "until finished", "como se indica": "as directed", "segun indicado": "as directed",
+    "segun las indicaciones": "as directed", "como indicado": "as directed", "segun instrucciones": "as directed",
+    "inyectar": "inject", "inyecte": "inject", "inyectese": "inject", "aplicar": "apply", "aplique": "apply",
+    "inhalar": "inhale", "inhale": "inhale", "usar": "use", "use": "use", "debajo": "under", "piel": "skin",
+    "ojo": "eye", "ojos": "eyes", "oido": "ear", "oidos": "ears", "en cada ojo": "in each eye",
+    "en ambos ojos": "in both eyes", "en cada oido": "in each ear", "en cada fosa nasal": "in each nostril",
+    "en cada orificio nasal": "in each nostril",
 }
 
 #: the counted forms as a patient reads them (for wording): written word → noun
@@ -28,6 +92,8 @@ NOUNS = {
     **{w: "suppository" for w in ("supp", "supps", "suppository", "suppositories")},
     **{w: "lozenge" for w in ("lozenge", "lozenges", "troche", "troches")},
     **{w: "packet" for w in ("packet", "packets", "sachet", "sachets")},
+    **{w: "syringe" for w in ("syringe", "syringes", "autoinjector", "autoinjectors")},
+    **{w: "pen" for w in ("pen", "pens")},
 }
 
 #: units of mass and of activity → (canonical unit, factor to it)
@@ -69,7 +135,8 @@ COUNT_UNITS = {
     "neb": "vial", "nebs": "vial", "respule": "vial", "respules": "vial",
     "application": "application", "applications": "application", "applicatorful": "application",
     "applicator": "application", "ring": "each", "implant": "each", "injection": "each", "injections": "each",
-    "syringe": "each", "syringes": "each", "dose": "dose", "doses": "dose",
+    "syringe": "each", "syringes": "each", "pens": "each", "autoinjector": "each", "autoinjectors": "each",
+    "dose": "dose", "doses": "dose",
 }
 
 #: written frequencies → (administrations per day, timing anchors)
@@ -123,7 +190,10 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     "breakfast": ("breakfast",), "lunch": ("lunch",), "dinner": ("dinner",), "supper": ("dinner",),
     "evening meal": ("dinner",), "meals": ("meals",), "each meal": ("meals",), "every meal": ("meals",),
     "ac": ("meals",), "pc": ("meals",), "at home": ("home",), "at school": ("school",),
+    "meal": ("meals",), "a meal": ("meals",),
 }
+#: anchors that name a single meal ("with a meal"): one administration, where "with meals" counts three
+ONE_MEAL = {"meal", "a meal"}
 
 #: "in each nostril" and the like: the written amount goes to two sites
 TWO_SITES = {
@@ -141,6 +211,11 @@ DAYS_OF_WEEK = {
     "sat": "sat", "saturdays": "sat", "sa": "sat", "sunday": "sun", "sun": "sun", "sundays": "sun", "su": "sun",
 }
 WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: the days of the week the sig's other doses do not name ("5 mg M/W/F and 2.5 mg all other days")
+OTHER_DAYS = {"all other days", "other days", "on other days", "on all other days", "the other days",
+              "on the other days", "all other days of the week", "remaining days", "the remaining days",
+              "on the remaining days", "rest of the week", "the rest of the week", "rest of the days",
+              "the rest of the days", "all remaining days", "on remaining days"}
 
 #: period words after "every N", "per", "/" or "in": their length in days
 PERIODS = {
@@ -154,18 +229,31 @@ PERIODS = {
 #: phrases that mean "as needed"
 PRN = {"prn", "as needed", "if needed", "when needed", "as required", "if required", "when required",
        "as need", "as neeeded", "as neded", "as nedded", "if necessary", "when necessary", "as necessary",
-       "asneeded", "ifneeded"}
+       "asneeded", "ifneeded", "after each loose stool", "after each loose bowel movement"}
 #: phrases that open a written maximum
 CAP = {"max", "maximum", "mdd", "max daily dose", "maximum daily dose", "not to exceed", "do not exceed",
        "dont exceed", "don't exceed", "nte", "no more than", "not more than", "not exceeding", "max of",
-       "maximum of", "up to a maximum of", "up to max", "up to max of", "never more than", "limit"}
+       "maximum of", "up to a maximum of", "up to max", "up to max of", "never more than", "limit",
+       "do not take more than", "don't take more than", "dont take more than", "do not use more than",
+       "take no more than", "use no more than", "not to take more than", "should not exceed"}
 UP_TO = {"up to", "upto"}
 THEN = {"then", "followed by", "after that", "thereafter", "and then", "next"}
 EXCEPT = {"except", "except on", "excluding", "but", "except for"}
 AND = {"and", "&", "plus", "+", "also", ",", "as well as"}
 ONE_TIME = {"stat", "now", "single dose", "as a single dose", "one time", "one time only", "once only",
             "today", "in clinic", "in office", "once today", "one dose",
-            "at onset", "at onset of migraine", "at onset of headache", "at first sign", "1 time", "onetime"}
+            "at onset", "at onset of migraine", "at onset of headache", "at first sign", "1 time", "onetime",
+            # a dose taken once ahead of an event: dental prophylaxis, a procedure
+            "before dental appointment", "before dental work", "before dental procedure", "before dental visit",
+            "prior to dental appointment", "prior to dental work", "prior to dental procedure",
+            "before procedure", "before the procedure", "prior to procedure", "prior to the procedure",
+            "before appointment", "before your appointment", "before surgery", "prior to surgery"}
+#: a sig that carries two regimens for the same drug (EHR "Patient taking differently: …"): which one is taken
+#: is a question for the patient, not a sum
+TWO_REGIMENS = {"taking differently", "patient taking differently", "pt taking differently",
+                "taking it differently", "patient is taking differently"}
+#: how long a patch stays on ("remove after 12 hours", "on 12 hours, off 12 hours"): the rate is worn that long
+WEAR = {"remove after", "leave on for", "leave on", "wear for", "keep on for", "on for", "remove in"}
 SLIDING = {"sliding scale", "per sliding scale", "per ss", "ss", "per scale", "correction scale",
            "correctional scale", "as per scale", "per protocol", "sliding-scale", "slidingscale",
            "correction dose", "per correction scale", "carb ratio", "per carb ratio", "carbohydrate ratio",
@@ -182,7 +270,8 @@ MONTHS = {"january", "february", "march", "april", "may", "june", "july", "augus
           "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
           "nov", "dec"}
 #: words that say the following amount is not this prescription's dose ("replaces her 30mg dose")
-NOT_THE_DOSE = {"replaces", "replace", "instead", "previous", "previously", "prior", "was", "old",
+NOT_THE_DOSE = {"dispense", "disp", "dispensed", "qty", "quantity",
+                "replaces", "replace", "instead", "previous", "previously", "prior", "was", "old",
                 "discontinue", "dc", "stop", "stopped", "formerly", "changed", "from", "decrease by",
                 "increase by", "taper by", "reduce by", "decrease dose by", "increase dose by", "titrate by",
                 "wean by"}
@@ -217,6 +306,8 @@ TYPOS = {
     "inhlae": "inhale", "inahle": "inhale", "injet": "inject", "injetc": "inject", "unti": "units",
     "untis": "units", "nightime": "nighttime", "bedtimee": "bedtime", "mg.": "mg",
     "hprn": "h prn", "hrprn": "hr prn", "hrsprn": "hrs prn", "dya": "day", "dys": "days",
+    "nigt": "night", "nite": "night", "nigth": "night", "niht": "night", "nihgt": "night", "nght": "night",
+    "tpo": "t po", "cpo": "c po", "nigts": "nights", "nites": "nights", "tonite": "tonight", "nitly": "nightly", "nigthly": "nightly",
 }
 
 #: words glued to other words in real sigs ("tidwmeals", "dailyx5", "hrprnas") are split at these
@@ -225,6 +316,7 @@ GLUE_PREFIXES = sorted({
     "tabs", "tab", "tablets", "tablet", "caps", "cap", "capsules", "capsule", "po", "x", "and", "with",
     "nightly", "weekly", "as", "needed", "for", "pain", "mouth", "by", "at", "bedtime", "hs", "then",
     "puffs", "puff", "mg", "mcg", "ml", "units", "every", "q", "take", "times", "day", "days",
+    "tpo", "cpo",   # "1tpoqd": tablet by mouth daily, typed without spaces
 }, key=len, reverse=True)
 
 #: route and filler words that carry nothing for the dose but may separate an amount from its timing

@@ -43,6 +43,7 @@ class Clause:
     sites: int = 1                       # 2 for "each nostril", "both eyes"
     daily_total: bool = False            # "1 g daily in divided doses": the amount is already per day
     rate_per_day: Quantity | None = None  # "21 mg/24 hr" written in the sig (patches)
+    worn_hours: float | None = None       # a patch worn part of each day ("remove after 12 hours")
 
     def describe(self) -> str:
         parts = [str(self.amount) if self.amount else "no amount"]
@@ -60,6 +61,8 @@ class Clause:
             parts.append("at " + ", ".join(self.anchors))
         if self.days:
             parts.append("on " + "/".join(self.days))
+        if self.worn_hours:
+            parts.append(f"worn {format_number(self.worn_hours)} h a day")
         return " ".join(parts)
 
 

@@ -43,12 +43,17 @@ def to_dict(reading: DoseReading, product: str | None = None, ingredients: list[
     return out
 
 
+def _shown(text: str, limit: int = 200) -> str:
+    """Echoed input, shortened when long (a pasted record, not a sig)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def to_text(reading: DoseReading, product: str | None = None, ingredients: list[str] | None = None,
             dose: DailyDose | None = None) -> str:
     """The reading, the daily amounts and the trace, one fact a line."""
-    lines = [f"sig:      {reading.text}"]
+    lines = [f"sig:      {_shown(reading.text)}"]
     if product is not None:
-        lines.append(f"product:  {product} → {', '.join(ingredients or []) or 'not recognised'}")
+        lines.append(f"product:  {_shown(product)} → {', '.join(ingredients or []) or 'not recognised'}")
     lines.append(f"status:   {reading.status}" + (f" ({reading.reason})" if reading.reason else ""))
     lines.append(f"reading:  {reading.describe()}")
     if reading.per_day:

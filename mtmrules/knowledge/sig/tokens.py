@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import unicodedata
 from typing import NamedTuple
 
 from mtmrules.knowledge.sig import lexicon as L
@@ -30,16 +31,25 @@ class Rejected(ValueError):
 _UNICODE = {"½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3", "⅛": " 1/8", "µ": "mc", "μ": "mc",
             "–": "-", "—": "-", "×": "x", "’": "'", "≤": " max ", "＝": "="}
 _EXPONENT = re.compile(r"\d(?:\.\d+)?e[+-]?\d")
-_NEGATIVE = re.compile(r"(?:^|[^\d\s)])\s*-\s*\d")
+# a minus sign on a number ("-5000 mg", "take -5 mg"); a dash between words and a number is a separator
+# ("for BP - 1 tab daily", "daily - 2 tabs on Mondays"), a dash between numbers a range
+_NEGATIVE = re.compile(r"(?:^|[\s(:;,=])-\.?\d")
 _TIME_AMPM = re.compile(r"(?:(?<=\bat )|(?<=\bat))?\b(\d{1,2})(?::(\d{2}))?(\s*)(a\.?m\.?|p\.?m\.?)(?![a-z])")
 _TIME_24 = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 _THOUSANDS = re.compile(r"(\d),(\d{3})(?!\d)")
 _DECIMAL_COMMA = re.compile(r"(\d),(\d{1,2})(?![\d,])")
 _SPACE_THOUSANDS = re.compile(r"\b(\d{1,3})[ \t]+000\b")
-_NAKED_DECIMAL = re.compile(r"(?<![\d.])\.(\d)")
+# not after a letter: "q.12h" is "q12h", never "q 0.12 h"
+_NAKED_DECIMAL = re.compile(r"(?<![\d.a-z])\.(\d)")
 _ABBREV_DOT = re.compile(r"(?<=[a-z])\.(?=[a-z0-9])|(?<=\d)\.(?=[a-z])")
 _TRAILING_DOT = re.compile(r"(?<=[a-z])\.")
 _WITH = re.compile(r"(?<![a-z/])w/(?![a-z]{1,2}(?:/|\b))|(?<![a-z/])w/(?=[a-z]{3})")
+#: shorthand whose digit is a word, before digits are split from letters ("b4 breakfast" is not 4 of anything)
+_DIGIT_WORDS = re.compile(r"\bb4\b|\bb/4\b")
+#: apothecary "i" (one) before a route or a counted form: "i po qd", "i tab bid" (never the pronoun)
+_ROMAN_ONE = re.compile(r"\bi(?=\s+(?:po|tabs?|caps?|gtts?|puffs?|sl|pr|t|c|supp)\b)")
+#: hyphenated number words: "one-half", "twenty-four", "one-and-a-half"
+_NUMBER_HYPHEN = re.compile(r"\b(one|a|and|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)-(?=[a-z])")
 _DIGIT_ALPHA = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
 _TOKEN = re.compile(r"@\d{4}|\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?|[a-z]+(?:'[a-z]+)?|[-/,;&+()%=.:]")
 
@@ -50,11 +60,18 @@ _FUZZY_TARGETS = ("daily", "twice", "tablet", "tablets", "capsule", "capsules", 
                   "lunch", "units", "monthly", "suppository", "afternoon", "minutes", "until", "puffs", "sprays")
 
 
+_CLOCK = re.compile(r"\d\s*[ap]\.?m\b|\d:\d\d")
+
+
 def _time(match: re.Match) -> str:
     hour, minute, space, half = int(match.group(1)), match.group(2) or "00", match.group(3), match.group(4)
     glued = not space or match.group(2) is not None
     before = match.string[max(0, match.start() - 3):match.start()]
-    if not (glued or before.endswith("at ") or before.endswith("@")) or not 1 <= hour <= 12:
+    # "at 9 AM and 5 PM", "at 8 am, 2 pm": a list of clock times after a first one ("2 pm" alone may be
+    # "2 in the evening")
+    listed = match.string[:match.start()].endswith(("and ", ", ", "& ", ",")) \
+        and _CLOCK.search(match.string[:match.start()])
+    if not (glued or listed or before.endswith("at ") or before.endswith("@")) or not 1 <= hour <= 12:
         return match.group(0)
     if half.startswith("p") and hour != 12:
         hour += 12
@@ -74,6 +91,9 @@ def normalise(text: str) -> str:
     for old, new in _UNICODE.items():
         if old in out:
             out = out.replace(old, new)
+    if not out.isascii():
+        # accents folded ("día", "mañana", "cápsula"): Spanish labels and typed accents read as their letters
+        out = "".join(ch for ch in unicodedata.normalize("NFKD", out) if not unicodedata.combining(ch))
     if _EXPONENT.search(out):
         raise Rejected("a number in exponent notation (such as 1e3) is not read as a dose")
     if _NEGATIVE.search(out):
@@ -87,6 +107,9 @@ def normalise(text: str) -> str:
     out = _ABBREV_DOT.sub("", out)
     out = _TRAILING_DOT.sub(" ", out)
     out = _WITH.sub("with ", out.replace("w/o ", "without "))
+    out = _DIGIT_WORDS.sub("before", out)
+    out = _ROMAN_ONE.sub("1", out)
+    out = _NUMBER_HYPHEN.sub(r"\1 ", out)
     return _DIGIT_ALPHA.sub(" ", out)
 
 
@@ -106,6 +129,30 @@ def _fix_word(word: str) -> tuple[str, ...]:
         if close:
             return (close[0],)
     return (word,)
+
+
+_SPANISH_LONGEST = max(len(k.split()) for k in L.SPANISH)
+
+
+def _from_spanish(raws: list[str]) -> list[str]:
+    """Spanish words and phrases → the English words the grammar reads ("dos veces al dia" → "two times a day")."""
+    out: list[str] = []
+    i = 0
+    while i < len(raws):
+        for size in range(min(_SPANISH_LONGEST, len(raws) - i), 0, -1):
+            if raws[i] == "a" and 0 < i < len(raws) - 1 and raws[i - 1][0].isdigit() and raws[i + 1][0].isdigit():
+                out.append("to")      # "cada 4 a 6 horas": every 4 to 6 hours
+                i += 1
+                break
+            english = L.SPANISH.get(" ".join(raws[i:i + size]))
+            if english is not None:
+                out.extend(english.split())
+                i += size
+                break
+        else:
+            out.append(raws[i])
+            i += 1
+    return out
 
 
 def _unglue(word: str) -> tuple[str, ...] | None:
@@ -149,6 +196,13 @@ def _phrase_table() -> dict[tuple[str, ...], Token]:
         table[tuple(phrase.split())] = Token("dow", L.WEEK[5:], phrase)
     for phrase, days in L.PERIODS.items():
         table.setdefault((phrase,), Token("period", days, phrase))
+    add(L.OTHER_DAYS, "otherdays")
+    add(L.TWO_REGIMENS, "tworegimens")
+    add(L.WEAR, "wear")
+    add(("same meal", "the same meal"), "other")   # "after the same meal each day": which meal is not said
+    # when a patch comes off is not an administration
+    add(("remove at bedtime", "remove at night", "remove at hs", "take off at bedtime", "take off at night",
+         "remove before bedtime", "remove before bed"), "other")
     add(L.PRN, "prn")
     add(L.CAP, "cap")
     add(L.UP_TO, "upto")
@@ -209,14 +263,18 @@ def _number(word: str) -> Token:
         return Token("ratio", (num, den), word)
     value = float(word)
     if value > MAX_NUMBER:
-        raise Rejected(f"{word} is not a plausible amount (above {MAX_NUMBER:,.0f})")
+        shown = word if len(word) <= 12 else f"{word[:12]}… ({len(word)} digits)"
+        raise Rejected(f"{shown} is not a plausible amount (above {MAX_NUMBER:,.0f})")
     return Token("num", value, word)
 
 
 def tokenize(text: str) -> list[Token]:
     """Typed tokens of a sig (raises ``Rejected`` for number forms that must not be read)."""
     words: list[str] = []
-    for raw in _TOKEN.findall(normalise(text)):
+    raws = _TOKEN.findall(normalise(text))
+    if not L.SPANISH_MARKERS.isdisjoint(raws):
+        raws = _from_spanish(raws)
+    for raw in raws:
         if raw[0].isalpha():
             words.extend(_fix_word(raw))
         else:
