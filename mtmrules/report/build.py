@@ -28,7 +28,7 @@ from mtmrules.engine.matches import Match
 from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
-from mtmrules.report.grouping import DOSE, REPLACE, group_by_action
+from mtmrules.report.grouping import DOSE, REPLACE, connected, group_by_action
 from mtmrules.report.harm import HarmContext
 
 if TYPE_CHECKING:
@@ -403,25 +403,9 @@ def _same_state_groups(groups: list[list[_Draft]]) -> list[list[_Draft]]:
     general refill gap, a PDC) that share a drug are likewise one conversation with the patient.
     Joining is transitive, so the result does not depend on the order of the groups; a joined group
     takes the place of its first member."""
-    parent = list(range(len(groups)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    keys = [(_state_of(g), {m for d in g for m in d.medications}) for g in groups]
-    for i, (state_i, meds_i) in enumerate(keys):
-        for j in range(i):
-            state_j, meds_j = keys[j]
-            if state_i & state_j and meds_i & meds_j:
-                a, b = find(i), find(j)
-                parent[max(a, b)] = min(a, b)
-    joined: dict[int, list[_Draft]] = {}
-    for i, group in enumerate(groups):
-        joined.setdefault(find(i), []).extend(group)
-    return [joined[k] for k in sorted(joined)]
+    keyed = [(_state_of(g), {m for d in g for m in d.medications}, g) for g in groups]
+    sets = connected(keyed, lambda a, b: bool(a[0] & b[0] and a[1] & b[1]))
+    return [[d for _, _, group in members for d in group] for members in sets]
 
 
 def _shows_state(finding: _Draft, group: list[_Draft]) -> bool:
@@ -436,17 +420,9 @@ def _shows_state(finding: _Draft, group: list[_Draft]) -> bool:
 
 def _same_effect_clusters(findings: list[_Draft]) -> list[list[_Draft]]:
     """Mechanism findings of one kind and effect, joined wherever two share a drug."""
-    clusters: list[list[_Draft]] = []
-    for finding in findings:
-        if finding.kind in NEVER_MERGED:
-            clusters.append([finding])
-            continue
-        touching = [c for c in clusters if c[0].kind == finding.kind and c[0].mechanism == finding.mechanism
-                    and c[0].kind not in NEVER_MERGED
-                    and any(set(d.medications) & set(finding.medications) for d in c)]
-        joined = [finding] + [d for c in touching for d in c]
-        clusters = [c for c in clusters if not any(c is t for t in touching)] + [joined]
-    return clusters
+    return connected(findings, lambda a, b: (a.kind == b.kind and a.mechanism == b.mechanism
+                                             and a.kind not in NEVER_MERGED
+                                             and bool(set(a.medications) & set(b.medications))))
 
 
 def _defer_to_label(finding: _Draft, host: list[_Draft]) -> None:

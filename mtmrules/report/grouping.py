@@ -53,18 +53,8 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                     missing_therapy: MissingTherapy | None = None) -> list[list[_Draft]]:
     """Join groups (lead first) that ask for one action on one medication; order of first appearance."""
     heads = [action_of(g[0]) for g in groups]
-    parent = list(range(len(groups)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        a, b = find(i), find(j)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
+    partition = Partition(len(groups))
+    find, union = partition.find, partition.union
 
     joinable = [g[0].kind not in NEVER_JOINED for g in groups]
     for family in (REPLACE, DOSE):
@@ -114,16 +104,48 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                     union(i, j)
     # the tests still due are one ask (one blood draw): monitoring gaps not already under a problem
     # that replaces their drug become one problem
-    members: dict[int, list[int]] = {}
-    for i in range(len(groups)):
-        members.setdefault(find(i), []).append(i)
-    due = [root for root, idx in members.items() if all(groups[j][0].kind == "monitoring-gap" for j in idx)]
+    due = [members[0] for members in partition.sets()
+           if all(groups[j][0].kind == "monitoring-gap" for j in members)]
     for root in due[1:]:
         union(due[0], root)
-    joined: dict[int, list[_Draft]] = {}
-    for i, group in enumerate(groups):
-        joined.setdefault(find(i), []).extend(group)
-    return [joined[k] for k in sorted(joined)]
+    return [[d for i in members for d in groups[i]] for members in partition.sets()]
+
+
+class Partition:
+    """Disjoint sets over 0..n-1; a joined set is named by its lowest member, so the sets come out in
+    order of first appearance whatever the order of the unions."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        a, b = self.find(i), self.find(j)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+    def sets(self) -> list[list[int]]:
+        members: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            members.setdefault(self.find(i), []).append(i)
+        return [members[root] for root in sorted(members)]
+
+
+def connected(items: list, linked: Callable[[object, object], bool]) -> list[list]:
+    """The items joined wherever ``linked`` holds for two of them, transitively; each set in order of
+    first appearance."""
+    partition = Partition(len(items))
+    for i, item in enumerate(items):
+        for j in range(i):
+            if linked(items[j], item):
+                partition.union(i, j)
+    return [[items[i] for i in members] for members in partition.sets()]
 
 
 def _content_order(lead: _Draft) -> tuple:
