@@ -81,12 +81,20 @@ class ReportBuilder:
         """Merged and ranked problem groups (lead first) — shared by full reports and screening rows."""
         risk = patient_risk(facts)
         drafts = [self._draft(facts, m, risk) for m in matches if m.state == "fired"]
-        groups = group_by_action(_merge(drafts), self._action, self._missing_therapy)
-        for group in groups:
-            # the lead is the most severe reason; among equals one that names the action (replace, then
-            # dose), then the one with most harm in this patient
-            group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], _action_order(self._action(d)[0]),
+
+        def lead_first(group: list[_Draft]) -> None:
+            # the lead is the most severe reason; among equals a specific rule before a mechanism finding,
+            # then one that names the action (replace, then dose), then the one with most harm here
+            group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], d.basis == "mechanism",
+                                      _action_order(self._action(d)[0]),
                                       -(d.score + self._context_points(facts, [d])), d.rule))
+
+        merged = _merge(drafts)
+        for group in merged:
+            lead_first(group)   # joining by action reads each problem's lead: the one the report shows
+        groups = group_by_action(merged, self._action, self._missing_therapy)
+        for group in groups:
+            lead_first(group)
             self._score_in_context(facts, group)
         groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], -KIND_WEIGHT.get(g[0].kind, 0),
                                    -len(g), g[0].rule, g[0].id))
