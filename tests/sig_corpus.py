@@ -115,3 +115,11 @@ def check(entry: dict, cached: bool = True) -> Outcome:
     if list(reading.days_of_week) != list(entry.get("days", [])):
         problems.append(f"days {list(reading.days_of_week)}, expected {entry.get('days', [])}")
     return Outcome(daily_ok, problems, reading, actual)
+
+
+def params(entries: list[dict]) -> list:
+    """One pytest param per corpus entry, named by category and text; a ``known`` gap is a strict xfail."""
+    import pytest
+    return [pytest.param(e, id=f"{e['c']}:{e['sig'][:50]}|{e['product'][:30]}",
+                         marks=[pytest.mark.xfail(reason=e["known"], strict=True)] if e.get("known") else [])
+            for e in entries]

@@ -3,7 +3,7 @@ status, PRN, written maximum, timing anchors and days of the week."""
 
 import pytest
 
-from tests.sig_corpus import check, load
+from tests.sig_corpus import check, load, params
 
 ENTRIES = load()
 
@@ -17,10 +17,7 @@ def test_corpus_is_large_and_covers_every_category():
     assert all(len([e for e in ENTRIES if e["c"] == c]) >= 15 for c in categories)
 
 
-@pytest.mark.parametrize("entry", [
-    pytest.param(e, id=f"{e['c']}:{e['sig'][:50]}|{e['product'][:30]}",
-                 marks=[pytest.mark.xfail(reason=e["known"], strict=True)] if e.get("known") else [])
-    for e in ENTRIES])
+@pytest.mark.parametrize("entry", params(ENTRIES))
 def test_sig(entry):
     outcome = check(entry)
     assert not outcome.problems, f"{entry['sig']!r}: {outcome.problems}; read as {outcome.reading.describe()}"

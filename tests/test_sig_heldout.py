@@ -3,7 +3,7 @@ discharge wording: one test per sig, compared as the development corpus is (test
 
 import pytest
 
-from tests.sig_corpus import HELDOUT, check, load
+from tests.sig_corpus import HELDOUT, check, load, params
 
 ENTRIES = load(HELDOUT)
 
@@ -23,10 +23,7 @@ def test_heldout_corpus_does_not_repeat_the_development_corpus():
     assert len(shared) <= 0.02 * len(ENTRIES), shared
 
 
-@pytest.mark.parametrize("entry", [
-    pytest.param(e, id=f"{e['c']}:{e['sig'][:50]}|{e['product'][:30]}",
-                 marks=[pytest.mark.xfail(reason=e["known"], strict=True)] if e.get("known") else [])
-    for e in ENTRIES])
+@pytest.mark.parametrize("entry", params(ENTRIES))
 def test_heldout_sig(entry):
     outcome = check(entry)
     assert not outcome.problems, f"{entry['sig']!r}: {outcome.problems}; read as {outcome.reading.describe()}"
