@@ -242,6 +242,10 @@ class CompiledRule:
     basis: str = "specific"  # "mechanism": a specific rule about the same drugs wins over it in the report
     mechanism: tuple[str, ...] = ()  # pathways or effects the rule is about (empty: unstated)
 
+    def severity_with(self, modifier: int | None) -> str:
+        """The severity the rule fires at when ``modifier`` (an index into ``modifiers``) applied."""
+        return (self.modifiers[modifier].severity if modifier is not None else None) or self.severity
+
 
 def absence_text(node: Node) -> str:
     """What is true of the patient when ``node`` is false, in words — the evidence of a ``none``.

@@ -57,8 +57,7 @@ def run_rule_tests(engine: Engine, executor: str | None = None, keyword: str | N
                     own = next((r for r in problem.reasons if r.rule == rule.id), None)
                     got.update(own.model_dump(mode="json") if own else {})
                     # the rule's own severity: a report may defer a joined finding to the lead's rule
-                    got["severity"] = rule.modifiers[match.modifier].severity or rule.severity \
-                        if match.modifier is not None else rule.severity
+                    got["severity"] = rule.severity_with(match.modifier)
                 for key, value in test.expect.items():
                     have = got.get(key)
                     if isinstance(value, list) and isinstance(have, list):
@@ -82,8 +81,7 @@ def _found(engine: Engine, matches: dict) -> tuple[str, ...]:
     for rule_id, match in sorted(matches.items()):
         if match.state == "fired":
             rule = engine.rules_by_id[rule_id]
-            severity = rule.modifiers[match.modifier].severity if match.modifier is not None else None
-            out.append(f"{rule_id} fired ({severity or rule.severity}): "
+            out.append(f"{rule_id} fired ({rule.severity_with(match.modifier)}): "
                        f"{'; '.join(match.evidence) or 'no evidence recorded'}")
         else:
             out.append(f"{rule_id} not evaluated: {'; '.join(match.missing)}")

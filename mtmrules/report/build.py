@@ -81,20 +81,16 @@ class ReportBuilder:
         """Merged and ranked problem groups (lead first) — shared by full reports and screening rows."""
         risk = patient_risk(facts)
         drafts = [self._draft(facts, m, risk) for m in matches if m.state == "fired"]
-
-        def lead_first(group: list[_Draft]) -> None:
-            # the lead is the most severe reason; among equals a specific rule before a mechanism finding,
-            # then one that names the action (replace, then dose), then the one with most harm here
-            group.sort(key=lambda d: (SEVERITY_ORDER[d.severity], d.basis == "mechanism",
-                                      _action_order(self._action(d)[0]),
-                                      -(d.score + self._context_points(facts, [d])), d.rule))
-
-        merged = _merge(drafts)
+        merged = _merge(drafts)   # may lower a joined mechanism finding's severity, so keys come after
+        # the lead is the most severe reason; among equals a specific rule before a mechanism finding,
+        # then one that names the action (replace, then dose), then the one with most harm here
+        lead_key = {id(d): (SEVERITY_ORDER[d.severity], d.basis == "mechanism", _action_order(self._action(d)[0]),
+                            -(d.score + self._context_points(facts, [d])), d.rule) for d in drafts}
         for group in merged:
-            lead_first(group)   # joining by action reads each problem's lead: the one the report shows
+            group.sort(key=lambda d: lead_key[id(d)])   # joining by action reads each problem's lead
         groups = group_by_action(merged, self._action, self._missing_therapy)
         for group in groups:
-            lead_first(group)
+            group.sort(key=lambda d: lead_key[id(d)])
             self._score_in_context(facts, group)
         groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], -KIND_WEIGHT.get(g[0].kind, 0),
                                    -len(g), g[0].rule, g[0].id))
@@ -222,9 +218,7 @@ class ReportBuilder:
 
     def _draft(self, facts: PatientFacts, match: Match, risk: float) -> "_Draft":
         rule = self.rules[match.rule]
-        severity = rule.severity
-        if match.modifier is not None:
-            severity = rule.modifiers[match.modifier].severity or severity
+        severity = rule.severity_with(match.modifier)
         refs = [r for _, rs in match.bindings for r in rs]
         medications = sorted({r[2] for r in refs if r[0] == "med"})
         cond_index = {c.index: c for c in facts.conditions}
@@ -365,12 +359,13 @@ class _Draft:
 
 
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
-    """Groups of one problem each (lead first): a class rule and an ingredient rule on the same drugs
-    and conditions merge into one problem; a mechanism finding joins the specific rule's problem about
-    the same interaction (``_same_interaction``); problems about one abnormal state that share a drug
-    are one problem, and a mechanism finding about that state on its drugs joins it (``_same_state_groups``,
-    ``_shows_state``); the mechanism findings left over join each other when they are about the same
-    effect and share a drug (four sedatives are one sedation problem, not six pairs)."""
+    """Groups of one problem each (unordered: ``ranked`` puts each lead first): a class rule and an
+    ingredient rule on the same drugs and conditions merge into one problem; a mechanism finding joins
+    the specific rule's problem about the same interaction (``_same_interaction``); problems about one
+    abnormal state that share a drug are one problem, and a mechanism finding about that state on its
+    drugs joins it (``_same_state_groups``, ``_shows_state``); the mechanism findings left over join each
+    other when they are about the same effect and share a drug (four sedatives are one sedation problem,
+    not six pairs)."""
     groups: dict[tuple, list[_Draft]] = {}
     loose: list[_Draft] = []
     specific = [d for d in drafts if d.basis != "mechanism"]
@@ -390,10 +385,7 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
             host.append(draft)
         else:
             loose.append(draft)
-    merged = states + _same_effect_clusters(loose)
-    for group in merged:
-        group.sort(key=_lead_order)
-    return merged
+    return states + _same_effect_clusters(loose)
 
 
 STATE_KINDS = frozenset({"drug-disease", "dose-too-high", "nonadherence"})
@@ -441,12 +433,6 @@ def _defer_to_label(finding: _Draft, host: list[_Draft]) -> None:
     if SEVERITY_ORDER[finding.severity] < SEVERITY_ORDER[label.severity]:
         finding.score = round(finding.score - SEVERITY_BASE[finding.severity] + SEVERITY_BASE[label.severity], 1)
         finding.severity = label.severity
-
-
-def _lead_order(draft: _Draft) -> tuple:
-    """Which finding leads a problem: a specific (label) rule before a mechanism template, whatever the
-    severities (the specific text and dose advice win); then the more severe, then the rule id."""
-    return (draft.basis == "mechanism", SEVERITY_ORDER[draft.severity], -draft.score, draft.rule)
 
 
 def _same_interaction(finding: _Draft, group: list[_Draft]) -> bool:
