@@ -184,13 +184,19 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+#: strict JSON (see ``parse_json``), built once: ``json.loads`` with hooks builds a decoder per call
+_STRICT_JSON = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant,
+                                parse_float=_finite_float, parse_int=_bounded_int)
+
+
 def parse_json(text: str, file: str = "<input>", line: int | None = None) -> Any:
     """Strict JSON: duplicate keys, NaN/Infinity, overlong integers and deep nesting are InputErrors."""
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant,
-                          parse_float=_finite_float, parse_int=_bounded_int)
+        if text.startswith("\ufeff"):   # a second BOM, as json.loads reports it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        data = _STRICT_JSON.decode(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=file,
                          line=exc.lineno if line is None else line) from None
@@ -200,7 +206,8 @@ def parse_json(text: str, file: str = "<input>", line: int | None = None) -> Any
         raise InputError(f"not valid JSON: {exc}", file=file, line=line) from None
     except RecursionError:
         raise InputError(f"not valid JSON: nested more than {MAX_DEPTH} levels deep", file=file, line=line) from None
-    check_depth(data, file, line)
+    if text.count("{") + text.count("[") > MAX_DEPTH:   # fewer brackets cannot nest deeper (a walk costs 2× the parse)
+        check_depth(data, file, line)
     return data
 
 
