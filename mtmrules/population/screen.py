@@ -296,7 +296,9 @@ class _Table:
         if self.parquet:
             import pyarrow as pa
             import pyarrow.parquet as pq
-            table = pa.Table.from_pylist([dict(zip(self.columns, r)) for r in rows], schema=self._schema())
+            schema = self._schema()
+            columns = zip(*rows) if rows else ([] for _ in self.columns)   # rows → columns, no dict per row
+            table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
             if self._writer is None:
                 self._writer = pq.ParquetWriter(self.path, table.schema)
             if rows:
