@@ -151,8 +151,23 @@ def bulk_groups(folder: str | Path, on_error: OnError | None = None, unparsed: b
 
 
 def load_line(raw: bytes) -> dict:
-    """A line the first pass already checked (valid UTF-8 JSON object, BOM allowed)."""
+    """A line the first pass already checked (valid UTF-8 JSON object, BOM allowed). Read by orjson when
+    it is installed (3× faster), except where orjson would read it differently: it turns integers beyond
+    64 bits into floats (so lines with a run of 19+ digits go to ``json``) and refuses lone surrogates
+    and a BOM, which ``json`` reads."""
+    if _orjson is not None and _LONG_DIGITS not in raw.translate(_DIGITS):
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass
     return json.loads(raw.decode("utf-8-sig"))
+
+
+try:
+    import orjson as _orjson
+except ImportError:   # the population extra brings it; without it every line goes to json
+    _orjson = None
+_DIGITS, _LONG_DIGITS = bytes.maketrans(b"123456789", b"000000000"), b"0" * 19
 
 
 def _index(files: list[Path], index: _Bucket | _SpilledIndex, fail: Callable[[InputError], None]) -> list[tuple[int, int]]:
