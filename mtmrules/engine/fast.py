@@ -25,13 +25,12 @@ Eval = Callable[["_Context"], tuple[Outcome, tuple]]
 class _Context:
     """Per-patient indexes, built once per check."""
 
-    __slots__ = ("facts", "ingredients", "tokens", "allergy_by_ing", "_items")
+    __slots__ = ("facts", "ingredients", "allergy_by_ing", "_items")
 
     def __init__(self, facts: PatientFacts) -> None:
         self.facts = facts
         self._items: dict[int, list[MedItem]] = {}   # filter_id → items_for(match); many rules share a filter
         self.ingredients = frozenset(item.ingredient for item in facts.items)
-        self.tokens = {f"ing:{i}" for i in self.ingredients} | {f"grp:{g}" for c in facts.conditions for g in c.groups}
         self.allergy_by_ing: dict[str, list] = {}
         for allergy in facts.allergies:
             for ing in allergy.ingredients:
@@ -325,7 +324,7 @@ class FastExecutor:
     def run(self, facts: PatientFacts) -> list[Match]:
         ctx = _Context(facts)
         candidates = set(self._unanchored)
-        for token in ctx.tokens:
+        for token in {f"ing:{i}" for i in ctx.ingredients} | {f"grp:{g}" for c in facts.conditions for g in c.groups}:
             candidates.update(self._by_token.get(token, ()))
         matches = (self.evaluate(position, ctx) for position in sorted(candidates))
         return [m for m in matches if m is not None]
