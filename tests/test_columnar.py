@@ -34,7 +34,7 @@ def test_the_columns_rule_out_most_of_what_fast_would_try(engine, factory):
     tried = kept = 0
     for facts, row in zip(population, possible):
         ctx = fast.context(facts)
-        candidates = {r for token in ctx.tokens for r in fast._by_token.get(token, ())} | set(fast._unanchored)
+        candidates = set(fast.candidates(ctx))
         not_false = {r for r in candidates if fast.evaluate(r, ctx) is not None}
         assert not_false <= set(row.nonzero()[0]) <= candidates
         tried, kept = tried + len(candidates), kept + int(row.sum())

@@ -323,11 +323,15 @@ class FastExecutor:
 
     def run(self, facts: PatientFacts) -> list[Match]:
         ctx = _Context(facts)
-        candidates = set(self._unanchored)
-        for token in {f"ing:{i}" for i in ctx.ingredients} | {f"grp:{g}" for c in facts.conditions for g in c.groups}:
-            candidates.update(self._by_token.get(token, ()))
-        matches = (self.evaluate(position, ctx) for position in sorted(candidates))
+        matches = (self.evaluate(position, ctx) for position in self.candidates(ctx))
         return [m for m in matches if m is not None]
+
+    def candidates(self, ctx: _Context) -> list[int]:
+        """Positions of the rules the anchor index tries for this patient, in rule order."""
+        found = set(self._unanchored)
+        for token in {f"ing:{i}" for i in ctx.ingredients} | {f"grp:{g}" for c in ctx.facts.conditions for g in c.groups}:
+            found.update(self._by_token.get(token, ()))
+        return sorted(found)
 
     @staticmethod
     def context(facts: PatientFacts) -> _Context:
