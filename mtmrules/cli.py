@@ -144,17 +144,18 @@ def check(
     except MtmRulesError as exc:
         _fail(exc)
         return
+    from mtmrules.report.json_text import dumps_indented
     if format in (CheckFormat.concise, CheckFormat.jsonl):
         lines = [line for r in reports for line in (concise_lines(r) if format is CheckFormat.concise else jsonl_lines(r))]
         if lines:
             typer.echo("\n".join(lines))
     elif format is CheckFormat.fhir:
         from mtmrules.report.fhir import detected_issue_bundle
-        typer.echo(json.dumps(detected_issue_bundle(reports), indent=2, ensure_ascii=False))
+        typer.echo(dumps_indented(detected_issue_bundle(reports)))
     elif format is CheckFormat.json:
         data = [r.to_dict() for r in reports]
         single = len(data) == 1 and len(profiles) == 1 and not profiles[0].is_dir()
-        typer.echo(json.dumps(data[0] if single else data, indent=2, ensure_ascii=False))
+        typer.echo(dumps_indented(data[0] if single else data))
     else:
         typer.echo("\n".join(render_text(r, color=color) for r in reports), nl=False, color=color or None)
     if fail_on is not None:

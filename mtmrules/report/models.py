@@ -7,6 +7,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
+from mtmrules.report.json_text import dumps_indented
+
 
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -183,4 +185,6 @@ class Report(_Out):
 
     def to_json(self, indent: int | None = 2) -> str:
         """Deterministic JSON: same input and as_of → byte-identical text."""
-        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, sort_keys=False)
+        if indent == 2:
+            return dumps_indented(self.to_dict())
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
