@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--_floor")
     parser.add_argument("--chunk", type=int, default=1000, help="patients per chunk for the columnar runs")
+    parser.add_argument("--export", help="keep the generated export in this folder (reused when it has one)")
     parser.add_argument("--_screen", nargs=5)
     args = parser.parse_args()
     if args._floor:
@@ -125,9 +126,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="mtmrules-screen-") as tmp:
         work = Path(tmp)
-        export = work / "export"
-        export.mkdir()
-        generate(export, args.patients, args.seed)
+        export = Path(args.export) if args.export else work / "export"
+        export.mkdir(parents=True, exist_ok=True)
+        if not any(export.glob("*.ndjson")):
+            generate(export, args.patients, args.seed)
         runs = {"floor": ["--_floor", str(export)]}
         for name, workers, executor, chunk in (("columnar_1", 1, "columnar", args.chunk),
                                                ("columnar_2", 2, "columnar", args.chunk), ("fast_1", 1, "fast", 500)):
