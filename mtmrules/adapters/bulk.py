@@ -11,6 +11,7 @@ whatever the size of the export.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import stat
@@ -151,8 +152,9 @@ def bulk_groups(folder: str | Path, on_error: OnError | None = None, unparsed: b
 
 
 def load_line(raw: bytes) -> dict:
-    """A line the first pass already checked (valid UTF-8 JSON object, BOM allowed)."""
-    return json.loads(raw.decode("utf-8-sig"))
+    """A line the first pass already checked (valid UTF-8 JSON object, BOM allowed). The BOM is
+    sliced off rather than decoded with "utf-8-sig", a codec written in Python: it cost a quarter of the parse."""
+    return json.loads(raw[3:].decode() if raw.startswith(codecs.BOM_UTF8) else raw.decode())
 
 
 def _index(files: list[Path], index: _Bucket | _SpilledIndex, fail: Callable[[InputError], None]) -> list[tuple[int, int]]:
