@@ -130,10 +130,12 @@ def _text(concept: Any) -> str | None:
         return _str(concept)
     if not isinstance(concept, dict):
         return None
-    text = _str(concept.get("text")) or next(
-        (_str(_obj(c).get("display")) for c in _items(concept.get("coding")) if _str(_obj(c).get("display"))), None)
-    if not text:
-        return None
+    text = concept.get("text")
+    if not (isinstance(text, str) and text.strip()):
+        text = next((_str(_obj(c).get("display")) for c in _items(concept.get("coding"))
+                     if _str(_obj(c).get("display"))), None)
+        if not text:
+            return None
     # a tag can only end a text that ends in ")": most texts are spared the regex search
     return _SEMANTIC_TAG.sub("", text) if text.rstrip().endswith(")") else text
 
@@ -294,7 +296,7 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
         dose = _quantity_text(dosage.get("doseQuantity")) or _quantity_text(dosage.get("dose"))
     if dose:
         out["dose"] = dose
-    frequency = _timing_text(dosage.get("timing"))
+    frequency = _timing_text(dosage["timing"]) if dosage.get("timing") else None
     for cap in map(_obj, _items(dosage.get("maxDosePerPeriod") or None)):
         top, bottom = _obj(cap.get("numerator")), _obj(cap.get("denominator"))
         if top.get("value") is not None:
@@ -310,10 +312,10 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
         out["frequency"] = frequency
     if _str(dosage.get("text")):
         out["sig"] = dosage["text"]
-    if dosage.get("asNeededBoolean") is True or _obj(dosage.get("asNeededCodeableConcept")) \
-            or _items(dosage.get("asNeededFor")):
+    if dosage.get("asNeededBoolean") is True or ("asNeededCodeableConcept" in dosage or "asNeededFor" in dosage) \
+            and (_obj(dosage.get("asNeededCodeableConcept")) or _items(dosage.get("asNeededFor"))):
         out["prn"] = True
-    route = _text(dosage.get("route"))
+    route = _text(dosage["route"]) if "route" in dosage else None
     if route:
         out["route"] = route
     return out
@@ -413,7 +415,8 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
     start = _date(resource.get("authoredOn"), period.get("start"), resource.get("effectiveDateTime"),
                   resource.get("dateAsserted"))
     end = _date(_at(resource, "dispenseRequest", "validityPeriod", "end"), period.get("end"))
-    prescriber = _str(_obj(resource.get("requester") or resource.get("informationSource")).get("display"))
+    who = resource.get("requester") or resource.get("informationSource")
+    prescriber = _str(who.get("display")) if isinstance(who, dict) else None
     try:
         return Medication(name=name, code=code, status="active" if active else "stopped", start_date=start,
                           end_date=end, prescriber=prescriber, source={"type": rtype, "id": _id(resource)}, **fields)
@@ -546,8 +549,9 @@ def _labs(resource: dict, counter: Counter, issues: list[ImportIssue]) -> list[L
         return []
     when = _date(resource.get("effectiveDateTime"), _at(resource, "effectivePeriod", "start"), resource.get("issued"))
     parts = [(resource.get("code"), resource.get("valueQuantity"), resource.get("valueString"))]
-    parts += [(_obj(c).get("code"), _obj(c).get("valueQuantity"), _obj(c).get("valueString"))
-              for c in _items(resource.get("component"))]
+    if resource.get("component"):
+        parts += [(_obj(c).get("code"), _obj(c).get("valueQuantity"), _obj(c).get("valueString"))
+                  for c in _items(resource["component"])]
     labs = []
     for concept, quantity, text in parts:
         value = _value(quantity, text)
@@ -562,7 +566,7 @@ def _labs(resource: dict, counter: Counter, issues: list[ImportIssue]) -> list[L
             issues.append(ImportIssue(kind="observation", input=f"{_label(resource)} ({name or loinc})",
                                       reason=f"{value}; not used"))
             continue
-        unit = _obj(quantity).get("unit") or _obj(quantity).get("code")
+        unit = (quantity.get("unit") or quantity.get("code")) if isinstance(quantity, dict) else None
         labs.append(Lab(name=name, loinc=loinc, value=value[0], comparator=value[1],
                         unit=unit if isinstance(unit, str) else None, date=when,
                         source={"type": "Observation", "id": _id(resource)}))
@@ -580,7 +584,7 @@ def _malformed(exc: Exception) -> str:
     return "not usable: a field does not have the shape FHIR R4 gives it"
 
 
-def _build(group: _Patient, medications: dict[str, dict], ignored: Counter) -> Profile:
+def _build(group: _Patient, medications: dict[str, dict], ignored: dict[str, int]) -> Profile:
     issues: list[ImportIssue] = list(group.issues)
     patient = group.patient or {}
     meds, conditions, allergies, labs = [], [], [], []
@@ -717,7 +721,7 @@ def profiles_from_resources(resources: Iterable[Any], where: str = "<resources>"
         raise InputError("no patient found (no Patient resource and no resource with a subject)"
                          + (f": {found}" if found else ""), file=where)
     ordered = sorted(groups.values(), key=lambda g: (g.patient is None,))
-    profiles = [_build(g, medications, ignored[g.pid]) for g in ordered]
+    profiles = [_build(g, medications, ignored.get(g.pid, {})) for g in ordered]
     for profile in profiles:
         profile.import_issues.extend(ImportIssue(kind="resource", input=f"{what} ×{n}", reason="not used")
                                      for what, n in sorted(unattached.items()))
