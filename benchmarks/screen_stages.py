@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--export", help="an existing export folder (default: generate one)")
     args = parser.parse_args()
     from mtmrules import Engine
-    from mtmrules.adapters.bulk import load_line
+    from mtmrules.adapters.bulk import load_lines
     from mtmrules.adapters.fhir import profiles_from_resources
     from mtmrules.population import screen as screening
     from screen import AS_OF, generate
@@ -55,7 +55,7 @@ def main() -> None:
     for start in range(0, len(measured), args.chunk):
         chunk = measured[start:start + args.chunk]
         t0 = clock()
-        parsed = [(pid, [load_line(r) if isinstance(r, bytes) else r for r in lines]) for _, (pid, lines) in chunk]
+        parsed = [(pid, load_lines(lines)) for _, (pid, lines) in chunk]
         t1 = clock()
         profiles = [p for pid, resources in parsed for p in profiles_from_resources(resources, f"Patient/{pid}")]
         t2 = clock()

@@ -123,9 +123,9 @@ def _quiet_gc() -> None:
 def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
     kind, data = item
     if kind == "fhir":  # (patient id, resources as dicts or raw NDJSON lines): parsed here, in the worker
-        from mtmrules.adapters.bulk import load_line
+        from mtmrules.adapters.bulk import load_lines
         from mtmrules.adapters.fhir import profiles_from_resources
-        resources = [load_line(r) if isinstance(r, bytes) else r for r in data[1]]
+        resources = load_lines(data[1])
         return profiles_from_resources(resources, f"Patient/{data[0]}")
     return [data if isinstance(data, Profile) else Profile.model_validate(data)]
 
