@@ -11,6 +11,7 @@ whatever the size of the export.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import stat
@@ -153,14 +154,16 @@ def bulk_groups(folder: str | Path, on_error: OnError | None = None, unparsed: b
 def load_line(raw: bytes) -> dict:
     """A line the first pass already checked (valid UTF-8 JSON object, BOM allowed). Read by orjson when
     it is installed (3× faster), except where orjson would read it differently: it turns integers beyond
-    64 bits into floats (so lines with a run of 19+ digits go to ``json``) and refuses lone surrogates
-    and a BOM, which ``json`` reads."""
+    64 bits into floats (so lines with a run of 19+ digits go to ``json``) and refuses lone surrogates,
+    which ``json`` reads. The BOM is sliced off, not decoded with "utf-8-sig" (a codec written in Python)."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[3:]
     if _orjson is not None and _LONG_DIGITS not in raw.translate(_DIGITS):
         try:
             return _orjson.loads(raw)
         except _orjson.JSONDecodeError:
             pass
-    return json.loads(raw.decode("utf-8-sig"))
+    return json.loads(raw.decode())
 
 
 try:

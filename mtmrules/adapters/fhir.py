@@ -15,6 +15,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -63,18 +64,32 @@ def _ref_id(reference: Any) -> str | None:
     """'Patient/123', 'http://x/fhir/Patient/123/_history/2', 'urn:uuid:123', '#med1' → '123' / 'med1'."""
     if isinstance(reference, dict):
         reference = reference.get("reference")
-    if not isinstance(reference, str) or not reference.strip():
-        return None
+    return _reference_target(reference) if isinstance(reference, str) else None
+
+
+@lru_cache(maxsize=4096)   # every resource of a patient names it by the same reference text
+def _reference_target(reference: str) -> str | None:
     reference = reference.strip().split("/_history/")[0].rstrip("/")
     return reference.split("/")[-1].split(":")[-1].lstrip("#") or None
 
 
-def _date(value: Any) -> date | None:
-    if isinstance(value, str) and len(value) >= 10:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
+def _at(value: Any, *keys: str) -> Any:
+    """``value[key1][key2]…`` where each level is a JSON object; None where the path breaks."""
+    for key in keys:
+        if not isinstance(value, dict):
             return None
+        value = value.get(key)
+    return value
+
+
+def _date(*values: Any) -> date | None:
+    """The date of the first of ``values`` that is a FHIR date or dateTime."""
+    for value in values:
+        if isinstance(value, str) and len(value) >= 10:
+            try:
+                return date.fromisoformat(value[:10])
+            except ValueError:
+                pass
     return None
 
 
@@ -93,8 +108,11 @@ def _number(value: Any) -> float | None:
 
 
 def _codes(concept: Any) -> list[Code]:
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not codings:
+        return []
     out = []
-    for coding in _items(_obj(concept).get("coding")):
+    for coding in _items(codings):
         coding = _obj(coding)
         system = SYSTEMS.get(coding.get("system")) if isinstance(coding.get("system"), str) else None
         code = coding.get("code")
@@ -110,27 +128,37 @@ _SEMANTIC_TAG = re.compile(r"\s*\((substance|product|medicinal product|finding|d
 def _text(concept: Any) -> str | None:
     if isinstance(concept, str):       # STU3-era or hand-written payloads: a bare string
         return _str(concept)
-    concept = _obj(concept)
-    text = _str(concept.get("text")) or next(
-        (_str(_obj(c).get("display")) for c in _items(concept.get("coding")) if _str(_obj(c).get("display"))), None)
-    return _SEMANTIC_TAG.sub("", text) if text else None
+    if not isinstance(concept, dict):
+        return None
+    text = concept.get("text")
+    if not (isinstance(text, str) and text.strip()):
+        text = next((_str(_obj(c).get("display")) for c in _items(concept.get("coding"))
+                     if _str(_obj(c).get("display"))), None)
+        if not text:
+            return None
+    # a tag can only end a text that ends in ")": most texts are spared the regex search
+    return _SEMANTIC_TAG.sub("", text) if text.rstrip().endswith(")") else text
 
 
 def _status_code(concept: Any) -> str | None:
     """The code of a status CodeableConcept — or the plain string STU3 used (``"confirmed"``)."""
     if isinstance(concept, str):
         return concept.strip().lower() or None
-    return next((c["code"] for c in map(_obj, _items(_obj(concept).get("coding")))
-                 if isinstance(c.get("code"), str)), None)
+    if not isinstance(concept, dict):
+        return None
+    for coding in _items(concept.get("coding")):
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            return coding["code"]
+    return None
 
 
 def _label(resource: dict) -> str:
-    rid = resource.get("id")
-    return f"{resource.get('resourceType')}/{rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else '?'}"
+    return f"{resource.get('resourceType')}/{_id(resource)}"
 
 
 def _id(resource: dict) -> str:
-    return _label(resource).split("/", 1)[1]
+    rid = resource.get("id")
+    return str(rid) if isinstance(rid, (str, int)) and not isinstance(rid, bool) else "?"
 
 
 #: UCUM codes and unit texts of FHIR quantities → words the sig reader knows
@@ -170,8 +198,7 @@ def _dose_value(q: dict) -> float:
 
 
 def _quantity_text(q: Any) -> str | None:
-    q = _obj(q)
-    if q.get("value") is None:
+    if not isinstance(q, dict) or q.get("value") is None:
         return None
     # A dose without a unit counts units of the product (Synthea writes {"value": 1.0} for one tablet).
     return f"{format_number(_dose_value(q))} {_unit_word(q) or 'each'}"
@@ -206,7 +233,8 @@ def _span(low: float, high: float | None) -> str:
 
 def _timing_text(timing: Any) -> str | None:
     """FHIR Timing → a sig phrase: 'every 4-6 hours', '2 times per 1 days', 'on mon, wed', 'at 08:00 and 14:00'."""
-    timing = _obj(timing)
+    if not timing or not isinstance(timing, dict):
+        return None
     repeat = _obj(timing.get("repeat"))
     parts = []
     where = "timing.repeat"
@@ -255,20 +283,21 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
     doseQuantity or doseRange (UCUM codes such as [iU], {tbl}, {puff}, ug), timing.repeat (frequency,
     frequencyMax, period, periodMax, periodUnit, dayOfWeek, when, timeOfDay), timing.code,
     maxDosePerPeriod, asNeeded*; ``text`` is kept as the sig, used where the structured parts say nothing."""
-    dosage = _obj(dosage)
-    if not dosage:
+    if not dosage or not isinstance(dosage, dict):
         return {}
     out: dict[str, Any] = {}
     dose = None
-    for dr in map(_obj, _items(dosage.get("doseAndRate"))):
-        dose = _quantity_text(dr.get("doseQuantity")) or _range_text(dr.get("doseRange"))
-        if dose:
-            break
-    dose = dose or _quantity_text(dosage.get("doseQuantity")) or _quantity_text(dosage.get("dose"))
+    if dosage.get("doseAndRate"):
+        for dr in map(_obj, _items(dosage["doseAndRate"])):
+            dose = _quantity_text(dr.get("doseQuantity")) or _range_text(dr.get("doseRange"))
+            if dose:
+                break
+    if dose is None and ("doseQuantity" in dosage or "dose" in dosage):
+        dose = _quantity_text(dosage.get("doseQuantity")) or _quantity_text(dosage.get("dose"))
     if dose:
         out["dose"] = dose
-    frequency = _timing_text(dosage.get("timing"))
-    for cap in map(_obj, _items(dosage.get("maxDosePerPeriod"))):
+    frequency = _timing_text(dosage["timing"]) if dosage.get("timing") else None
+    for cap in map(_obj, _items(dosage.get("maxDosePerPeriod") or None)):
         top, bottom = _obj(cap.get("numerator")), _obj(cap.get("denominator"))
         if top.get("value") is not None:
             _positive(top, "value", "maxDosePerPeriod.numerator")
@@ -283,10 +312,10 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
         out["frequency"] = frequency
     if _str(dosage.get("text")):
         out["sig"] = dosage["text"]
-    if dosage.get("asNeededBoolean") is True or _obj(dosage.get("asNeededCodeableConcept")) \
-            or _items(dosage.get("asNeededFor")):
+    if dosage.get("asNeededBoolean") is True or ("asNeededCodeableConcept" in dosage or "asNeededFor" in dosage) \
+            and (_obj(dosage.get("asNeededCodeableConcept")) or _items(dosage.get("asNeededFor"))):
         out["prn"] = True
-    route = _text(dosage.get("route"))
+    route = _text(dosage["route"]) if "route" in dosage else None
     if route:
         out["route"] = route
     return out
@@ -355,43 +384,50 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
         issues.append(ImportIssue(kind="medication", input=_label(resource),
                                   reason="no medication code or text (medicationReference not found)"))
         return None
-    shown = f"{_label(resource)} ({name or codes[0].code})"
     if resource.get("doNotPerform") is True:
-        issues.append(ImportIssue(kind="medication", input=shown,
+        issues.append(ImportIssue(kind="medication", input=_shown(resource, name, codes),
                                   reason="doNotPerform: an order NOT to give this drug; not screened as taken"))
         return None
-    code = next((c for c in codes if c.system == "rxnorm"), codes[0] if codes else None)
+    code = next((c for c in codes if c.system == "rxnorm"), codes[0]) if codes else None
     raw_dosage = resource.get("dosageInstruction") or resource.get("dosage") or []
     dosages = _items(raw_dosage)   # MedicationAdministration.dosage is a single object
     if raw_dosage and not dosages:
-        issues.append(ImportIssue(kind="medication", input=shown, reason=f"dosage {raw_dosage!r:.40} is not a FHIR "
-                                  "Dosage (an object); dose and frequency not read"))
+        issues.append(ImportIssue(kind="medication", input=_shown(resource, name, codes), reason=f"dosage "
+                                  f"{raw_dosage!r:.40} is not a FHIR Dosage (an object); dose and frequency not read"))
     try:
         fields = dosage_fields(dosages[0] if dosages else None)
     except MalformedResource as exc:
         # a bad dose must not hide the drug from interaction, allergy and disease rules
         text = _obj(dosages[0]).get("text")
         fields = {"sig": text} if isinstance(text, str) and text.strip() else {}
-        issues.append(ImportIssue(kind="medication", input=shown, reason=f"dosage not read ({exc}); the drug is "
+        issues.append(ImportIssue(kind="medication", input=_shown(resource, name, codes),
+                                  reason=f"dosage not read ({exc}); the drug is "
                                   + ("screened with its dosage text only" if fields else
                                      "screened, its dose is not evaluated")))
-    active = status in ACTIVE_STATUS.get(rtype, set())
-    intent = _status_code(resource.get("intent"))
-    if rtype == "MedicationRequest" and intent in NOT_ORDERS and active:
-        active = False
-        issues.append(ImportIssue(kind="medication", input=shown,
-                                  reason=f"intent {intent}: suggested, not ordered; not screened as taken"))
-    start = (_date(resource.get("authoredOn")) or _date(_obj(resource.get("effectivePeriod")).get("start"))
-             or _date(resource.get("effectiveDateTime")) or _date(resource.get("dateAsserted")))
-    end = (_date(_obj(_obj(resource.get("dispenseRequest")).get("validityPeriod")).get("end"))
-           or _date(_obj(resource.get("effectivePeriod")).get("end")))
-    prescriber = _str(_obj(resource.get("requester") or resource.get("informationSource")).get("display"))
+    active = status in ACTIVE_STATUS.get(rtype, ())
+    if active and rtype == "MedicationRequest":
+        intent = _status_code(resource.get("intent"))
+        if intent in NOT_ORDERS:
+            active = False
+            issues.append(ImportIssue(kind="medication", input=_shown(resource, name, codes),
+                                      reason=f"intent {intent}: suggested, not ordered; not screened as taken"))
+    period = _obj(resource.get("effectivePeriod"))
+    start = _date(resource.get("authoredOn"), period.get("start"), resource.get("effectiveDateTime"),
+                  resource.get("dateAsserted"))
+    end = _date(_at(resource, "dispenseRequest", "validityPeriod", "end"), period.get("end"))
+    who = resource.get("requester") or resource.get("informationSource")
+    prescriber = _str(who.get("display")) if isinstance(who, dict) else None
     try:
         return Medication(name=name, code=code, status="active" if active else "stopped", start_date=start,
-                          end_date=end, prescriber=prescriber, source=Source(type=rtype, id=_id(resource)), **fields)
+                          end_date=end, prescriber=prescriber, source={"type": rtype, "id": _id(resource)}, **fields)
     except ValidationError as exc:
-        issues.append(ImportIssue(kind="medication", input=shown, reason=exc.errors()[0]["msg"]))
+        issues.append(ImportIssue(kind="medication", input=_shown(resource, name, codes), reason=exc.errors()[0]["msg"]))
         return None
+
+
+def _shown(resource: dict, name: str | None, codes: list[Code]) -> str:
+    """A medication resource as its import issues name it: 'MedicationRequest/7 (warfarin)'."""
+    return f"{_label(resource)} ({name or codes[0].code})"
 
 
 def _dispenses(resources: list[dict], medications: dict[str, dict], meds: list[Medication],
@@ -411,7 +447,7 @@ def _dispense(resource: dict, medications: dict[str, dict], meds: list[Medicatio
         return
     concept = _medication_concept(resource, medications)
     codes, name = _codes(concept), _text(concept)
-    when = _date(resource.get("whenHandedOver")) or _date(resource.get("whenPrepared"))
+    when = _date(resource.get("whenHandedOver"), resource.get("whenPrepared"))
     days = _number(_obj(resource.get("daysSupply")).get("value"))
     if when is None or not days or days <= 0:
         issues.append(ImportIssue(kind="dispense", input=_label(resource),
@@ -439,14 +475,15 @@ def _condition(resource: dict, issues: list[ImportIssue]) -> Condition | None:
         return None
     clinical = _status_code(resource.get("clinicalStatus"))
     active = clinical in (None, "active", "recurrence", "relapse") and not resource.get("abatementDateTime")
-    codes = _codes(resource.get("code"))
-    code = next((c for c in codes if c.system in ("snomed", "icd10")), None)
-    name = _text(resource.get("code"))
+    concept = resource.get("code")
+    codes = _codes(concept)
+    code = next((c for c in codes if c.system in ("snomed", "icd10")), None) if codes else None
+    name = _text(concept)
     if code is None and not name:
         issues.append(ImportIssue(kind="condition", input=_label(resource), reason="no code or text"))
         return None
     return Condition(name=name, code=code, status="active" if active else "resolved",
-                     onset_date=_date(resource.get("onsetDateTime")), source=Source(type="Condition", id=_id(resource)))
+                     onset_date=_date(resource.get("onsetDateTime")), source={"type": "Condition", "id": _id(resource)})
 
 
 def _allergy(resource: dict, issues: list[ImportIssue]) -> Allergy | bool | None:
@@ -483,7 +520,7 @@ def _allergy(resource: dict, issues: list[ImportIssue]) -> Allergy | bool | None
         issues.append(ImportIssue(kind="allergy", input=label, reason="no substance code or text"))
         return None
     return Allergy(substance=_text(resource.get("code")), code=code, reaction=reaction, severity=severity,
-                   type=kind, source=Source(type="AllergyIntolerance", id=_id(resource)))
+                   type=kind, source={"type": "AllergyIntolerance", "id": _id(resource)})
 
 
 #: "<", ">=" … as a lab result may carry them (valueQuantity.comparator, or a valueString such as ">60")
@@ -510,17 +547,18 @@ def _labs(resource: dict, counter: Counter, issues: list[ImportIssue]) -> list[L
     if _status_code(resource.get("status")) not in OBSERVATION_STATUS:
         counter["Observation not final"] += 1
         return []
-    when = _date(resource.get("effectiveDateTime")) or _date(_obj(resource.get("effectivePeriod")).get("start")) \
-        or _date(resource.get("issued"))
+    when = _date(resource.get("effectiveDateTime"), _at(resource, "effectivePeriod", "start"), resource.get("issued"))
     parts = [(resource.get("code"), resource.get("valueQuantity"), resource.get("valueString"))]
-    parts += [(_obj(c).get("code"), _obj(c).get("valueQuantity"), _obj(c).get("valueString"))
-              for c in _items(resource.get("component"))]
+    if resource.get("component"):
+        parts += [(_obj(c).get("code"), _obj(c).get("valueQuantity"), _obj(c).get("valueString"))
+                  for c in _items(resource["component"])]
     labs = []
     for concept, quantity, text in parts:
         value = _value(quantity, text)
         if value is None:
             continue
-        loinc = next((c.code for c in _codes(concept) if c.system == "loinc"), None)
+        codes = _codes(concept)
+        loinc = next((c.code for c in codes if c.system == "loinc"), None) if codes else None
         name = _text(concept)
         if not (loinc or name):
             continue
@@ -528,10 +566,10 @@ def _labs(resource: dict, counter: Counter, issues: list[ImportIssue]) -> list[L
             issues.append(ImportIssue(kind="observation", input=f"{_label(resource)} ({name or loinc})",
                                       reason=f"{value}; not used"))
             continue
-        unit = _obj(quantity).get("unit") or _obj(quantity).get("code")
+        unit = (quantity.get("unit") or quantity.get("code")) if isinstance(quantity, dict) else None
         labs.append(Lab(name=name, loinc=loinc, value=value[0], comparator=value[1],
                         unit=unit if isinstance(unit, str) else None, date=when,
-                        source=Source(type="Observation", id=_id(resource))))
+                        source={"type": "Observation", "id": _id(resource)}))
     if not labs and not any(i.input.startswith(_label(resource)) for i in issues):
         counter["Observation without a numeric value"] += 1
     return labs
@@ -546,7 +584,7 @@ def _malformed(exc: Exception) -> str:
     return "not usable: a field does not have the shape FHIR R4 gives it"
 
 
-def _build(group: _Patient, medications: dict[str, dict], ignored: Counter) -> Profile:
+def _build(group: _Patient, medications: dict[str, dict], ignored: dict[str, int]) -> Profile:
     issues: list[ImportIssue] = list(group.issues)
     patient = group.patient or {}
     meds, conditions, allergies, labs = [], [], [], []
@@ -555,7 +593,7 @@ def _build(group: _Patient, medications: dict[str, dict], ignored: Counter) -> P
     counter: Counter = Counter()
     for resource in group.resources:
         rtype = resource.get("resourceType")
-        unusable = _unknown_modifiers(resource)
+        unusable = _unknown_modifiers(resource) if "modifierExtension" in resource else None
         if unusable:
             issues.append(ImportIssue(kind="resource", input=_label(resource), reason=unusable))
             continue
@@ -666,7 +704,9 @@ def profiles_from_resources(resources: Iterable[Any], where: str = "<resources>"
             unattached[f"{rtype} without a patient reference"] += 1
             continue
         pid = aliases.get(pid, pid)
-        group = groups.setdefault(pid, _Patient(pid))
+        group = groups.get(pid)
+        if group is None:
+            group = groups[pid] = _Patient(pid)
         if rtype == "Patient":
             group.set_patient(resource)
         elif rtype in USED_TYPES:
@@ -681,7 +721,7 @@ def profiles_from_resources(resources: Iterable[Any], where: str = "<resources>"
         raise InputError("no patient found (no Patient resource and no resource with a subject)"
                          + (f": {found}" if found else ""), file=where)
     ordered = sorted(groups.values(), key=lambda g: (g.patient is None,))
-    profiles = [_build(g, medications, ignored[g.pid]) for g in ordered]
+    profiles = [_build(g, medications, ignored.get(g.pid, {})) for g in ordered]
     for profile in profiles:
         profile.import_issues.extend(ImportIssue(kind="resource", input=f"{what} ×{n}", reason="not used")
                                      for what, n in sorted(unattached.items()))
