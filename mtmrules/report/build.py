@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from mtmrules import __version__
@@ -29,7 +30,7 @@ from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
 from mtmrules.report.grouping import DOSE, REPLACE, connected, group_by_action
-from mtmrules.report.harm import HarmContext
+from mtmrules.report.harm import HarmContext, PatientHarm
 
 if TYPE_CHECKING:
     from mtmrules.engine.site import SitePolicy
@@ -72,6 +73,8 @@ class ReportBuilder:
         self.sources = sources if sources is not None else kb.sources
         self.site, self.site_notes = site, site_notes or {}
         self.harm = HarmContext(kb)
+        self._rule_infos: dict[str, _RuleInfo] = {}     # one per rule id (bounded by the rule set)
+        self._templates: dict[str, tuple[str, ...]] = {}   # one per rule text (bounded likewise)
         self.site_out = None if site is None else SiteOut(
             name=site.site, min_severity=site.min_severity,
             disabled=[SiteRuleOut(rule=o.rule, reason=o.reason) for o in site.disabled()],
@@ -83,58 +86,56 @@ class ReportBuilder:
         drafts = [self._draft(facts, m, risk) for m in matches if m.state == "fired"]
         merged = _merge(drafts)   # may lower a joined mechanism finding's severity, so keys come after
         # the lead is the most severe reason; among equals a specific rule before a mechanism finding,
-        # then one that names the action (replace, then dose), then the one with most harm here
-        lead_key = {id(d): (SEVERITY_ORDER[d.severity], d.basis == "mechanism", _action_order(self._action(d)[0]),
-                            -(d.score + self._context_points(facts, [d])), d.rule) for d in drafts}
+        # then one that names the action (replace, then dose), then the one with most harm here.
+        # Keys are computed only for drafts that share a group (most problems stand alone), once each:
+        # a draft's score changes only once it leads its final group, after that group is sorted.
+        keys: dict[int, tuple] = {}
+        harm = self.harm.of(facts)
+
+        def lead_key(d: _Draft) -> tuple:
+            key = keys.get(id(d))
+            if key is None:
+                key = keys[id(d)] = (SEVERITY_ORDER[d.severity], d.basis == "mechanism", _action_order(d.action[0]),
+                                     -(d.score + sum(p for p, _ in self._context(harm, [d]))), d.rule)
+            return key
         for group in merged:
-            group.sort(key=lambda d: lead_key[id(d)])   # joining by action reads each problem's lead
-        groups = group_by_action(merged, self._action, self._missing_therapy)
+            if len(group) > 1:
+                group.sort(key=lead_key)   # joining by action reads each problem's lead
+        groups = group_by_action(merged, attrgetter("action"), self._missing_therapy)
         for group in groups:
-            group.sort(key=lambda d: lead_key[id(d)])
-            self._score_in_context(facts, group)
+            if len(group) > 1:
+                group.sort(key=lead_key)
+            self._score_in_context(harm, group)
         groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], -KIND_WEIGHT.get(g[0].kind, 0),
                                    -len(g), g[0].rule, g[0].id))
         return groups
 
-    def _action(self, draft: "_Draft") -> tuple[str | None, frozenset[int], frozenset[int]]:
-        """The draft's main action (first intervention), the entries it targets and all its entries."""
-        bindings = dict(draft.match.bindings)
-        entries = frozenset(r[1] for refs in bindings.values() for r in refs if r[0] == "med")
-        interventions = self.rules[draft.rule].interventions
-        if not interventions:
-            return None, frozenset(), entries
-        main = interventions[0]
-        targets = frozenset(r[1] for r in bindings.get(main.get("target"), ()) if r[0] == "med")
-        return main["action"], targets, entries
+    def _rule_info(self, rule: CompiledRule) -> "_RuleInfo":
+        """What ranking reads of ``rule`` (pure function of the rule), computed once per rule."""
+        info = self._rule_infos.get(rule.id)
+        if info is None or info.rule is not rule:
+            main = rule.interventions[0] if rule.interventions else None
+            info = self._rule_infos[rule.id] = _RuleInfo(
+                rule, main["action"] if main else None, main.get("target") if main else None,
+                _missing_therapy(rule.when), _test_parts(rule.when))
+        return info
 
-    def _context(self, facts: PatientFacts, group: list["_Draft"]) -> list[tuple[float, str]]:
+    @staticmethod
+    def _context(harm: PatientHarm, group: list["_Draft"]) -> list[tuple[float, str]]:
+        if len(group) == 1:
+            return harm.factors(group[0].medications, group[0].action[2])
         ingredients = {m for d in group for m in d.medications}
-        entries = {r[1] for d in group for _, refs in d.match.bindings for r in refs if r[0] == "med"}
-        return self.harm.factors(facts, ingredients, entries)
-
-    def _context_points(self, facts: PatientFacts, group: list["_Draft"]) -> float:
-        return sum(points for points, _ in self._context(facts, group))
+        entries = frozenset().union(*(d.action[2] for d in group))
+        return harm.factors(ingredients, entries)
 
     def _missing_therapy(self, draft: "_Draft") -> frozenset[str]:
         """Ingredients an untreated-condition rule requires to be absent (any of them would answer it)."""
-        found: set[str] = set()
+        return self._rule_info(self.rules[draft.rule]).missing_therapy
 
-        def walk(node: ir.Node, negated: bool) -> None:
-            if isinstance(node, ir.Not):
-                for child in node.children:
-                    walk(child, True)
-            elif isinstance(node, (ir.All, ir.Any_)):
-                for child in node.children:
-                    walk(child, negated)
-            elif negated and isinstance(node, ir.Med):
-                found.update(node.match.ingredients)
-        walk(self.rules[draft.rule].when, False)
-        return frozenset(found)
-
-    def _score_in_context(self, facts: PatientFacts, group: list["_Draft"]) -> None:
+    def _score_in_context(self, harm: PatientHarm, group: list["_Draft"]) -> None:
         """Add the patient context of the whole group to its lead's score (and keep why)."""
         lead = group[0]
-        factors = self._context(facts, group)
+        factors = self._context(harm, group)
         # further findings that argue for the action (a moot monitoring gap joined under it does not)
         reasons = len(dict.fromkeys(d.rule for d in group[1:] if d.rule != lead.rule
                                     and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
@@ -197,36 +198,63 @@ class ReportBuilder:
 
     def _render(self, text: str, facts: PatientFacts, bindings: dict[str, tuple],
                 rule: CompiledRule | None = None) -> str:
-        def value(m: re.Match) -> str:
-            name = m.group(1)
-            if name in bindings:
-                return self._names(facts, bindings[name])
-            if name == "overdue" and rule is not None:
-                leaves = true_leaves(rule.when, facts, ir.LabMissing)
-                labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in leaves]
-                return " or ".join(dict.fromkeys(labels)) or "a monitoring test"
-            if name == "age":
-                return str(facts.age) if facts.age is not None else "unknown age"
-            if name in ("egfr", "crcl"):
-                renal = facts.renal.get(name)
-                return format_number(round(renal.value)) if renal else "unknown"
-            if name == "sex":
-                return facts.sex
-            return m.group(0)
-        rendered = _PLACEHOLDER.sub(value, text)
-        return rendered[:1].upper() + rendered[1:] if rendered else rendered
+        parts = self._templates.get(text)
+        if parts is None:
+            # literal, placeholder name, literal, … ; a text without placeholders is stored rendered
+            parts = tuple(_PLACEHOLDER.split(text)) if "{" in text else ()
+            parts = self._templates[text] = parts if len(parts) > 1 else (_capital(text),)
+        if len(parts) == 1:
+            return parts[0]
+        values = list(parts)
+        for i in range(1, len(parts), 2):
+            values[i] = self._value(parts[i], facts, bindings, rule)
+        return _capital("".join(values))
+
+    def _value(self, name: str, facts: PatientFacts, bindings: dict[str, tuple], rule: CompiledRule | None) -> str:
+        """What the placeholder ``{name}`` stands for in this patient (itself, braces kept, if unknown)."""
+        if name in bindings:
+            return self._names(facts, bindings[name])
+        if name == "overdue" and rule is not None:
+            # the rule fired, so its condition holds: only its parts that can name a test are walked
+            leaves = [leaf for part in self._rule_info(rule).test_parts
+                      for leaf in true_leaves(part, facts, ir.LabMissing)]
+            labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in leaves]
+            return " or ".join(dict.fromkeys(labels)) or "a monitoring test"
+        if name == "age":
+            return str(facts.age) if facts.age is not None else "unknown age"
+        if name in ("egfr", "crcl"):
+            renal = facts.renal.get(name)
+            return format_number(round(renal.value)) if renal else "unknown"
+        if name == "sex":
+            return facts.sex
+        return "{" + name + "}"
 
     def _draft(self, facts: PatientFacts, match: Match, risk: float) -> "_Draft":
         rule = self.rules[match.rule]
+        info = self._rule_info(rule)
         severity = rule.severity_with(match.modifier)
-        refs = [r for _, rs in match.bindings for r in rs]
-        medications = sorted({r[2] for r in refs if r[0] == "med"})
-        cond_index = {c.index: c for c in facts.conditions}
-        conditions = sorted({cond_index[r[1]].label for r in refs if r[0] == "condition" and r[1] in cond_index})
-        key = "|".join([facts.patient_id, rule.id, ",".join(medications), ",".join(conditions)])
-        return _Draft(hashlib.sha256(key.encode()).hexdigest()[:16], rule.id, rule.kind, rule.category, severity,
+        meds: set[str] = set()
+        entries: set[int] = set()
+        targets: frozenset[int] = frozenset()
+        condition_refs = False
+        for name, refs in match.bindings:
+            for ref in refs:
+                if ref[0] == "med":
+                    meds.add(ref[2])
+                    entries.add(ref[1])
+                elif ref[0] == "condition":
+                    condition_refs = True
+            if name == info.target:
+                targets = frozenset(r[1] for r in refs if r[0] == "med")
+        conditions: list[str] = []
+        if condition_refs:
+            cond_index = {c.index: c for c in facts.conditions}
+            conditions = sorted({cond_index[r[1]].label for _, refs in match.bindings for r in refs
+                                 if r[0] == "condition" and r[1] in cond_index})
+        return _Draft(facts.patient_id, rule.id, rule.kind, rule.category, severity,
                       round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
-                      medications, conditions, match, basis=rule.basis, mechanism=rule.mechanism)
+                      sorted(meds), conditions, match, basis=rule.basis, mechanism=rule.mechanism,
+                      action=(info.action, targets if info.action is not None else frozenset(), frozenset(entries)))
 
     def _problem(self, facts: PatientFacts, group: list["_Draft"], rank: int) -> Problem:
         lead = group[0]
@@ -320,6 +348,52 @@ class ReportBuilder:
                       patient_text=self._render(rule.patient_text, facts, bindings, rule))
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _missing_therapy(when: ir.Node) -> frozenset[str]:
+    """Ingredients a rule requires to be absent (under a ``none``): for an untreated condition, the
+    therapy that would answer it."""
+    found: set[str] = set()
+
+    def walk(node: ir.Node, negated: bool) -> None:
+        if isinstance(node, ir.Not):
+            for child in node.children:
+                walk(child, True)
+        elif isinstance(node, (ir.All, ir.Any_)):
+            for child in node.children:
+                walk(child, negated)
+        elif negated and isinstance(node, ir.Med):
+            found.update(node.match.ingredients)
+    walk(when, False)
+    return frozenset(found)
+
+
+def _test_parts(when: ir.Node) -> tuple[ir.Node, ...]:
+    """The parts of a rule's condition that ``true_leaves`` can find a missing test in (through
+    ``all``/``any``, never under a ``none``): its children that reach one when it is an ``all`` or an
+    ``any``, else the condition itself. For a condition known to hold, the true missing-test leaves of
+    these parts, in order, are those of the whole condition, without evaluating the rest twice."""
+    def reaches(node: ir.Node) -> bool:
+        return isinstance(node, ir.LabMissing) or (
+            isinstance(node, (ir.All, ir.Any_)) and any(reaches(c) for c in node.children))
+    if isinstance(when, (ir.All, ir.Any_)):
+        return tuple(c for c in when.children if reaches(c))
+    return (when,)
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleInfo:
+    """What ranking reads of one rule, computed once per rule rather than once per patient."""
+
+    rule: CompiledRule
+    action: str | None          # its main (first) intervention's action
+    target: str | None          # the binding that intervention targets
+    missing_therapy: frozenset[str]
+    test_parts: tuple[ir.Node, ...]   # where the tests {overdue} names are found (``_test_parts``)
+
+
 def _in_sentence(label: str) -> str:
     """A lab label inside a sentence: "Urine albumin…" → "urine albumin…", acronyms ("INR") kept."""
     return label if len(label) > 1 and label[1].isupper() else label[:1].lower() + label[1:]
@@ -340,11 +414,11 @@ def _source_of(facts: PatientFacts, ref: tuple) -> str | None:
 NEVER_MERGED = {"untreated-condition", "monitoring-gap", "ineffective-therapy"}
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class _Draft:
     """What ranking and merging need to know about one fired rule."""
 
-    id: str
+    patient: str
     rule: str
     kind: str
     category: str
@@ -356,6 +430,17 @@ class _Draft:
     factors: list[str] = field(default_factory=list)
     basis: str = "specific"
     mechanism: tuple[str, ...] = ()
+    #: (main action, the medication entries it targets, the entries of every medication in the finding)
+    action: tuple[str | None, frozenset[int], frozenset[int]] = (None, frozenset(), frozenset())
+    _id: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The problem's stable id (patient, rule, drugs, conditions), hashed only for drafts that lead."""
+        if self._id is None:
+            key = "|".join([self.patient, self.rule, ",".join(self.medications), ",".join(self.conditions)])
+            self._id = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self._id
 
 
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
@@ -403,7 +488,10 @@ def _same_state_groups(groups: list[list[_Draft]]) -> list[list[_Draft]]:
     general refill gap, a PDC) that share a drug are likewise one conversation with the patient.
     Joining is transitive, so the result does not depend on the order of the groups; a joined group
     takes the place of its first member."""
-    keyed = [(_state_of(g), {m for d in g for m in d.medications}, g) for g in groups]
+    states = [_state_of(g) for g in groups]
+    if sum(map(bool, states)) < 2:
+        return groups   # at most one group is about a state: nothing to join (most patients)
+    keyed = [(state, {m for d in g for m in d.medications}, g) for state, g in zip(states, groups)]
     sets = connected(keyed, lambda a, b: bool(a[0] & b[0] and a[1] & b[1]))
     return [[d for _, _, group in members for d in group] for members in sets]
 
@@ -412,9 +500,10 @@ def _shows_state(finding: _Draft, group: list[_Draft]) -> bool:
     """Whether a mechanism finding about a state (two drugs adding to low sodium) belongs to a problem
     showing that state on those same drugs: the lab already shows the pair's consequence. A finding more
     severe than the problem stays its own problem (joined, it would be shown at the problem's severity)."""
-    state = _state_of(group)
+    if _state_of(group).isdisjoint(finding.mechanism):
+        return False
     strongest = min(SEVERITY_ORDER[d.severity] for d in group)
-    return (bool(state & set(finding.mechanism)) and SEVERITY_ORDER[finding.severity] >= strongest
+    return (SEVERITY_ORDER[finding.severity] >= strongest
             and set(finding.medications) <= {m for d in group for m in d.medications})
 
 

@@ -31,6 +31,7 @@ from typing import Protocol
 REPLACE = frozenset({"stop", "switch", "taper"})
 DOSE = frozenset({"reduce-dose", "change-dose", "increase-dose"})
 REVIEW = frozenset({"assess", "document-indication"})
+CHANGE = REPLACE | DOSE
 NEVER_JOINED = frozenset({"untreated-condition", "monitoring-gap", "ineffective-therapy"})
 SEVERITY_RANK = {"contraindicated": 3, "major": 2, "moderate": 1, "minor": 0}
 
@@ -52,6 +53,8 @@ MissingTherapy = Callable[[_Draft], frozenset[str]]
 def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                     missing_therapy: MissingTherapy | None = None) -> list[list[_Draft]]:
     """Join groups (lead first) that ask for one action on one medication; order of first appearance."""
+    if len(groups) < 2:
+        return [list(g) for g in groups]
     heads = [action_of(g[0]) for g in groups]
     partition = Partition(len(groups))
     find, union = partition.find, partition.union
@@ -78,7 +81,7 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                 home = _covering(targets, dosed, find)
             if home is not None and find(home) != find(i):
                 union(home, i)
-        if home is None and groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE | DOSE:
+        if home is None and groups[i][0].kind == "drug-drug-interaction" and action not in CHANGE:
             # replacing one of its drugs answers the pair; so does re-dosing one, unless the pair asks for
             # a review of its own (methotrexate with an NSAID stays a question once methotrexate is re-dosed)
             owners = (replaced,) if action in REVIEW else (replaced, dosed)
@@ -89,14 +92,17 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                 union(min(stronger, key=lambda j: _content_order(groups[j][0])), i)
     for i, (action, _, entries) in enumerate(heads):
         # a problem without an action of its own on a drug, every drug of which one problem replaces
-        if action in REPLACE or action in DOSE or not entries or groups[i][0].kind == "untreated-condition":
+        if not replaced:
+            break
+        if action in CHANGE or not entries or groups[i][0].kind == "untreated-condition":
             continue
         home = _covering(entries, replaced, find)
         if (home is not None and find(home) != find(i)
                 and _strongest(groups, home, find) >= SEVERITY_RANK[groups[i][0].severity]):
             union(home, i)
-    if missing_therapy is not None:
-        gaps = [(i, missing_therapy(g[0])) for i, g in enumerate(groups) if g[0].kind == "untreated-condition"]
+    untreated = [i for i, g in enumerate(groups) if g[0].kind == "untreated-condition"]
+    if missing_therapy is not None and len(untreated) > 1:
+        gaps = [(i, missing_therapy(groups[i][0])) for i in untreated]
         for i, wanted in gaps:
             for j, other in gaps:
                 # i's therapy is one of the options j asks for: starting it answers both (ties: first wins)
@@ -104,10 +110,11 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                     union(i, j)
     # the tests still due are one ask (one blood draw): monitoring gaps not already under a problem
     # that replaces their drug become one problem
-    due = [members[0] for members in partition.sets()
-           if all(groups[j][0].kind == "monitoring-gap" for j in members)]
-    for root in due[1:]:
-        union(due[0], root)
+    if sum(g[0].kind == "monitoring-gap" for g in groups) > 1:
+        due = [members[0] for members in partition.sets()
+               if all(groups[j][0].kind == "monitoring-gap" for j in members)]
+        for root in due[1:]:
+            union(due[0], root)
     return [[d for i in members for d in groups[i]] for members in partition.sets()]
 
 
@@ -134,12 +141,14 @@ class Partition:
         members: dict[int, list[int]] = {}
         for i in range(len(self.parent)):
             members.setdefault(self.find(i), []).append(i)
-        return [members[root] for root in sorted(members)]
+        return list(members.values())   # a root is its set's lowest member: first met, in order
 
 
 def connected(items: list, linked: Callable[[object, object], bool]) -> list[list]:
     """The items joined wherever ``linked`` holds for two of them, transitively; each set in order of
     first appearance."""
+    if len(items) < 2:
+        return [[item] for item in items]
     partition = Partition(len(items))
     for i, item in enumerate(items):
         for j in range(i):
