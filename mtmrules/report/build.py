@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from mtmrules.engine import ir
 from mtmrules.engine.explain import true_leaves
 from mtmrules.engine.ir import CompiledRule
 from mtmrules.engine.matches import Match
+from mtmrules.engine.naive import NaiveExecutor
 from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
@@ -87,7 +89,7 @@ class ReportBuilder:
         merged = _merge(drafts)   # may lower a joined mechanism finding's severity, so keys come after
         # the lead is the most severe reason; among equals a specific rule before a mechanism finding,
         # then one that names the action (replace, then dose), then the one with most harm here.
-        # Keys are computed only for drafts that share a group (most problems stand alone), once each:
+        # The harm in context is worked out only where the first three tie (rarely), once per draft:
         # a draft's score changes only once it leads its final group, after that group is sorted.
         keys: dict[int, tuple] = {}
         harm = self.harm.of(facts)
@@ -95,19 +97,24 @@ class ReportBuilder:
         def lead_key(d: _Draft) -> tuple:
             key = keys.get(id(d))
             if key is None:
-                key = keys[id(d)] = (SEVERITY_ORDER[d.severity], d.basis == "mechanism", _action_order(d.action[0]),
-                                     -(d.score + sum(p for p, _ in self._context(harm, [d]))), d.rule)
+                key = keys[id(d)] = (*_lead_order(d), -(d.score + sum(p for p, _ in self._context(harm, [d]))),
+                                     d.rule)
             return key
-        for group in merged:
+
+        def lead_first(group: list[_Draft]) -> None:
             if len(group) > 1:
-                group.sort(key=lead_key)   # joining by action reads each problem's lead
+                group.sort(key=_lead_order)
+                if any(_lead_order(a) == _lead_order(b) for a, b in pairwise(group)):
+                    group.sort(key=lead_key)
+        for group in merged:
+            lead_first(group)   # joining by action reads each problem's lead
         groups = group_by_action(merged, attrgetter("action"), self._missing_therapy)
         for group in groups:
-            if len(group) > 1:
-                group.sort(key=lead_key)
+            lead_first(group)
             self._score_in_context(harm, group)
-        groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], -KIND_WEIGHT.get(g[0].kind, 0),
-                                   -len(g), g[0].rule, g[0].id))
+        groups.sort(key=_rank_order)
+        if len({g[0].rule for g in groups}) < len(groups):   # leads tie on rule only with repeated matches
+            groups.sort(key=lambda g: (*_rank_order(g), g[0].id))
         return groups
 
     def _rule_info(self, rule: CompiledRule) -> "_RuleInfo":
@@ -117,7 +124,7 @@ class ReportBuilder:
             main = rule.interventions[0] if rule.interventions else None
             info = self._rule_infos[rule.id] = _RuleInfo(
                 rule, main["action"] if main else None, main.get("target") if main else None,
-                _missing_therapy(rule.when), _test_parts(rule.when))
+                _missing_therapy(rule.when), *_test_parts(rule.when))
         return info
 
     @staticmethod
@@ -137,13 +144,13 @@ class ReportBuilder:
         lead = group[0]
         factors = self._context(harm, group)
         # further findings that argue for the action (a moot monitoring gap joined under it does not)
-        reasons = len(dict.fromkeys(d.rule for d in group[1:] if d.rule != lead.rule
-                                    and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
+        reasons = 0 if len(group) == 1 else len(dict.fromkeys(
+            d.rule for d in group[1:] if d.rule != lead.rule and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
         if reasons:
             factors.append((min(CONVERGENCE_CAP, CONVERGENCE_STEP * reasons),
                             f"{reasons} further reason{'s' if reasons > 1 else ''} for the same action"))
         lead.score = round(lead.score + sum(points for points, _ in factors), 1)
-        lead.factors = [f"{text} (+{format_number(points)})" for points, text in factors]
+        lead.factors = factors   # worded only for a full report (``_problem``)
 
     def _shown(self, groups: list[list["_Draft"]]) -> tuple[list[list["_Draft"]], list[list["_Draft"]]]:
         """(groups reported as problems, groups below the site's minimum severity)."""
@@ -215,11 +222,7 @@ class ReportBuilder:
         if name in bindings:
             return self._names(facts, bindings[name])
         if name == "overdue" and rule is not None:
-            # the rule fired, so its condition holds: only its parts that can name a test are walked
-            leaves = [leaf for part in self._rule_info(rule).test_parts
-                      for leaf in true_leaves(part, facts, ir.LabMissing)]
-            labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in leaves]
-            return " or ".join(dict.fromkeys(labels)) or "a monitoring test"
+            return self._overdue(self._rule_info(rule), facts)
         if name == "age":
             return str(facts.age) if facts.age is not None else "unknown age"
         if name in ("egfr", "crcl"):
@@ -228,6 +231,24 @@ class ReportBuilder:
         if name == "sex":
             return facts.sex
         return "{" + name + "}"
+
+    def _overdue(self, info: "_RuleInfo", facts: PatientFacts) -> str:
+        """The tests ``{overdue}`` names: the missing tests on the paths that made the (fired) rule hold.
+        Only the parts of its condition that can name a test are walked; when those parts are made of
+        missing-test leaves alone, their outcome is which of those tests are recent, so the wording is
+        kept per combination (evaluating them costs more than the rest of a screening row)."""
+        key = None
+        if info.test_leaves is not None:
+            key = tuple(_EVALUATOR.lab_recent(leaf, facts) for leaf in info.test_leaves)
+            text = info.overdue_texts.get(key)
+            if text is not None:
+                return text
+        leaves = [leaf for part in info.test_parts for leaf in true_leaves(part, facts, ir.LabMissing)]
+        labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in leaves]
+        text = " or ".join(dict.fromkeys(labels)) or "a monitoring test"
+        if key is not None:
+            info.overdue_texts[key] = text
+        return text
 
     def _draft(self, facts: PatientFacts, match: Match, risk: float) -> "_Draft":
         rule = self.rules[match.rule]
@@ -296,7 +317,7 @@ class ReportBuilder:
             title=title, explanation=explanation,
             evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
             medications=medications, lead_medications=lead.medications,
-            conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=lead.factors,
+            conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=[f"{text} (+{format_number(points)})" for points, text in lead.factors],
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
             references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
             implicated=implicated, not_checked=list(match.missing),
@@ -348,6 +369,18 @@ class ReportBuilder:
                       patient_text=self._render(rule.patient_text, facts, bindings, rule))
 
 
+def _lead_order(draft: "_Draft") -> tuple[int, bool, int]:
+    """Most severe first, a specific rule before a mechanism finding, then replace, dose, other actions."""
+    return SEVERITY_ORDER[draft.severity], draft.basis == "mechanism", _action_order(draft.action[0])
+
+
+def _rank_order(group: list["_Draft"]) -> tuple:
+    """Problems by score, then severity, kind weight, number of reasons and rule id (then problem id,
+    which needs hashing, only where two leads share a rule)."""
+    lead = group[0]
+    return -lead.score, SEVERITY_ORDER[lead.severity], -KIND_WEIGHT.get(lead.kind, 0), -len(group), lead.rule
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -370,17 +403,26 @@ def _missing_therapy(when: ir.Node) -> frozenset[str]:
     return frozenset(found)
 
 
-def _test_parts(when: ir.Node) -> tuple[ir.Node, ...]:
+def _test_parts(when: ir.Node) -> tuple[tuple[ir.Node, ...], tuple[ir.LabMissing, ...] | None]:
     """The parts of a rule's condition that ``true_leaves`` can find a missing test in (through
     ``all``/``any``, never under a ``none``): its children that reach one when it is an ``all`` or an
     ``any``, else the condition itself. For a condition known to hold, the true missing-test leaves of
-    these parts, in order, are those of the whole condition, without evaluating the rest twice."""
+    these parts, in order, are those of the whole condition, without evaluating the rest twice.
+    Second: the missing-test leaves of those parts when nothing else is in them (else None)."""
     def reaches(node: ir.Node) -> bool:
         return isinstance(node, ir.LabMissing) or (
             isinstance(node, (ir.All, ir.Any_)) and any(reaches(c) for c in node.children))
-    if isinstance(when, (ir.All, ir.Any_)):
-        return tuple(c for c in when.children if reaches(c))
-    return (when,)
+
+    def leaves(node: ir.Node) -> list[ir.LabMissing] | None:
+        if isinstance(node, ir.LabMissing):
+            return [node]
+        if isinstance(node, (ir.All, ir.Any_)):
+            found = [leaves(c) for c in node.children]
+            return None if None in found else [leaf for part in found for leaf in part]  # type: ignore[union-attr]
+        return None
+    parts = tuple(c for c in when.children if reaches(c)) if isinstance(when, (ir.All, ir.Any_)) else (when,)
+    found = [leaves(part) for part in parts]
+    return parts, (None if None in found else tuple(leaf for part in found for leaf in part))  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +434,13 @@ class _RuleInfo:
     target: str | None          # the binding that intervention targets
     missing_therapy: frozenset[str]
     test_parts: tuple[ir.Node, ...]   # where the tests {overdue} names are found (``_test_parts``)
+    test_leaves: tuple[ir.LabMissing, ...] | None
+    #: {overdue}'s wording by which of ``test_leaves`` are recent (at most 2 ** len(test_leaves))
+    overdue_texts: dict[tuple[bool, ...], str] = field(default_factory=dict, compare=False)
+
+
+#: reads a missing-test leaf exactly as rule evaluation does (``true_leaves`` evaluates with this executor)
+_EVALUATOR = NaiveExecutor([])
 
 
 def _in_sentence(label: str) -> str:
@@ -427,7 +476,7 @@ class _Draft:
     medications: list[str]
     conditions: list[str]
     match: Match
-    factors: list[str] = field(default_factory=list)
+    factors: list[tuple[float, str]] = field(default_factory=list)   # (points, why) of the patient context
     basis: str = "specific"
     mechanism: tuple[str, ...] = ()
     #: (main action, the medication entries it targets, the entries of every medication in the finding)
@@ -460,9 +509,11 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
         else:
             key = (draft.kind, draft.rule)
         groups.setdefault(key, []).append(draft)
-    states = _same_state_groups(list(groups.values()))
+    # without a finding about an abnormal state (most patients) no group shows one: skip those passes
+    stateful = any(d.kind in STATE_KINDS and d.mechanism for d in drafts)
+    states = _same_state_groups(list(groups.values())) if stateful else list(groups.values())
     for draft in (d for d in drafts if d.basis == "mechanism"):
-        hosts = [g for g in states if _same_interaction(draft, g) or _shows_state(draft, g)]
+        hosts = [g for g in states if _same_interaction(draft, g) or (stateful and _shows_state(draft, g))]
         host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
                                           tuple(g[0].medications)), default=None)
         if host is not None:
@@ -530,13 +581,14 @@ def _same_interaction(finding: _Draft, group: list[_Draft]) -> bool:
     amiodarone and digoxin with amiodarone and carvedilol); and, when the specific rule names its
     mechanisms (``mechanism: [qt]``), the finding is about one of them — so a QT rule does not swallow
     the CYP3A4 finding on the same two drugs."""
+    if finding.kind in NEVER_MERGED:
+        return False
     specific = [d for d in group if d.basis != "mechanism"]
-    if not specific or finding.kind in NEVER_MERGED or len(specific[0].medications) < 2:
+    if not specific or len(specific[0].medications) < 2 or specific[0].kind != finding.kind:
         return False
     drugs, host_drugs = set(finding.medications), set(specific[0].medications)
     named = {m for d in specific for m in d.mechanism}
-    return (specific[0].kind == finding.kind and (drugs <= host_drugs or host_drugs <= drugs)
-            and (not named or bool(named & set(finding.mechanism))))
+    return (drugs <= host_drugs or host_drugs <= drugs) and (not named or bool(named & set(finding.mechanism)))
 
 
 def _medication(entry) -> MedicationOut:

@@ -60,17 +60,25 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
     find, union = partition.find, partition.union
 
     joinable = [g[0].kind not in NEVER_JOINED for g in groups]
-    for family in (REPLACE, DOSE):
-        owner: dict[int, int] = {}
-        for i, (action, targets, _) in enumerate(heads):
-            if joinable[i] and action in family:
-                for entry in sorted(targets):
-                    if entry in owner:
-                        union(owner[entry], i)
-                    else:
-                        owner[entry] = i
-    replaced = {e: i for i, (a, t, _) in enumerate(heads) if joinable[i] and a in REPLACE for e in t}
-    dosed = {e: i for i, (a, t, _) in enumerate(heads) if joinable[i] and a in DOSE for e in t}
+    # entry → the last problem replacing (re-dosing) it; problems replacing (re-dosing) one entry are one
+    replaced: dict[int, int] = {}
+    dosed: dict[int, int] = {}
+    first: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    for i, (action, targets, _) in enumerate(heads):
+        if not joinable[i] or not targets:
+            continue
+        if action in REPLACE:
+            owner, last = first[0], replaced
+        elif action in DOSE:
+            owner, last = first[1], dosed
+        else:
+            continue
+        for entry in sorted(targets):
+            if entry in owner:
+                union(owner[entry], i)
+            else:
+                owner[entry] = i
+            last[entry] = i
     for i, (action, targets, entries) in enumerate(heads):
         if not joinable[i]:
             continue
@@ -138,10 +146,15 @@ class Partition:
             self.parent[max(a, b)] = min(a, b)
 
     def sets(self) -> list[list[int]]:
+        # a member's parent is never above it and a root is its set's lowest member, so one pass in
+        # order finds every root (each parent's root is known by then) and meets the sets in order
+        roots: list[int] = []
         members: dict[int, list[int]] = {}
-        for i in range(len(self.parent)):
-            members.setdefault(self.find(i), []).append(i)
-        return list(members.values())   # a root is its set's lowest member: first met, in order
+        for i, parent in enumerate(self.parent):
+            root = i if parent == i else roots[parent]
+            roots.append(root)
+            members.setdefault(root, []).append(i)
+        return list(members.values())
 
 
 def connected(items: list, linked: Callable[[object, object], bool]) -> list[list]:

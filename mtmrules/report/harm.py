@@ -101,9 +101,9 @@ class PatientHarm:
             recent = sorted({ingredient for med, ingredient in self.recent if med in entries})
             if recent:
                 out.append((RECENT_START, f"{', '.join(recent)} started in the last {RECENT_DAYS} days"))
-        alert = sorted(self.context.high_alert.intersection(ingredients))
+        alert = self.context.high_alert.intersection(ingredients)
         if alert:
-            out.append((HIGH_ALERT, f"high-alert medication (ISMP): {', '.join(alert)}"))
+            out.append((HIGH_ALERT, f"high-alert medication (ISMP): {', '.join(sorted(alert))}"))
         return out
 
     def _lab(self, ingredients: Collection[str]) -> tuple[float, str] | None:
