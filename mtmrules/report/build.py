@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 from operator import attrgetter
 from typing import TYPE_CHECKING
@@ -55,6 +57,12 @@ def _action_order(action: str | None) -> int:
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
+@lru_cache(maxsize=1024)
+def _base_score(severity: str, kind: str, risk: float) -> float:
+    """Severity base + kind weight + patient risk; cached (few distinct inputs, and ``round`` is slow)."""
+    return round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(kind, 0) + risk, 1)
+
+
 def patient_risk(facts: PatientFacts) -> float:
     risk = 0.0
     if facts.age is not None:
@@ -62,7 +70,7 @@ def patient_risk(facts: PatientFacts) -> float:
     egfr = facts.renal.get("egfr")
     if egfr is not None and egfr.value < 30:
         risk += 2
-    if len({i.med for i in facts.items}) >= 10:
+    if len(facts.items) >= 10 and len({i.med for i in facts.items}) >= 10:
         risk += 1.5
     return risk
 
@@ -102,15 +110,16 @@ class ReportBuilder:
             return key
 
         def lead_first(group: list[_Draft]) -> None:
-            if len(group) > 1:
-                group.sort(key=_lead_order)
-                if any(_lead_order(a) == _lead_order(b) for a, b in pairwise(group)):
-                    group.sort(key=lead_key)
+            group.sort(key=_lead_order)
+            if any(_lead_order(a) == _lead_order(b) for a, b in pairwise(group)):
+                group.sort(key=lead_key)
         for group in merged:
-            lead_first(group)   # joining by action reads each problem's lead
+            if len(group) > 1:
+                lead_first(group)   # joining by action reads each problem's lead
         groups = group_by_action(merged, attrgetter("action"), self._missing_therapy)
         for group in groups:
-            lead_first(group)
+            if len(group) > 1:
+                lead_first(group)
             self._score_in_context(harm, group)
         groups.sort(key=_rank_order)
         if len({g[0].rule for g in groups}) < len(groups):   # leads tie on rule only with repeated matches
@@ -149,7 +158,8 @@ class ReportBuilder:
         if reasons:
             factors.append((min(CONVERGENCE_CAP, CONVERGENCE_STEP * reasons),
                             f"{reasons} further reason{'s' if reasons > 1 else ''} for the same action"))
-        lead.score = round(lead.score + sum(points for points, _ in factors), 1)
+        if factors:   # (a score is already rounded: rounding it again changes nothing)
+            lead.score = round(lead.score + sum(points for points, _ in factors), 1)
         lead.factors = factors   # worded only for a full report (``_problem``)
 
     def _shown(self, groups: list[list["_Draft"]]) -> tuple[list[list["_Draft"]], list[list["_Draft"]]]:
@@ -163,9 +173,13 @@ class ReportBuilder:
         """Screening rows [patient, rank, kind, category, severity, score, rule, medications, title] without
         building the full report: same merging, ranking and site policy."""
         shown, _ = self._shown(self.ranked(facts, matches))
-        return [[facts.patient_id, rank, d.kind, d.category, d.severity, d.score, d.rule, ";".join(d.medications),
-                 self._render(self.rules[d.rule].title, facts, dict(d.match.bindings), self.rules[d.rule])]
-                for rank, (d, *_) in enumerate(shown, 1)]
+        rows = []
+        for rank, group in enumerate(shown, 1):
+            lead = group[0]
+            rule = self.rules[lead.rule]
+            rows.append([facts.patient_id, rank, lead.kind, lead.category, lead.severity, lead.score, lead.rule,
+                         ";".join(lead.medications), self._render(rule.title, facts, dict(lead.match.bindings), rule)])
+        return rows
 
     def build(self, facts: PatientFacts, matches: tuple[Match, ...], engine: str) -> Report:
         shown, hidden = self._shown(self.ranked(facts, matches))
@@ -273,7 +287,7 @@ class ReportBuilder:
             conditions = sorted({cond_index[r[1]].label for _, refs in match.bindings for r in refs
                                  if r[0] == "condition" and r[1] in cond_index})
         return _Draft(facts.patient_id, rule.id, rule.kind, rule.category, severity,
-                      round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
+                      _base_score(severity, rule.kind, risk),
                       sorted(meds), conditions, match, basis=rule.basis, mechanism=rule.mechanism,
                       action=(info.action, targets if info.action is not None else frozenset(), frozenset(entries)))
 
@@ -476,7 +490,7 @@ class _Draft:
     medications: list[str]
     conditions: list[str]
     match: Match
-    factors: list[tuple[float, str]] = field(default_factory=list)   # (points, why) of the patient context
+    factors: Sequence[tuple[float, str]] = ()   # (points, why) of the patient context, set on a lead
     basis: str = "specific"
     mechanism: tuple[str, ...] = ()
     #: (main action, the medication entries it targets, the entries of every medication in the finding)

@@ -56,10 +56,11 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
     if len(groups) < 2:
         return [list(g) for g in groups]
     heads = [action_of(g[0]) for g in groups]
+    kinds = [g[0].kind for g in groups]
     partition = Partition(len(groups))
     find, union = partition.find, partition.union
 
-    joinable = [g[0].kind not in NEVER_JOINED for g in groups]
+    joinable = [kind not in NEVER_JOINED for kind in kinds]
     # entry → the last problem replacing (re-dosing) it; problems replacing (re-dosing) one entry are one
     replaced: dict[int, int] = {}
     dosed: dict[int, int] = {}
@@ -80,6 +81,8 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                 owner[entry] = i
             last[entry] = i
     for i, (action, targets, entries) in enumerate(heads):
+        if not (replaced or dosed):
+            break   # nothing replaced or re-dosed: nothing to join under
         if not joinable[i]:
             continue
         home = None
@@ -89,7 +92,7 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                 home = _covering(targets, dosed, find)
             if home is not None and find(home) != find(i):
                 union(home, i)
-        if home is None and groups[i][0].kind == "drug-drug-interaction" and action not in CHANGE:
+        if home is None and kinds[i] == "drug-drug-interaction" and action not in CHANGE:
             # replacing one of its drugs answers the pair; so does re-dosing one, unless the pair asks for
             # a review of its own (methotrexate with an NSAID stays a question once methotrexate is re-dosed)
             owners = (replaced,) if action in REVIEW else (replaced, dosed)
@@ -102,15 +105,14 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
         # a problem without an action of its own on a drug, every drug of which one problem replaces
         if not replaced:
             break
-        if action in CHANGE or not entries or groups[i][0].kind == "untreated-condition":
+        if action in CHANGE or not entries or kinds[i] == "untreated-condition":
             continue
         home = _covering(entries, replaced, find)
         if (home is not None and find(home) != find(i)
                 and _strongest(groups, home, find) >= SEVERITY_RANK[groups[i][0].severity]):
             union(home, i)
-    untreated = [i for i, g in enumerate(groups) if g[0].kind == "untreated-condition"]
-    if missing_therapy is not None and len(untreated) > 1:
-        gaps = [(i, missing_therapy(groups[i][0])) for i in untreated]
+    if missing_therapy is not None and kinds.count("untreated-condition") > 1:
+        gaps = [(i, missing_therapy(g[0])) for i, g in enumerate(groups) if kinds[i] == "untreated-condition"]
         for i, wanted in gaps:
             for j, other in gaps:
                 # i's therapy is one of the options j asks for: starting it answers both (ties: first wins)
@@ -118,7 +120,7 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                     union(i, j)
     # the tests still due are one ask (one blood draw): monitoring gaps not already under a problem
     # that replaces their drug become one problem
-    if sum(g[0].kind == "monitoring-gap" for g in groups) > 1:
+    if kinds.count("monitoring-gap") > 1:
         due = [members[0] for members in partition.sets()
                if all(groups[j][0].kind == "monitoring-gap" for j in members)]
         for root in due[1:]:

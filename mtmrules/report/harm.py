@@ -94,7 +94,9 @@ class PatientHarm:
     def factors(self, ingredients: Collection[str], entries: Collection[int]) -> list[tuple[float, str]]:
         """(points, reason) for each context signal present, strongest lab first; deterministic."""
         out: list[tuple[float, str]] = []
-        lab = self._lab(ingredients)
+        by_ingredient = self.context._by_ingredient
+        signals = {i for ing in ingredients for i in by_ingredient.get(ing, ())}
+        lab = self._lab(signals) if signals else None
         if lab:
             out.append(lab)
         if self.recent:
@@ -106,10 +108,10 @@ class PatientHarm:
             out.append((HIGH_ALERT, f"high-alert medication (ISMP): {', '.join(sorted(alert))}"))
         return out
 
-    def _lab(self, ingredients: Collection[str]) -> tuple[float, str] | None:
-        by_ingredient = self.context._by_ingredient
+    def _lab(self, signals: set[int]) -> tuple[float, str] | None:
+        """The strongest reading among ``signals`` (indexes into the signal table); the first on a tie."""
         best: tuple[float, str] | None = None
-        for index in sorted({i for ing in ingredients for i in by_ingredient.get(ing, ())}):
+        for index in sorted(signals):
             if index in self.readings:
                 found = self.readings[index]
             else:
