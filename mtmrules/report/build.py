@@ -221,15 +221,17 @@ class ReportBuilder:
                 rule: CompiledRule | None = None) -> str:
         parts = self._templates.get(text)
         if parts is None:
-            # literal, placeholder name, literal, … ; a text without placeholders is stored rendered
+            # literal, placeholder name, literal, … with the first letter capitalised when the text opens
+            # with a literal; a text without placeholders is stored rendered
             parts = tuple(_PLACEHOLDER.split(text)) if "{" in text else ()
-            parts = self._templates[text] = parts if len(parts) > 1 else (_capital(text),)
+            parts = self._templates[text] = (_capital(parts[0]), *parts[1:]) if len(parts) > 1 else (_capital(text),)
         if len(parts) == 1:
             return parts[0]
         values = list(parts)
         for i in range(1, len(parts), 2):
             values[i] = self._value(parts[i], facts, bindings, rule)
-        return _capital("".join(values))
+        rendered = "".join(values)
+        return rendered if parts[0] else _capital(rendered)
 
     def _value(self, name: str, facts: PatientFacts, bindings: dict[str, tuple], rule: CompiledRule | None) -> str:
         """What the placeholder ``{name}`` stands for in this patient (itself, braces kept, if unknown)."""
@@ -280,7 +282,7 @@ class ReportBuilder:
                 elif ref[0] == "condition":
                     condition_refs = True
             if name == info.target:
-                targets = frozenset(r[1] for r in refs if r[0] == "med")
+                targets = frozenset([r[1] for r in refs if r[0] == "med"])
         conditions: list[str] = []
         if condition_refs:
             cond_index = {c.index: c for c in facts.conditions}
@@ -288,8 +290,8 @@ class ReportBuilder:
                                  if r[0] == "condition" and r[1] in cond_index})
         return _Draft(facts.patient_id, rule.id, rule.kind, rule.category, severity,
                       _base_score(severity, rule.kind, risk),
-                      sorted(meds), conditions, match, basis=rule.basis, mechanism=rule.mechanism,
-                      action=(info.action, targets if info.action is not None else frozenset(), frozenset(entries)))
+                      sorted(meds), conditions, match, (), rule.basis, rule.mechanism,
+                      (info.action, targets, frozenset(entries)))
 
     def _problem(self, facts: PatientFacts, group: list["_Draft"], rank: int) -> Problem:
         lead = group[0]

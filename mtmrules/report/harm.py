@@ -50,6 +50,9 @@ class HarmContext:
         for index, signal in enumerate(self.signals):
             for ingredient in signal.ingredients:
                 self._by_ingredient.setdefault(ingredient, []).append(index)
+        #: ingredients a lab signal or the high-alert list names (a problem on none of them and no
+        #: recent start has no context: most problems)
+        self.notable: frozenset[str] = frozenset(self._by_ingredient) | self.high_alert
 
     def of(self, facts: PatientFacts) -> "PatientHarm":
         """This patient's context, to score each of their problems with."""
@@ -94,6 +97,8 @@ class PatientHarm:
     def factors(self, ingredients: Collection[str], entries: Collection[int]) -> list[tuple[float, str]]:
         """(points, reason) for each context signal present, strongest lab first; deterministic."""
         out: list[tuple[float, str]] = []
+        if not self.recent and self.context.notable.isdisjoint(ingredients):
+            return out
         by_ingredient = self.context._by_ingredient
         signals = {i for ing in ingredients for i in by_ingredient.get(ing, ())}
         lab = self._lab(signals) if signals else None
