@@ -189,7 +189,7 @@ def _strongest(groups: list[list[_Draft]], root: int, find: Callable[[int], int]
 
 def _covering(targets: frozenset[int], owners: dict[int, int], find: Callable[[int], int]) -> int | None:
     """The (already joined) problem owning every one of ``targets``, else None."""
-    if not targets or any(e not in owners for e in targets):
+    if not targets or not owners.keys() >= targets:
         return None
     homes = {find(owners[e]) for e in targets}
     return homes.pop() if len(homes) == 1 else None
