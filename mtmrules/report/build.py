@@ -154,7 +154,8 @@ class ReportBuilder:
         factors = self._context(harm, group)
         # further findings that argue for the action (a moot monitoring gap joined under it does not)
         reasons = 0 if len(group) == 1 else len(dict.fromkeys(
-            d.rule for d in group[1:] if d.rule != lead.rule and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
+            d.rule for d in group[1:]
+            if d.rule != lead.rule and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
         if reasons:
             factors.append((min(CONVERGENCE_CAP, CONVERGENCE_STEP * reasons),
                             f"{reasons} further reason{'s' if reasons > 1 else ''} for the same action"))
@@ -333,7 +334,8 @@ class ReportBuilder:
             title=title, explanation=explanation,
             evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
             medications=medications, lead_medications=lead.medications,
-            conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=[f"{text} (+{format_number(points)})" for points, text in lead.factors],
+            conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons,
+            rank_factors=[f"{text} (+{format_number(points)})" for points, text in lead.factors],
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
             references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
             implicated=implicated, not_checked=list(match.missing),
@@ -398,6 +400,7 @@ def _rank_order(group: list["_Draft"]) -> tuple:
 
 
 def _capital(text: str) -> str:
+    """The text with its first letter upper-cased (the rest kept)."""
     return text[:1].upper() + text[1:]
 
 
@@ -438,7 +441,9 @@ def _test_parts(when: ir.Node) -> tuple[tuple[ir.Node, ...], tuple[ir.LabMissing
         return None
     parts = tuple(c for c in when.children if reaches(c)) if isinstance(when, (ir.All, ir.Any_)) else (when,)
     found = [leaves(part) for part in parts]
-    return parts, (None if None in found else tuple(leaf for part in found for leaf in part))  # type: ignore[union-attr]
+    if None in found:
+        return parts, None
+    return parts, tuple(leaf for part in found for leaf in part)  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,7 +484,7 @@ def _source_of(facts: PatientFacts, ref: tuple) -> str | None:
 NEVER_MERGED = {"untreated-condition", "monitoring-gap", "ineffective-therapy"}
 
 
-@dataclass(slots=True, eq=False)
+@dataclass(slots=True)
 class _Draft:
     """What ranking and merging need to know about one fired rule."""
 
