@@ -44,7 +44,8 @@ class MtmTargeting:
         found: set[str] = set()
         for condition in facts.conditions:
             for group in condition.groups:
-                found |= self.categories.get(group, frozenset())
+                if group in self.categories:
+                    found |= self.categories[group]
         return len(found)
 
     def meets_criteria(self, diseases: int, active_drugs: int) -> bool:

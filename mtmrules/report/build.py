@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import pairwise
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from mtmrules import __version__
@@ -25,11 +29,12 @@ from mtmrules.engine import ir
 from mtmrules.engine.explain import true_leaves
 from mtmrules.engine.ir import CompiledRule
 from mtmrules.engine.matches import Match
+from mtmrules.engine.naive import NaiveExecutor
 from mtmrules.knowledge.facts import PatientFacts
 from mtmrules.knowledge.base import KnowledgeBase
 from mtmrules.knowledge.dose import format_number
 from mtmrules.report.grouping import DOSE, REPLACE, connected, group_by_action
-from mtmrules.report.harm import HarmContext
+from mtmrules.report.harm import HarmContext, PatientHarm
 
 if TYPE_CHECKING:
     from mtmrules.engine.site import SitePolicy
@@ -52,6 +57,12 @@ def _action_order(action: str | None) -> int:
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
 
+@lru_cache(maxsize=1024)
+def _base_score(severity: str, kind: str, risk: float) -> float:
+    """Severity base + kind weight + patient risk; cached (few distinct inputs, and ``round`` is slow)."""
+    return round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(kind, 0) + risk, 1)
+
+
 def patient_risk(facts: PatientFacts) -> float:
     risk = 0.0
     if facts.age is not None:
@@ -59,7 +70,7 @@ def patient_risk(facts: PatientFacts) -> float:
     egfr = facts.renal.get("egfr")
     if egfr is not None and egfr.value < 30:
         risk += 2
-    if len({i.med for i in facts.items}) >= 10:
+    if len(facts.items) >= 10 and len({i.med for i in facts.items}) >= 10:
         risk += 1.5
     return risk
 
@@ -72,6 +83,8 @@ class ReportBuilder:
         self.sources = sources if sources is not None else kb.sources
         self.site, self.site_notes = site, site_notes or {}
         self.harm = HarmContext(kb)
+        self._rule_infos: dict[str, _RuleInfo] = {}     # one per rule id (bounded by the rule set)
+        self._templates: dict[str, tuple[str, ...]] = {}   # one per rule text (bounded likewise)
         self.site_out = None if site is None else SiteOut(
             name=site.site, min_severity=site.min_severity,
             disabled=[SiteRuleOut(rule=o.rule, reason=o.reason) for o in site.disabled()],
@@ -83,66 +96,72 @@ class ReportBuilder:
         drafts = [self._draft(facts, m, risk) for m in matches if m.state == "fired"]
         merged = _merge(drafts)   # may lower a joined mechanism finding's severity, so keys come after
         # the lead is the most severe reason; among equals a specific rule before a mechanism finding,
-        # then one that names the action (replace, then dose), then the one with most harm here
-        lead_key = {id(d): (SEVERITY_ORDER[d.severity], d.basis == "mechanism", _action_order(self._action(d)[0]),
-                            -(d.score + self._context_points(facts, [d])), d.rule) for d in drafts}
+        # then one that names the action (replace, then dose), then the one with most harm here.
+        # The harm in context is worked out only where the first three tie (rarely), once per draft:
+        # a draft's score changes only once it leads its final group, after that group is sorted.
+        keys: dict[int, tuple] = {}
+        harm = self.harm.of(facts)
+
+        def lead_key(d: _Draft) -> tuple:
+            key = keys.get(id(d))
+            if key is None:
+                key = keys[id(d)] = (*_lead_order(d), -(d.score + sum(p for p, _ in self._context(harm, [d]))),
+                                     d.rule)
+            return key
+
+        def lead_first(group: list[_Draft]) -> None:
+            group.sort(key=_lead_order)
+            if any(_lead_order(a) == _lead_order(b) for a, b in pairwise(group)):
+                group.sort(key=lead_key)
         for group in merged:
-            group.sort(key=lambda d: lead_key[id(d)])   # joining by action reads each problem's lead
-        groups = group_by_action(merged, self._action, self._missing_therapy)
+            if len(group) > 1:
+                lead_first(group)   # joining by action reads each problem's lead
+        groups = group_by_action(merged, attrgetter("action"), self._missing_therapy)
         for group in groups:
-            group.sort(key=lambda d: lead_key[id(d)])
-            self._score_in_context(facts, group)
-        groups.sort(key=lambda g: (-g[0].score, SEVERITY_ORDER[g[0].severity], -KIND_WEIGHT.get(g[0].kind, 0),
-                                   -len(g), g[0].rule, g[0].id))
+            if len(group) > 1:
+                lead_first(group)
+            self._score_in_context(harm, group)
+        groups.sort(key=_rank_order)
+        if len({g[0].rule for g in groups}) < len(groups):   # leads tie on rule only with repeated matches
+            groups.sort(key=lambda g: (*_rank_order(g), g[0].id))
         return groups
 
-    def _action(self, draft: "_Draft") -> tuple[str | None, frozenset[int], frozenset[int]]:
-        """The draft's main action (first intervention), the entries it targets and all its entries."""
-        bindings = dict(draft.match.bindings)
-        entries = frozenset(r[1] for refs in bindings.values() for r in refs if r[0] == "med")
-        interventions = self.rules[draft.rule].interventions
-        if not interventions:
-            return None, frozenset(), entries
-        main = interventions[0]
-        targets = frozenset(r[1] for r in bindings.get(main.get("target"), ()) if r[0] == "med")
-        return main["action"], targets, entries
+    def _rule_info(self, rule: CompiledRule) -> "_RuleInfo":
+        """What ranking reads of ``rule`` (pure function of the rule), computed once per rule."""
+        info = self._rule_infos.get(rule.id)
+        if info is None or info.rule is not rule:
+            main = rule.interventions[0] if rule.interventions else None
+            info = self._rule_infos[rule.id] = _RuleInfo(
+                rule, main["action"] if main else None, main.get("target") if main else None,
+                _missing_therapy(rule.when), *_test_parts(rule.when))
+        return info
 
-    def _context(self, facts: PatientFacts, group: list["_Draft"]) -> list[tuple[float, str]]:
+    @staticmethod
+    def _context(harm: PatientHarm, group: list["_Draft"]) -> list[tuple[float, str]]:
+        if len(group) == 1:
+            return harm.factors(group[0].medications, group[0].action[2])
         ingredients = {m for d in group for m in d.medications}
-        entries = {r[1] for d in group for _, refs in d.match.bindings for r in refs if r[0] == "med"}
-        return self.harm.factors(facts, ingredients, entries)
-
-    def _context_points(self, facts: PatientFacts, group: list["_Draft"]) -> float:
-        return sum(points for points, _ in self._context(facts, group))
+        entries = frozenset().union(*(d.action[2] for d in group))
+        return harm.factors(ingredients, entries)
 
     def _missing_therapy(self, draft: "_Draft") -> frozenset[str]:
         """Ingredients an untreated-condition rule requires to be absent (any of them would answer it)."""
-        found: set[str] = set()
+        return self._rule_info(self.rules[draft.rule]).missing_therapy
 
-        def walk(node: ir.Node, negated: bool) -> None:
-            if isinstance(node, ir.Not):
-                for child in node.children:
-                    walk(child, True)
-            elif isinstance(node, (ir.All, ir.Any_)):
-                for child in node.children:
-                    walk(child, negated)
-            elif negated and isinstance(node, ir.Med):
-                found.update(node.match.ingredients)
-        walk(self.rules[draft.rule].when, False)
-        return frozenset(found)
-
-    def _score_in_context(self, facts: PatientFacts, group: list["_Draft"]) -> None:
+    def _score_in_context(self, harm: PatientHarm, group: list["_Draft"]) -> None:
         """Add the patient context of the whole group to its lead's score (and keep why)."""
         lead = group[0]
-        factors = self._context(facts, group)
+        factors = self._context(harm, group)
         # further findings that argue for the action (a moot monitoring gap joined under it does not)
-        reasons = len(dict.fromkeys(d.rule for d in group[1:] if d.rule != lead.rule
-                                    and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
+        reasons = 0 if len(group) == 1 else len(dict.fromkeys(
+            d.rule for d in group[1:]
+            if d.rule != lead.rule and (d.kind != "monitoring-gap" or lead.kind == "monitoring-gap")))
         if reasons:
             factors.append((min(CONVERGENCE_CAP, CONVERGENCE_STEP * reasons),
                             f"{reasons} further reason{'s' if reasons > 1 else ''} for the same action"))
-        lead.score = round(lead.score + sum(points for points, _ in factors), 1)
-        lead.factors = [f"{text} (+{format_number(points)})" for points, text in factors]
+        if factors:   # (a score is already rounded: rounding it again changes nothing)
+            lead.score = round(lead.score + sum(points for points, _ in factors), 1)
+        lead.factors = factors   # worded only for a full report (``_problem``)
 
     def _shown(self, groups: list[list["_Draft"]]) -> tuple[list[list["_Draft"]], list[list["_Draft"]]]:
         """(groups reported as problems, groups below the site's minimum severity)."""
@@ -155,9 +174,13 @@ class ReportBuilder:
         """Screening rows [patient, rank, kind, category, severity, score, rule, medications, title] without
         building the full report: same merging, ranking and site policy."""
         shown, _ = self._shown(self.ranked(facts, matches))
-        return [[facts.patient_id, rank, d.kind, d.category, d.severity, d.score, d.rule, ";".join(d.medications),
-                 self._render(self.rules[d.rule].title, facts, dict(d.match.bindings), self.rules[d.rule])]
-                for rank, (d, *_) in enumerate(shown, 1)]
+        rows = []
+        for rank, group in enumerate(shown, 1):
+            lead = group[0]
+            rule = self.rules[lead.rule]
+            rows.append([facts.patient_id, rank, lead.kind, lead.category, lead.severity, lead.score, lead.rule,
+                         ";".join(lead.medications), self._render(rule.title, facts, dict(lead.match.bindings), rule)])
+        return rows
 
     def build(self, facts: PatientFacts, matches: tuple[Match, ...], engine: str) -> Report:
         shown, hidden = self._shown(self.ranked(facts, matches))
@@ -197,36 +220,79 @@ class ReportBuilder:
 
     def _render(self, text: str, facts: PatientFacts, bindings: dict[str, tuple],
                 rule: CompiledRule | None = None) -> str:
-        def value(m: re.Match) -> str:
-            name = m.group(1)
-            if name in bindings:
-                return self._names(facts, bindings[name])
-            if name == "overdue" and rule is not None:
-                leaves = true_leaves(rule.when, facts, ir.LabMissing)
-                labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in leaves]
-                return " or ".join(dict.fromkeys(labels)) or "a monitoring test"
-            if name == "age":
-                return str(facts.age) if facts.age is not None else "unknown age"
-            if name in ("egfr", "crcl"):
-                renal = facts.renal.get(name)
-                return format_number(round(renal.value)) if renal else "unknown"
-            if name == "sex":
-                return facts.sex
-            return m.group(0)
-        rendered = _PLACEHOLDER.sub(value, text)
-        return rendered[:1].upper() + rendered[1:] if rendered else rendered
+        parts = self._templates.get(text)
+        if parts is None:
+            # literal, placeholder name, literal, … with the first letter capitalised when the text opens
+            # with a literal; a text without placeholders is stored rendered
+            parts = tuple(_PLACEHOLDER.split(text)) if "{" in text else ()
+            parts = self._templates[text] = (_capital(parts[0]), *parts[1:]) if len(parts) > 1 else (_capital(text),)
+        if len(parts) == 1:
+            return parts[0]
+        values = list(parts)
+        for i in range(1, len(parts), 2):
+            values[i] = self._value(parts[i], facts, bindings, rule)
+        rendered = "".join(values)
+        return rendered if parts[0] else _capital(rendered)
+
+    def _value(self, name: str, facts: PatientFacts, bindings: dict[str, tuple], rule: CompiledRule | None) -> str:
+        """What the placeholder ``{name}`` stands for in this patient (itself, braces kept, if unknown)."""
+        if name in bindings:
+            return self._names(facts, bindings[name])
+        if name == "overdue" and rule is not None:
+            return self._overdue(self._rule_info(rule), facts)
+        if name == "age":
+            return str(facts.age) if facts.age is not None else "unknown age"
+        if name in ("egfr", "crcl"):
+            renal = facts.renal.get(name)
+            return format_number(round(renal.value)) if renal else "unknown"
+        if name == "sex":
+            return facts.sex
+        return "{" + name + "}"
+
+    def _overdue(self, info: "_RuleInfo", facts: PatientFacts) -> str:
+        """The tests ``{overdue}`` names: the missing tests on the paths that made the (fired) rule hold.
+        Only the parts of its condition that can name a test are walked; when those parts are made of
+        missing-test leaves alone, their outcome is which of those tests are recent, so the wording is
+        kept per combination (evaluating them costs more than the rest of a screening row)."""
+        key = None
+        if info.test_leaves is not None:
+            key = tuple(_EVALUATOR.lab_recent(leaf, facts) for leaf in info.test_leaves)
+            text = info.overdue_texts.get(key)
+            if text is not None:
+                return text
+        leaves = [leaf for part in info.test_parts for leaf in true_leaves(part, facts, ir.LabMissing)]
+        labels = [_in_sentence(self.kb.labs[leaf.test].label) for leaf in leaves]
+        text = " or ".join(dict.fromkeys(labels)) or "a monitoring test"
+        if key is not None:
+            info.overdue_texts[key] = text
+        return text
 
     def _draft(self, facts: PatientFacts, match: Match, risk: float) -> "_Draft":
         rule = self.rules[match.rule]
+        info = self._rule_info(rule)
         severity = rule.severity_with(match.modifier)
-        refs = [r for _, rs in match.bindings for r in rs]
-        medications = sorted({r[2] for r in refs if r[0] == "med"})
-        cond_index = {c.index: c for c in facts.conditions}
-        conditions = sorted({cond_index[r[1]].label for r in refs if r[0] == "condition" and r[1] in cond_index})
-        key = "|".join([facts.patient_id, rule.id, ",".join(medications), ",".join(conditions)])
-        return _Draft(hashlib.sha256(key.encode()).hexdigest()[:16], rule.id, rule.kind, rule.category, severity,
-                      round(SEVERITY_BASE[severity] + KIND_WEIGHT.get(rule.kind, 0) + risk, 1),
-                      medications, conditions, match, basis=rule.basis, mechanism=rule.mechanism)
+        meds: set[str] = set()
+        entries: set[int] = set()
+        targets: frozenset[int] = frozenset()
+        condition_refs = False
+        for name, refs in match.bindings:
+            for ref in refs:
+                if ref[0] == "med":
+                    meds.add(ref[2])
+                    entries.add(ref[1])
+                elif ref[0] == "condition":
+                    condition_refs = True
+            if name == info.target:
+                targets = frozenset([r[1] for r in refs if r[0] == "med"])
+        conditions: list[str] = []
+        if condition_refs:
+            cond_index = {c.index: c for c in facts.conditions}
+            conditions = sorted({cond_index[r[1]].label for _, refs in match.bindings for r in refs
+                                 if r[0] == "condition" and r[1] in cond_index})
+        return _Draft(facts.patient_id, rule.id, rule.kind, rule.category, severity,
+                      _base_score(severity, rule.kind, risk),
+                      sorted(meds), conditions, match, (), rule.basis, rule.mechanism,
+                      (info.action, targets, frozenset(entries)))
 
     def _problem(self, facts: PatientFacts, group: list["_Draft"], rank: int) -> Problem:
         lead = group[0]
@@ -268,7 +334,8 @@ class ReportBuilder:
             title=title, explanation=explanation,
             evidence=list(dict.fromkeys(e for d in group for e in d.match.evidence)),
             medications=medications, lead_medications=lead.medications,
-            conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons, rank_factors=lead.factors,
+            conditions=sorted({c for d in group for c in d.conditions}), reasons=reasons,
+            rank_factors=[f"{text} (+{format_number(points)})" for points, text in lead.factors],
             interventions=interventions, patient_text=self._render(rule.patient_text, facts, bindings, rule),
             references=[Reference(key=k, citation=self.sources[k].citation, url=self.sources[k].url) for k in keys],
             implicated=implicated, not_checked=list(match.missing),
@@ -320,6 +387,83 @@ class ReportBuilder:
                       patient_text=self._render(rule.patient_text, facts, bindings, rule))
 
 
+def _lead_order(draft: "_Draft") -> tuple[int, bool, int]:
+    """Most severe first, a specific rule before a mechanism finding, then replace, dose, other actions."""
+    return SEVERITY_ORDER[draft.severity], draft.basis == "mechanism", _action_order(draft.action[0])
+
+
+def _rank_order(group: list["_Draft"]) -> tuple:
+    """Problems by score, then severity, kind weight, number of reasons and rule id (then problem id,
+    which needs hashing, only where two leads share a rule)."""
+    lead = group[0]
+    return -lead.score, SEVERITY_ORDER[lead.severity], -KIND_WEIGHT.get(lead.kind, 0), -len(group), lead.rule
+
+
+def _capital(text: str) -> str:
+    """The text with its first letter upper-cased (the rest kept)."""
+    return text[:1].upper() + text[1:]
+
+
+def _missing_therapy(when: ir.Node) -> frozenset[str]:
+    """Ingredients a rule requires to be absent (under a ``none``): for an untreated condition, the
+    therapy that would answer it."""
+    found: set[str] = set()
+
+    def walk(node: ir.Node, negated: bool) -> None:
+        if isinstance(node, ir.Not):
+            for child in node.children:
+                walk(child, True)
+        elif isinstance(node, (ir.All, ir.Any_)):
+            for child in node.children:
+                walk(child, negated)
+        elif negated and isinstance(node, ir.Med):
+            found.update(node.match.ingredients)
+    walk(when, False)
+    return frozenset(found)
+
+
+def _test_parts(when: ir.Node) -> tuple[tuple[ir.Node, ...], tuple[ir.LabMissing, ...] | None]:
+    """The parts of a rule's condition that ``true_leaves`` can find a missing test in (through
+    ``all``/``any``, never under a ``none``): its children that reach one when it is an ``all`` or an
+    ``any``, else the condition itself. For a condition known to hold, the true missing-test leaves of
+    these parts, in order, are those of the whole condition, without evaluating the rest twice.
+    Second: the missing-test leaves of those parts when nothing else is in them (else None)."""
+    def reaches(node: ir.Node) -> bool:
+        return isinstance(node, ir.LabMissing) or (
+            isinstance(node, (ir.All, ir.Any_)) and any(reaches(c) for c in node.children))
+
+    def leaves(node: ir.Node) -> list[ir.LabMissing] | None:
+        if isinstance(node, ir.LabMissing):
+            return [node]
+        if isinstance(node, (ir.All, ir.Any_)):
+            found = [leaves(c) for c in node.children]
+            return None if None in found else [leaf for part in found for leaf in part]  # type: ignore[union-attr]
+        return None
+    parts = tuple(c for c in when.children if reaches(c)) if isinstance(when, (ir.All, ir.Any_)) else (when,)
+    found = [leaves(part) for part in parts]
+    if None in found:
+        return parts, None
+    return parts, tuple(leaf for part in found for leaf in part)  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleInfo:
+    """What ranking reads of one rule, computed once per rule rather than once per patient."""
+
+    rule: CompiledRule
+    action: str | None          # its main (first) intervention's action
+    target: str | None          # the binding that intervention targets
+    missing_therapy: frozenset[str]
+    test_parts: tuple[ir.Node, ...]   # where the tests {overdue} names are found (``_test_parts``)
+    test_leaves: tuple[ir.LabMissing, ...] | None
+    #: {overdue}'s wording by which of ``test_leaves`` are recent (at most 2 ** len(test_leaves))
+    overdue_texts: dict[tuple[bool, ...], str] = field(default_factory=dict, compare=False)
+
+
+#: reads a missing-test leaf exactly as rule evaluation does (``true_leaves`` evaluates with this executor)
+_EVALUATOR = NaiveExecutor([])
+
+
 def _in_sentence(label: str) -> str:
     """A lab label inside a sentence: "Urine albumin…" → "urine albumin…", acronyms ("INR") kept."""
     return label if len(label) > 1 and label[1].isupper() else label[:1].lower() + label[1:]
@@ -340,11 +484,11 @@ def _source_of(facts: PatientFacts, ref: tuple) -> str | None:
 NEVER_MERGED = {"untreated-condition", "monitoring-gap", "ineffective-therapy"}
 
 
-@dataclass
+@dataclass(slots=True)
 class _Draft:
     """What ranking and merging need to know about one fired rule."""
 
-    id: str
+    patient: str
     rule: str
     kind: str
     category: str
@@ -353,9 +497,20 @@ class _Draft:
     medications: list[str]
     conditions: list[str]
     match: Match
-    factors: list[str] = field(default_factory=list)
+    factors: Sequence[tuple[float, str]] = ()   # (points, why) of the patient context, set on a lead
     basis: str = "specific"
     mechanism: tuple[str, ...] = ()
+    #: (main action, the medication entries it targets, the entries of every medication in the finding)
+    action: tuple[str | None, frozenset[int], frozenset[int]] = (None, frozenset(), frozenset())
+    _id: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The problem's stable id (patient, rule, drugs, conditions), hashed only for drafts that lead."""
+        if self._id is None:
+            key = "|".join([self.patient, self.rule, ",".join(self.medications), ",".join(self.conditions)])
+            self._id = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self._id
 
 
 def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
@@ -375,9 +530,11 @@ def _merge(drafts: list[_Draft]) -> list[list[_Draft]]:
         else:
             key = (draft.kind, draft.rule)
         groups.setdefault(key, []).append(draft)
-    states = _same_state_groups(list(groups.values()))
+    # without a finding about an abnormal state (most patients) no group shows one: skip those passes
+    stateful = any(d.kind in STATE_KINDS and d.mechanism for d in drafts)
+    states = _same_state_groups(list(groups.values())) if stateful else list(groups.values())
     for draft in (d for d in drafts if d.basis == "mechanism"):
-        hosts = [g for g in states if _same_interaction(draft, g) or _shows_state(draft, g)]
+        hosts = [g for g in states if _same_interaction(draft, g) or (stateful and _shows_state(draft, g))]
         host = min(hosts, key=lambda g: (len(set(g[0].medications) ^ set(draft.medications)), g[0].rule,
                                           tuple(g[0].medications)), default=None)
         if host is not None:
@@ -403,7 +560,10 @@ def _same_state_groups(groups: list[list[_Draft]]) -> list[list[_Draft]]:
     general refill gap, a PDC) that share a drug are likewise one conversation with the patient.
     Joining is transitive, so the result does not depend on the order of the groups; a joined group
     takes the place of its first member."""
-    keyed = [(_state_of(g), {m for d in g for m in d.medications}, g) for g in groups]
+    states = [_state_of(g) for g in groups]
+    if sum(map(bool, states)) < 2:
+        return groups   # at most one group is about a state: nothing to join (most patients)
+    keyed = [(state, {m for d in g for m in d.medications}, g) for state, g in zip(states, groups)]
     sets = connected(keyed, lambda a, b: bool(a[0] & b[0] and a[1] & b[1]))
     return [[d for _, _, group in members for d in group] for members in sets]
 
@@ -412,9 +572,10 @@ def _shows_state(finding: _Draft, group: list[_Draft]) -> bool:
     """Whether a mechanism finding about a state (two drugs adding to low sodium) belongs to a problem
     showing that state on those same drugs: the lab already shows the pair's consequence. A finding more
     severe than the problem stays its own problem (joined, it would be shown at the problem's severity)."""
-    state = _state_of(group)
+    if _state_of(group).isdisjoint(finding.mechanism):
+        return False
     strongest = min(SEVERITY_ORDER[d.severity] for d in group)
-    return (bool(state & set(finding.mechanism)) and SEVERITY_ORDER[finding.severity] >= strongest
+    return (SEVERITY_ORDER[finding.severity] >= strongest
             and set(finding.medications) <= {m for d in group for m in d.medications})
 
 
@@ -441,13 +602,14 @@ def _same_interaction(finding: _Draft, group: list[_Draft]) -> bool:
     amiodarone and digoxin with amiodarone and carvedilol); and, when the specific rule names its
     mechanisms (``mechanism: [qt]``), the finding is about one of them — so a QT rule does not swallow
     the CYP3A4 finding on the same two drugs."""
+    if finding.kind in NEVER_MERGED:
+        return False
     specific = [d for d in group if d.basis != "mechanism"]
-    if not specific or finding.kind in NEVER_MERGED or len(specific[0].medications) < 2:
+    if not specific or len(specific[0].medications) < 2 or specific[0].kind != finding.kind:
         return False
     drugs, host_drugs = set(finding.medications), set(specific[0].medications)
     named = {m for d in specific for m in d.mechanism}
-    return (specific[0].kind == finding.kind and (drugs <= host_drugs or host_drugs <= drugs)
-            and (not named or bool(named & set(finding.mechanism))))
+    return (drugs <= host_drugs or host_drugs <= drugs) and (not named or bool(named & set(finding.mechanism)))
 
 
 def _medication(entry) -> MedicationOut:

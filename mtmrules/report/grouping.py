@@ -31,6 +31,7 @@ from typing import Protocol
 REPLACE = frozenset({"stop", "switch", "taper"})
 DOSE = frozenset({"reduce-dose", "change-dose", "increase-dose"})
 REVIEW = frozenset({"assess", "document-indication"})
+CHANGE = REPLACE | DOSE
 NEVER_JOINED = frozenset({"untreated-condition", "monitoring-gap", "ineffective-therapy"})
 SEVERITY_RANK = {"contraindicated": 3, "major": 2, "moderate": 1, "minor": 0}
 
@@ -52,23 +53,36 @@ MissingTherapy = Callable[[_Draft], frozenset[str]]
 def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                     missing_therapy: MissingTherapy | None = None) -> list[list[_Draft]]:
     """Join groups (lead first) that ask for one action on one medication; order of first appearance."""
+    if len(groups) < 2:
+        return [list(g) for g in groups]
     heads = [action_of(g[0]) for g in groups]
+    kinds = [g[0].kind for g in groups]
     partition = Partition(len(groups))
     find, union = partition.find, partition.union
 
-    joinable = [g[0].kind not in NEVER_JOINED for g in groups]
-    for family in (REPLACE, DOSE):
-        owner: dict[int, int] = {}
-        for i, (action, targets, _) in enumerate(heads):
-            if joinable[i] and action in family:
-                for entry in sorted(targets):
-                    if entry in owner:
-                        union(owner[entry], i)
-                    else:
-                        owner[entry] = i
-    replaced = {e: i for i, (a, t, _) in enumerate(heads) if joinable[i] and a in REPLACE for e in t}
-    dosed = {e: i for i, (a, t, _) in enumerate(heads) if joinable[i] and a in DOSE for e in t}
+    joinable = [kind not in NEVER_JOINED for kind in kinds]
+    # entry → the last problem replacing (re-dosing) it; problems replacing (re-dosing) one entry are one
+    replaced: dict[int, int] = {}
+    dosed: dict[int, int] = {}
+    first: tuple[dict[int, int], dict[int, int]] = ({}, {})
+    for i, (action, targets, _) in enumerate(heads):
+        if not joinable[i] or not targets:
+            continue
+        if action in REPLACE:
+            owner, last = first[0], replaced
+        elif action in DOSE:
+            owner, last = first[1], dosed
+        else:
+            continue
+        for entry in sorted(targets):
+            if entry in owner:
+                union(owner[entry], i)
+            else:
+                owner[entry] = i
+            last[entry] = i
     for i, (action, targets, entries) in enumerate(heads):
+        if not (replaced or dosed):
+            break   # nothing replaced or re-dosed: nothing to join under
         if not joinable[i]:
             continue
         home = None
@@ -78,7 +92,7 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                 home = _covering(targets, dosed, find)
             if home is not None and find(home) != find(i):
                 union(home, i)
-        if home is None and groups[i][0].kind == "drug-drug-interaction" and action not in REPLACE | DOSE:
+        if home is None and kinds[i] == "drug-drug-interaction" and action not in CHANGE:
             # replacing one of its drugs answers the pair; so does re-dosing one, unless the pair asks for
             # a review of its own (methotrexate with an NSAID stays a question once methotrexate is re-dosed)
             owners = (replaced,) if action in REVIEW else (replaced, dosed)
@@ -89,14 +103,16 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                 union(min(stronger, key=lambda j: _content_order(groups[j][0])), i)
     for i, (action, _, entries) in enumerate(heads):
         # a problem without an action of its own on a drug, every drug of which one problem replaces
-        if action in REPLACE or action in DOSE or not entries or groups[i][0].kind == "untreated-condition":
+        if not replaced:
+            break
+        if action in CHANGE or not entries or kinds[i] == "untreated-condition":
             continue
         home = _covering(entries, replaced, find)
         if (home is not None and find(home) != find(i)
                 and _strongest(groups, home, find) >= SEVERITY_RANK[groups[i][0].severity]):
             union(home, i)
-    if missing_therapy is not None:
-        gaps = [(i, missing_therapy(g[0])) for i, g in enumerate(groups) if g[0].kind == "untreated-condition"]
+    if missing_therapy is not None and kinds.count("untreated-condition") > 1:
+        gaps = [(i, missing_therapy(g[0])) for i, g in enumerate(groups) if kinds[i] == "untreated-condition"]
         for i, wanted in gaps:
             for j, other in gaps:
                 # i's therapy is one of the options j asks for: starting it answers both (ties: first wins)
@@ -104,10 +120,11 @@ def group_by_action(groups: list[list[_Draft]], action_of: ActionOf,
                     union(i, j)
     # the tests still due are one ask (one blood draw): monitoring gaps not already under a problem
     # that replaces their drug become one problem
-    due = [members[0] for members in partition.sets()
-           if all(groups[j][0].kind == "monitoring-gap" for j in members)]
-    for root in due[1:]:
-        union(due[0], root)
+    if kinds.count("monitoring-gap") > 1:
+        due = [members[0] for members in partition.sets()
+               if all(groups[j][0].kind == "monitoring-gap" for j in members)]
+        for root in due[1:]:
+            union(due[0], root)
     return [[d for i in members for d in groups[i]] for members in partition.sets()]
 
 
@@ -131,15 +148,22 @@ class Partition:
             self.parent[max(a, b)] = min(a, b)
 
     def sets(self) -> list[list[int]]:
+        # a member's parent is never above it and a root is its set's lowest member, so one pass in
+        # order finds every root (each parent's root is known by then) and meets the sets in order
+        roots: list[int] = []
         members: dict[int, list[int]] = {}
-        for i in range(len(self.parent)):
-            members.setdefault(self.find(i), []).append(i)
-        return [members[root] for root in sorted(members)]
+        for i, parent in enumerate(self.parent):
+            root = i if parent == i else roots[parent]
+            roots.append(root)
+            members.setdefault(root, []).append(i)
+        return list(members.values())
 
 
 def connected(items: list, linked: Callable[[object, object], bool]) -> list[list]:
     """The items joined wherever ``linked`` holds for two of them, transitively; each set in order of
     first appearance."""
+    if len(items) < 2:
+        return [[item] for item in items]
     partition = Partition(len(items))
     for i, item in enumerate(items):
         for j in range(i):
@@ -165,7 +189,7 @@ def _strongest(groups: list[list[_Draft]], root: int, find: Callable[[int], int]
 
 def _covering(targets: frozenset[int], owners: dict[int, int], find: Callable[[int], int]) -> int | None:
     """The (already joined) problem owning every one of ``targets``, else None."""
-    if not targets or any(e not in owners for e in targets):
+    if not targets or not owners.keys() >= targets:
         return None
     homes = {find(owners[e]) for e in targets}
     return homes.pop() if len(homes) == 1 else None

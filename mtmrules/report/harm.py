@@ -11,6 +11,7 @@ Three signals, each read from a cited knowledge table or the profile, never from
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from mtmrules.knowledge.facts import PatientFacts
@@ -33,7 +34,7 @@ class _Signal:
 
 
 class HarmContext:
-    """Loads the two tables once; ``factors`` scores one problem's medications for one patient."""
+    """Loads the two tables once; ``of(facts).factors`` scores one problem's medications for one patient."""
 
     def __init__(self, kb: KnowledgeBase) -> None:
         def members(drug: str) -> frozenset[str]:
@@ -49,35 +50,18 @@ class HarmContext:
         for index, signal in enumerate(self.signals):
             for ingredient in signal.ingredients:
                 self._by_ingredient.setdefault(ingredient, []).append(index)
+        #: ingredients a lab signal or the high-alert list names (a problem on none of them and no
+        #: recent start has no context: most problems)
+        self.notable: frozenset[str] = frozenset(self._by_ingredient) | self.high_alert
 
-    def factors(self, facts: PatientFacts, ingredients: set[str], entries: set[int]) -> list[tuple[float, str]]:
-        """(points, reason) for each context signal present, strongest lab first; deterministic."""
-        out: list[tuple[float, str]] = []
-        lab = self._lab(facts, ingredients)
-        if lab:
-            out.append(lab)
-        recent = sorted({item.ingredient for item in facts.items if item.med in entries
-                         and item.days_taken is not None and 0 <= item.days_taken <= RECENT_DAYS})
-        if recent:
-            out.append((RECENT_START, f"{', '.join(recent)} started in the last {RECENT_DAYS} days"))
-        alert = sorted(ingredients & self.high_alert)
-        if alert:
-            out.append((HIGH_ALERT, f"high-alert medication (ISMP): {', '.join(alert)}"))
-        return out
-
-    def _lab(self, facts: PatientFacts, ingredients: set[str]) -> tuple[float, str] | None:
-        best: tuple[float, str] | None = None
-        for index in sorted({i for ing in ingredients for i in self._by_ingredient.get(ing, ())}):
-            found = self._reading(facts, self.signals[index])
-            if found and (best is None or found[0] > best[0]):
-                best = found
-        return best
+    def of(self, facts: PatientFacts) -> "PatientHarm":
+        """This patient's context, to score each of their problems with."""
+        return PatientHarm(self, facts)
 
     def _reading(self, facts: PatientFacts, signal: _Signal) -> tuple[float, str] | None:
         latest = facts.labs.get(signal.lab)
         if latest is None or latest.date is None or (facts.as_of - latest.date).days > signal.within_days:
             return None
-        shown = f"{latest.label} {format_number(latest.value)} {latest.unit} on {latest.date.isoformat()}"
         if signal.direction == "drop_percent":
             earlier = [v for v in facts.lab_history.get(signal.lab, ())
                        if v.date is not None and v.date < latest.date and v.value > 0]
@@ -87,11 +71,61 @@ class HarmContext:
             fall = 100.0 * (before.value - latest.value) / before.value
             if fall < signal.mild:
                 return None
-            return LAB_MILD, (f"{signal.consequence}: {shown}, down {format_number(round(fall))}% from "
+            return LAB_MILD, (f"{signal.consequence}: {_shown(latest)}, down {format_number(round(fall))}% from "
                               f"{format_number(before.value)} on {before.date.isoformat()}")
         def beyond(limit: float) -> bool:
             return latest.value > limit if signal.direction == "above" else latest.value < limit
         if not beyond(signal.mild):
             return None
         points = LAB_MARKED if signal.marked is not None and beyond(signal.marked) else LAB_MILD
-        return points, f"{signal.consequence} already present: {shown}"
+        return points, f"{signal.consequence} already present: {_shown(latest)}"
+
+
+class PatientHarm:
+    """One patient's harm context: ``factors`` scores each problem; what depends on the patient alone
+    (the recently started items, each lab signal's reading) is worked out once, not once per problem."""
+
+    __slots__ = ("context", "facts", "recent", "readings")
+
+    def __init__(self, context: HarmContext, facts: PatientFacts) -> None:
+        self.context, self.facts = context, facts
+        #: (entry, ingredient) of each item started in the last RECENT_DAYS days
+        self.recent = [(item.med, item.ingredient) for item in facts.items
+                       if item.days_taken is not None and 0 <= item.days_taken <= RECENT_DAYS]
+        self.readings: dict[int, tuple[float, str] | None] = {}   # signal index → its reading here
+
+    def factors(self, ingredients: Collection[str], entries: Collection[int]) -> list[tuple[float, str]]:
+        """(points, reason) for each context signal present, strongest lab first; deterministic."""
+        out: list[tuple[float, str]] = []
+        if not self.recent and self.context.notable.isdisjoint(ingredients):
+            return out
+        by_ingredient = self.context._by_ingredient
+        signals = {i for ing in ingredients for i in by_ingredient.get(ing, ())}
+        lab = self._lab(signals) if signals else None
+        if lab:
+            out.append(lab)
+        if self.recent:
+            recent = sorted({ingredient for med, ingredient in self.recent if med in entries})
+            if recent:
+                out.append((RECENT_START, f"{', '.join(recent)} started in the last {RECENT_DAYS} days"))
+        alert = self.context.high_alert.intersection(ingredients)
+        if alert:
+            out.append((HIGH_ALERT, f"high-alert medication (ISMP): {', '.join(sorted(alert))}"))
+        return out
+
+    def _lab(self, signals: set[int]) -> tuple[float, str] | None:
+        """The strongest reading among ``signals`` (indexes into the signal table); the first on a tie."""
+        best: tuple[float, str] | None = None
+        for index in sorted(signals):
+            if index in self.readings:
+                found = self.readings[index]
+            else:
+                found = self.readings[index] = self.context._reading(self.facts, self.context.signals[index])
+            if found and (best is None or found[0] > best[0]):
+                best = found
+        return best
+
+
+def _shown(reading) -> str:
+    """A lab reading as the reason states it (formatted only once it counts)."""
+    return f"{reading.label} {format_number(reading.value)} {reading.unit} on {reading.date.isoformat()}"
