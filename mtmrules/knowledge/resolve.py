@@ -8,7 +8,6 @@ Only when nothing matches exactly is a close misspelling accepted, and then it i
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
 import re
@@ -74,6 +73,11 @@ class DrugResolution:
     route: str | None = None
     note: str | None = None                      # e.g. "read 'Simvistatin' as simvastatin"
 
+    def copy(self) -> DrugResolution:
+        """An independent copy (cached resolutions are shared: whoever changes one works on a copy)."""
+        return DrugResolution(self.status, list(self.ingredients), dict(self.strengths), self.form, self.route,
+                              self.note)
+
 
 @dataclass(frozen=True)
 class _Hit:
@@ -133,8 +137,7 @@ class Resolver:
     def drug(self, text: str | None, code_system: str | None = None, code: str | None = None,
              route: str | None = None) -> DrugResolution:
         """Resolve one medication from its code and/or text (a fresh object each call; lookups are cached)."""
-        cached = self._drug_cached(text, code_system, code, route)
-        return dataclasses.replace(cached, ingredients=list(cached.ingredients), strengths=dict(cached.strengths))
+        return self._drug_cached(text, code_system, code, route).copy()
 
     @functools.lru_cache(maxsize=65536)
     def _drug_cached(self, text: str | None, code_system: str | None, code: str | None,
