@@ -321,12 +321,14 @@ class FactBuilder:
         for ingredient, (low, high) in dose_read.amounts.items():
             if high.unit.endswith("/kg"):
                 continue   # weight-based with no weight on record: not a flat dose
-            factor = salts.get(ingredient, (None, 1.0))[1]
+            if ingredient not in salts:
+                daily[ingredient], daily_min[ingredient] = high, low
+                continue
+            salt, factor = salts[ingredient]
             daily[ingredient] = Amount(high.value * factor, high.unit)
             daily_min[ingredient] = Amount(low.value * factor, low.unit)
-            if ingredient in salts:
-                converted = f"dose converted from {salts[ingredient][0]} to {ingredient} (× {factor:.4g})"
-                res.note = f"{res.note}; {converted}" if res.note else converted
+            converted = f"dose converted from {salt} to {ingredient} (× {factor:.4g})"
+            res.note = f"{res.note}; {converted}" if res.note else converted
         missing = any(ing not in daily for ing in res.ingredients)
         return _Dosing(res, dose_read, daily, daily_min, dose_read.note if missing else None)
 
