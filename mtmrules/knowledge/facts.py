@@ -341,7 +341,8 @@ class FactBuilder:
         found: dict[str, tuple[str, float]] = {}
         for name, (target, factor) in self._salts.items():
             size = len(name)
-            if target not in found and name[0] in words and any(tuple(words[i:i + size]) == name for i in range(len(words) - size + 1)):
+            if target not in found and (not name or name[0] in words) \
+                    and any(tuple(words[i:i + size]) == name for i in range(len(words) - size + 1)):
                 found[target] = (" ".join(name), factor)
         return found
 
