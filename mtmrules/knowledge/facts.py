@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 import functools
 from functools import cached_property
+from typing import NamedTuple
 
 from mtmrules.errors import InputError
 from mtmrules.knowledge.base import KnowledgeBase
@@ -147,6 +148,16 @@ class PatientFacts:
         return frozenset().union(*(c.groups for c in self.conditions)) if self.conditions else frozenset()
 
 
+class _Dosing(NamedTuple):
+    """What ``FactBuilder._dosing`` caches for one medication entry as written."""
+
+    resolution: DrugResolution
+    dose: DailyDose | None
+    daily: dict[str, Amount]          # ingredient → the most per day, canonical unit
+    daily_min: dict[str, Amount]      # ingredient → the least per day
+    dose_note: str | None             # the items' note for ingredients without a daily amount
+
+
 def _source_text(src) -> str | None:
     return f"{src.type}/{src.id}" if src else None
 
@@ -272,50 +283,54 @@ class FactBuilder:
     def _medication(self, index: int, med, as_of: date,
                     weight_kg: float | None = None) -> tuple[MedEntry, list[MedItem]]:
         code = med.code
-        text = med.name or (code.display if code else None)
-        res = self.resolver.drug(text, code.system if code else None, code.code if code else None,
-                                 med.route or (med.form if med.form else None))
-        if med.form:
-            res.form = res.form or med.form
         reading = read_regimen(med.dose, med.frequency, med.sig)
-        prn = bool(med.prn or reading.prn)
-        daily: dict[str, Amount] = {}
-        daily_min: dict[str, Amount] = {}
-        per_day = reading.per_day[1] if reading.per_day else None
-        note = reading.reason or "no dose given"
-        dose = None
-        if res.ingredients:
-            dose = self._daily_dose(med.dose, med.frequency, med.sig, text, code.system if code else None,
-                                    code.code if code else None, med.route or med.form or None, res.form,
-                                    weight_kg if reading.status == WEIGHT_BASED else None)
-            salts = self._salts_named(text) if text and dose.amounts else {}
-            for ingredient, (low, high) in dose.amounts.items():
-                if high.unit.endswith("/kg"):
-                    continue   # weight-based with no weight on record: not a flat dose
-                factor = salts.get(ingredient, (None, 1.0))[1]
-                daily[ingredient] = Amount(high.value * factor, high.unit)
-                daily_min[ingredient] = Amount(low.value * factor, low.unit)
-                if ingredient in salts:
-                    converted = f"dose converted from {salts[ingredient][0]} to {ingredient} (× {factor:.4g})"
-                    res.note = f"{res.note}; {converted}" if res.note else converted
+        dosing = self._dosing(med.name or (code.display if code else None), code.system if code else None,
+                              code.code if code else None, med.route or med.form or None, med.form or None,
+                              med.dose, med.frequency, med.sig, weight_kg if reading.status == WEIGHT_BASED else None)
+        res = dosing.resolution.copy()   # entries own their resolution; the cached one is shared
         active = med.status == "active" and not (med.end_date and med.end_date < as_of)
-        entry = MedEntry(index, med.label, active, res, daily, note, _source_text(med.source), daily_min, reading,
-                         dose)
-        fills = tuple(sorted((f.date, f.days_supply) for f in med.fills))
+        entry = MedEntry(index, med.label, active, res, dict(dosing.daily), reading.reason or "no dose given",
+                         _source_text(med.source), dict(dosing.daily_min), reading, dosing.dose)
+        if not active or not res.ingredients:
+            return entry, []
+        prn = bool(med.prn or reading.prn)
+        per_day = reading.per_day[1] if reading.per_day else None
+        fills = tuple(sorted((f.date, f.days_supply) for f in med.fills)) if med.fills else ()
         started = med.start_date or (fills[0][0] if fills else None)
         days_taken = max(0, (as_of - started).days) if started else None
-        items = [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day,
-                         None if ing in daily else entry.dose_note, fills, days_taken, daily_min.get(ing),
-                         reading.anchors)
-                 for ing in res.ingredients] if active else []
-        return entry, items
+        daily, daily_min, anchors = dosing.daily, dosing.daily_min, reading.anchors
+        return entry, [MedItem(index, ing, res.route, res.form, prn, daily.get(ing), per_day,
+                               None if ing in daily else dosing.dose_note, fills, days_taken, daily_min.get(ing),
+                               anchors)
+                       for ing in res.ingredients]
 
-    @functools.lru_cache(maxsize=65536)   # per distinct sig and product: populations repeat both
-    def _daily_dose(self, dose, frequency, sig, text, code_system, code, route, form, weight_kg) -> DailyDose:
-        """The daily amount of each ingredient (read-only: shared between entries with the same key)."""
+    @functools.lru_cache(maxsize=65536)   # per distinct product and dosing: populations repeat both
+    def _dosing(self, text, code_system, code, route, form, dose, frequency, sig, weight_kg) -> _Dosing:
+        """One medication entry as written, understood: resolution (with the entry's form and any salt
+        conversion noted), daily dose and daily amounts (read-only: shared between entries with the same key)."""
         res = self.resolver.drug(text, code_system, code, route)
-        return daily_dose(read_regimen(dose, frequency, sig), res.ingredients, res.strengths, form or res.form,
-                          weight_kg)
+        if form:
+            res.form = res.form or form
+        if not res.ingredients:
+            return _Dosing(res, None, {}, {}, None)
+        dose_read = daily_dose(read_regimen(dose, frequency, sig), res.ingredients, res.strengths, res.form,
+                               weight_kg)
+        salts = self._salts_named(text) if text and dose_read.amounts else {}
+        daily: dict[str, Amount] = {}
+        daily_min: dict[str, Amount] = {}
+        for ingredient, (low, high) in dose_read.amounts.items():
+            if high.unit.endswith("/kg"):
+                continue   # weight-based with no weight on record: not a flat dose
+            if ingredient not in salts:
+                daily[ingredient], daily_min[ingredient] = high, low
+                continue
+            salt, factor = salts[ingredient]
+            daily[ingredient] = Amount(high.value * factor, high.unit)
+            daily_min[ingredient] = Amount(low.value * factor, low.unit)
+            converted = f"dose converted from {salt} to {ingredient} (× {factor:.4g})"
+            res.note = f"{res.note}; {converted}" if res.note else converted
+        missing = any(ing not in daily for ing in res.ingredients)
+        return _Dosing(res, dose_read, daily, daily_min, dose_read.note if missing else None)
 
     @functools.lru_cache(maxsize=65536)   # per distinct medication text: this runs for every entry
     def _salts_named(self, text: str) -> dict[str, tuple[str, float]]:
@@ -326,7 +341,8 @@ class FactBuilder:
         found: dict[str, tuple[str, float]] = {}
         for name, (target, factor) in self._salts.items():
             size = len(name)
-            if target not in found and any(tuple(words[i:i + size]) == name for i in range(len(words) - size + 1)):
+            if target not in found and (not name or name[0] in words) \
+                    and any(tuple(words[i:i + size]) == name for i in range(len(words) - size + 1)):
                 found[target] = (" ".join(name), factor)
         return found
 

@@ -8,7 +8,6 @@ Only when nothing matches exactly is a close misspelling accepted, and then it i
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
 import re
@@ -48,16 +47,22 @@ FORM_WORDS = {
 
 def route_of(text: str | None) -> str | None:
     """Canonical route from a route or product text ("PO", "by mouth", "1% gel") or None."""
-    if not text:
-        return None
-    for word in tokens(text):
+    return _route_in(tokens(text)) if text else None
+
+
+def form_of(text: str) -> str | None:
+    return _form_in(tokens(text))
+
+
+def _route_in(words: list[str]) -> str | None:
+    for word in words:
         if word in ROUTE_WORDS:
             return ROUTE_WORDS[word]
     return None
 
 
-def form_of(text: str) -> str | None:
-    found = [FORM_WORDS[w] for w in tokens(text) if w in FORM_WORDS]
+def _form_in(words: list[str]) -> str | None:
+    found = [FORM_WORDS[w] for w in words if w in FORM_WORDS]
     if "extended-release" in found:
         return "extended-release"
     return found[0] if found else None
@@ -73,6 +78,11 @@ class DrugResolution:
     form: str | None = None
     route: str | None = None
     note: str | None = None                      # e.g. "read 'Simvistatin' as simvastatin"
+
+    def copy(self) -> DrugResolution:
+        """An independent copy (cached resolutions are shared: whoever changes one works on a copy)."""
+        return DrugResolution(self.status, list(self.ingredients), dict(self.strengths), self.form, self.route,
+                              self.note)
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,15 @@ class Resolver:
         return index
 
     @cached_property
+    def _phrase_lengths(self) -> dict[str, tuple[int, ...]]:
+        """First word → the lengths of the phrases it starts (at most MAX_PHRASE), longest first."""
+        lengths: dict[str, set[int]] = {}
+        for key in self._phrases:
+            if key and len(key) <= self.MAX_PHRASE:
+                lengths.setdefault(key[0], set()).add(len(key))
+        return {word: tuple(sorted(sizes, reverse=True)) for word, sizes in lengths.items()}
+
+    @cached_property
     def _by_rxcui(self) -> dict[str, _Hit]:
         index: dict[str, _Hit] = {}
         for ing in self.kb.ingredients.values():
@@ -128,37 +147,44 @@ class Resolver:
         return sorted(w for n in range(len(word) - 2, len(word) + 3)
                       for w in self._single_words.get((word[0], n), ()))
 
+    @functools.lru_cache(maxsize=16384)   # per distinct word: the same misspelling comes in many texts
+    def _correction(self, word: str) -> str | None:
+        """The one-word name that ``word`` is a close misspelling of, or None."""
+        close = difflib.get_close_matches(word, self._near_words(word), n=1, cutoff=0.84)
+        return close[0] if close else None
+
     # --- medications ---------------------------------------------------------------------------
 
     def drug(self, text: str | None, code_system: str | None = None, code: str | None = None,
              route: str | None = None) -> DrugResolution:
         """Resolve one medication from its code and/or text (a fresh object each call; lookups are cached)."""
-        cached = self._drug_cached(text, code_system, code, route)
-        return dataclasses.replace(cached, ingredients=list(cached.ingredients), strengths=dict(cached.strengths))
+        return self._drug_cached(text, code_system, code, route).copy()
 
     @functools.lru_cache(maxsize=65536)
     def _drug_cached(self, text: str | None, code_system: str | None, code: str | None,
                      route: str | None) -> DrugResolution:
         result: DrugResolution | None = None
+        words = tokens(text) if text else []
         if code and code_system == "rxnorm" and code in self._by_rxcui:
             result = self._from_hits([(0, self._by_rxcui[code])], text or "")
         if result is None and text:
-            result = self._from_text(text)
+            result = self._from_text(text, words)
         if result is None:
             what = f"{code_system} code {code}" if code else "this name"
             if code and text:
                 what = f"{code_system} code {code} or the name {text!r}"
             result = DrugResolution("unresolved", note=f"no drug in the knowledge base matches {what}")
-        result.route = route_of(route) or result.route or route_of(text) or _route_for_form(result.form)
+        result.route = route_of(route) or result.route or _route_in(words) or _route_for_form(result.form)
         if text and result.form is None:
-            result.form = form_of(text)
+            result.form = _form_in(words)
         return result
 
     def _scan(self, words: list[str]) -> list[tuple[int, _Hit]]:
-        hits, i = [], 0
-        while i < len(words):
-            for length in range(min(self.MAX_PHRASE, len(words) - i), 0, -1):
-                hit = self._phrases.get(tuple(words[i:i + length]))
+        """Longest phrase first at each word, left to right (only the lengths of phrases that start there)."""
+        hits, i, count = [], 0, len(words)
+        while i < count:
+            for length in self._phrase_lengths.get(words[i], ()):
+                hit = self._phrases.get(tuple(words[i:i + length])) if length <= count - i else None
                 if hit:
                     hits.append((i, hit))
                     i += length
@@ -167,8 +193,7 @@ class Resolver:
                 i += 1
         return hits
 
-    def _from_text(self, text: str) -> DrugResolution | None:
-        words = tokens(text)
+    def _from_text(self, text: str, words: list[str]) -> DrugResolution | None:
         whole = self._phrases.get(tuple(words))
         if whole:
             return self._from_hits([(0, whole)], text)
@@ -178,12 +203,11 @@ class Resolver:
         # Nothing matched exactly: accept a close misspelling, and say so.
         fixed, notes = [], []
         for word in words:
-            if len(word) >= 5 and word.isalpha():
-                close = difflib.get_close_matches(word, self._near_words(word), n=1, cutoff=0.84)
-                if close:
-                    fixed.append(close[0])
-                    notes.append(f"read {word!r} as {close[0]!r}")
-                    continue
+            close = self._correction(word) if len(word) >= 5 and word.isalpha() else None
+            if close:
+                fixed.append(close)
+                notes.append(f"read {word!r} as {close!r}")
+                continue
             fixed.append(word)
         if notes:
             hits = self._scan(fixed)

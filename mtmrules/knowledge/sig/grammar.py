@@ -195,21 +195,10 @@ class _Reader:
     # --- the scan ------------------------------------------------------------------------------------
 
     def read(self) -> None:
-        matchers = {
-            "num": self.on_number, "ratio": self.on_ratio, "unit": self.on_bare_unit, "freq": self.on_frequency,
-            "every": self.on_every, "anchor": self.on_anchor, "time": self.on_time, "dow": self.on_days,
-            "prn": self.on_prn, "cap": self.on_cap, "upto": self.on_up_to, "then": self.on_then,
-            "and": self.on_and, "sep": self.on_sep, "x": self.on_x, "for": self.on_for, "sites": self.on_sites,
-            "once": self.on_once, "sliding": self.on_sliding, "asdir": self.on_as_directed,
-            "until": self.on_until, "repeat": self.on_repeat, "month": self.on_month,
-            "notdose": self.on_not_dose, "divided": self.on_divided, "period": self.on_period,
-            "lparen": self.on_paren, "rparen": self.on_paren, "except": self.on_except,
-            "otherdays": self.on_other_days, "tworegimens": self.on_two_regimens, "wear": self.on_wear,
-        }
         while self.i < len(self.t):
             tok = self.t[self.i]
-            matcher = matchers.get(tok.kind)
-            used = matcher(tok) if matcher else 0
+            matcher = _MATCHERS.get(tok.kind)
+            used = matcher(self, tok) if matcher else 0
             if not used:
                 if tok.kind not in ("per", "other", "to", "or", "dash", "slash", "kg", "equals", "percent"):
                     self.ignored.append(tok.text)
@@ -943,6 +932,20 @@ class _Reader:
         if per_day is None and c.duration is not None and previous is not None and previous.per_day is not None:
             per_day = previous.per_day
         return per_day
+
+
+#: token kind → the _Reader matcher that reads a phrase starting with it
+_MATCHERS = {
+    "num": _Reader.on_number, "ratio": _Reader.on_ratio, "unit": _Reader.on_bare_unit, "freq": _Reader.on_frequency,
+    "every": _Reader.on_every, "anchor": _Reader.on_anchor, "time": _Reader.on_time, "dow": _Reader.on_days,
+    "prn": _Reader.on_prn, "cap": _Reader.on_cap, "upto": _Reader.on_up_to, "then": _Reader.on_then,
+    "and": _Reader.on_and, "sep": _Reader.on_sep, "x": _Reader.on_x, "for": _Reader.on_for, "sites": _Reader.on_sites,
+    "once": _Reader.on_once, "sliding": _Reader.on_sliding, "asdir": _Reader.on_as_directed,
+    "until": _Reader.on_until, "repeat": _Reader.on_repeat, "month": _Reader.on_month,
+    "notdose": _Reader.on_not_dose, "divided": _Reader.on_divided, "period": _Reader.on_period,
+    "lparen": _Reader.on_paren, "rparen": _Reader.on_paren, "except": _Reader.on_except,
+    "otherdays": _Reader.on_other_days, "tworegimens": _Reader.on_two_regimens, "wear": _Reader.on_wear,
+}
 
 
 def read(text: str) -> DoseReading:

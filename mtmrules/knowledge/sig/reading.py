@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from mtmrules.knowledge.dose import format_number
 
@@ -103,7 +104,9 @@ class DoseReading:
     until_gone: bool = False
     trace: tuple[str, ...] = field(default=(), compare=False)
 
-    @property
+    # anchors and per_day are asked for every medication entry, and a reading is shared by every entry with
+    # the same sig: computed once (a frozen dataclass may hold a cached_property; fields, eq and repr ignore it)
+    @cached_property
     def anchors(self) -> tuple[str, ...]:
         """Timing anchors of the current (first) phase, in order: morning, bedtime, 08:00 …"""
         if not self.phases:
@@ -117,7 +120,7 @@ class DoseReading:
         days = {d for c in self.phases[0].clauses for d in c.days}
         return tuple(d for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") if d in days)
 
-    @property
+    @cached_property
     def per_day(self) -> tuple[float, float] | None:
         """Administrations per day in the current phase (min, max), capped by a written maximum of doses."""
         if not self.phases or any(c.per_day is None for c in self.phases[0].clauses):

@@ -60,6 +60,8 @@ _FUZZY_TARGETS = ("daily", "twice", "tablet", "tablets", "capsule", "capsules", 
                   "lunch", "units", "monthly", "suppository", "afternoon", "minutes", "until", "puffs", "sprays")
 
 
+#: what every match of _TIME_AMPM contains (a digit, then am or pm): a cheap test before the costly pattern
+_AMPM_HINT = re.compile(r"\d\s*[ap]\.?m")
 _CLOCK = re.compile(r"\d\s*[ap]\.?m\b|\d:\d\d")
 
 
@@ -87,29 +89,41 @@ def _time24(match: re.Match) -> str:
 
 def normalise(text: str) -> str:
     """Sig text with numbers, times, abbreviation dots and glued digits normalised (lowercase)."""
+    # Every pattern below needs some character to match; most sigs lack it, so the cheap ``in`` test goes
+    # first (this runs once per distinct sig, but a population brings new sigs all the time).
     out = text.lower()
-    for old, new in _UNICODE.items():
-        if old in out:
-            out = out.replace(old, new)
     if not out.isascii():
-        # accents folded ("día", "mañana", "cápsula"): Spanish labels and typed accents read as their letters
-        out = "".join(ch for ch in unicodedata.normalize("NFKD", out) if not unicodedata.combining(ch))
-    if _EXPONENT.search(out):
+        for old, new in _UNICODE.items():
+            if old in out:
+                out = out.replace(old, new)
+        if not out.isascii():
+            # accents folded ("día", "mañana", "cápsula"): Spanish labels and typed accents read as their letters
+            out = "".join(ch for ch in unicodedata.normalize("NFKD", out) if not unicodedata.combining(ch))
+    if "e" in out and _EXPONENT.search(out):
         raise Rejected("a number in exponent notation (such as 1e3) is not read as a dose")
-    if _NEGATIVE.search(out):
+    if "-" in out and _NEGATIVE.search(out):
         raise Rejected("a negative amount is not a dose")
-    out = _THOUSANDS.sub(r"\1\2", out)
-    out = _DECIMAL_COMMA.sub(r"\1.\2", out)
-    out = _SPACE_THOUSANDS.sub(r"\g<1>000", out)
-    out = _NAKED_DECIMAL.sub(r"0.\1", out)
-    out = _TIME_AMPM.sub(_time, out)
-    out = _TIME_24.sub(_time24, out)
-    out = _ABBREV_DOT.sub("", out)
-    out = _TRAILING_DOT.sub(" ", out)
-    out = _WITH.sub("with ", out.replace("w/o ", "without "))
-    out = _DIGIT_WORDS.sub("before", out)
+    if "," in out:
+        out = _THOUSANDS.sub(r"\1\2", out)
+        out = _DECIMAL_COMMA.sub(r"\1.\2", out)
+    if "000" in out:
+        out = _SPACE_THOUSANDS.sub(r"\g<1>000", out)
+    if "." in out:
+        out = _NAKED_DECIMAL.sub(r"0.\1", out)
+    if _AMPM_HINT.search(out):
+        out = _TIME_AMPM.sub(_time, out)
+    if ":" in out:
+        out = _TIME_24.sub(_time24, out)
+    if "." in out:
+        out = _ABBREV_DOT.sub("", out)
+        out = _TRAILING_DOT.sub(" ", out)
+    if "w/" in out:
+        out = _WITH.sub("with ", out.replace("w/o ", "without "))
+    if "b4" in out or "b/4" in out:
+        out = _DIGIT_WORDS.sub("before", out)
     out = _ROMAN_ONE.sub("1", out)
-    out = _NUMBER_HYPHEN.sub(r"\1 ", out)
+    if "-" in out:
+        out = _NUMBER_HYPHEN.sub(r"\1 ", out)
     return _DIGIT_ALPHA.sub(" ", out)
 
 
