@@ -120,6 +120,22 @@ def _quiet_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def _screen_chunk_settled(*args) -> tuple[list[list], list[list], list[list]]:
+    """``screen_chunk``, then the cycle collector settled (see ``_settle_gc``)."""
+    result = screen_chunk(*args)
+    _settle_gc()
+    return result
+
+
+def _settle_gc() -> None:
+    """After a chunk: collect what it left — a collection scans only objects made since the last
+    freeze, so this is cheap — and freeze the survivors, mostly the per-distinct-text caches (drug
+    names, sigs, doses) that grow with the population. Left unfrozen, every full collection re-scanned
+    them all: ~27% of a patient's time after 30,000 patients. ``_quiet_gc_while`` unfreezes at the end."""
+    gc.collect()
+    gc.freeze()
+
+
 def _profiles_of(item: tuple[str, Any]) -> list[Profile]:
     kind, data = item
     if kind == "fhir":  # (patient id, resources as dicts or raw NDJSON lines): parsed here, in the worker
@@ -402,14 +418,14 @@ def screen(source: Any, out: str | Path | None, as_of: date, executor: str = "co
         if workers <= 1:
             with _quiet_gc_while():
                 for chunk in chunks:
-                    emit(screen_chunk(chunk, as_of, executor, mtm))
+                    emit(_screen_chunk_settled(chunk, as_of, executor, mtm))
         else:
             import multiprocessing as mp
             context = mp.get_context("fork") if sys.platform != "win32" else mp.get_context()
             with context.Pool(workers, initializer=_start_worker) as pool:
                 pending = []
                 for chunk in chunks:  # at most two chunks per worker in flight: memory stays bounded
-                    pending.append(pool.apply_async(screen_chunk, (chunk, as_of, executor, mtm)))
+                    pending.append(pool.apply_async(_screen_chunk_settled, (chunk, as_of, executor, mtm)))
                     while len(pending) >= 2 * workers:
                         emit(pending.pop(0).get())
                 for job in pending:
