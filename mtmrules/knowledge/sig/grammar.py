@@ -118,29 +118,29 @@ class _Reader:
         self.phases[-1].append(self.clause)
         return self.clause
 
-    def number_range(self) -> tuple[float, float, int] | None:
-        """number [(-|to|or) number] at i → (lo, hi, tokens used); also '1 1/2'."""
-        tok = self.peek()
+    def number_range(self, at: int = 0) -> tuple[float, float, int] | None:
+        """number [(-|to|or) number] at i+at → (lo, hi, tokens used); also '1 1/2'."""
+        tok = self.peek(at)
         if tok is None or tok.kind != "num":
             return None
         lo = hi = float(tok.value)  # type: ignore[arg-type]
         used = 1
-        nxt = self.peek(1)
+        nxt = self.peek(at + 1)
         if nxt and nxt.kind == "num" and isinstance(nxt.value, float) and nxt.value < 1 and "/" in nxt.text:
             lo = hi = lo + nxt.value
             used = 2
-        elif nxt and nxt.text in ("and", "&", "-") and lo >= 1 and lo == int(lo) and self._fraction(2):
+        elif nxt and nxt.text in ("and", "&", "-") and lo >= 1 and lo == int(lo) and self._fraction(at + 2):
             # a mixed number: "1 and 1/2", "one and one half", "2 & a half", "1-1/2" (never a range: ½ < 1)
-            lo = hi = lo + float(self.peek(2).value)  # type: ignore[union-attr, arg-type]
+            lo = hi = lo + float(self.peek(at + 2).value)  # type: ignore[union-attr, arg-type]
             used = 3
-        sep = self.peek(used)
-        after = self.peek(used + 1)
+        sep = self.peek(at + used)
+        after = self.peek(at + used + 1)
         if sep and sep.kind in ("dash", "to", "or") and after and after.kind == "num":
             top = float(after.value)  # type: ignore[arg-type]
             if top >= lo:
                 hi = top
                 used += 2
-            elif self.kind(used + 2) in ("unit", "period", "x"):
+            elif self.kind(at + used + 2) in ("unit", "period", "x"):
                 # "2-1 tabs", "q6-4h": a range written backwards is a typing error whose meaning is a guess
                 self.refuse(f"the range {tok.text}-{after.text} runs backwards")
         return lo, hi, used
@@ -387,15 +387,12 @@ class _Reader:
         return 1
 
     def on_every(self, tok: Token) -> int:
-        rng = self.number_range() if False else None
         j = 1
         nxt = self.peek(j)
         if nxt is None:
             return 0
         if nxt.kind == "num":
-            self.i += 1
-            rng = self.number_range()
-            self.i -= 1
+            rng = self.number_range(1)
             assert rng is not None
             lo, hi, used = rng
             j += used
@@ -529,9 +526,7 @@ class _Reader:
 
     def on_wear(self, tok: Token) -> int:
         """"remove after 12 hours", "leave on for 12-14 hours": how long a patch is worn each day."""
-        self.i += 1
-        rng = self.number_range()
-        self.i -= 1
+        rng = self.number_range(1)
         if rng is None:
             return 1
         _, hi, used = rng
@@ -556,9 +551,7 @@ class _Reader:
         j = 1
         if self.kind(j) == "per" or (self.peek(j) and self.peek(j).text in ("of", "daily", "dose")):
             j += 1
-        self.i += j
-        rng = self.number_range()
-        self.i -= j
+        rng = self.number_range(j)
         if rng is None:
             return 1
         _, hi, used = rng
@@ -567,8 +560,6 @@ class _Reader:
         tok2 = self.peek(j)
         if tok2 and tok2.kind == "unit":
             unit, factor = tok2.value  # type: ignore[misc]
-            if unit in ("each", "actuation", "drop", "patch", "vial", "application") and tok2.text not in ("dose", "doses"):
-                unit = unit
             j += 1
         elif tok2 and tok2.kind == "x":   # "max 3 times a day"
             unit = "dose"
@@ -582,8 +573,6 @@ class _Reader:
         if found:
             per_days = found[0]
             j += found[1]
-        elif self.kind(j) == "freq" and self.peek(j).text in ("once",):
-            pass
         if hi <= 0:
             self.refuse(f"a written maximum of {format_number(hi)} is not a dose")
             return j
@@ -592,9 +581,7 @@ class _Reader:
         return j
 
     def on_up_to(self, tok: Token) -> int:
-        self.i += 1
-        rng = self.number_range()
-        self.i -= 1
+        rng = self.number_range(1)
         if rng is None:
             return 1
         _, hi, used = rng
@@ -654,9 +641,7 @@ class _Reader:
     def on_x(self, tok: Token) -> int:
         if self.kind(1) != "num":
             return 0
-        self.i += 1
-        rng = self.number_range()
-        self.i -= 1
+        rng = self.number_range(1)
         assert rng is not None
         lo, hi, used = rng
         j = 1 + used
@@ -686,9 +671,7 @@ class _Reader:
         self.note(f"for {format_number(days)} days")
 
     def on_for(self, tok: Token) -> int:
-        self.i += 1
-        rng = self.number_range()
-        self.i -= 1
+        rng = self.number_range(1)
         if rng is None:
             if self.kind(1) == "per" and self.kind(2) == "period":
                 self.set_duration(float(self.peek(2).value))
@@ -711,9 +694,7 @@ class _Reader:
         # "day 1", "days 2-5", "on day 1", "Week 2:": a phase lasting that many days
         length = {"day": 1, "days": 1, "d": 1, "week": 7, "weeks": 7, "wk": 7, "wks": 7}.get(tok.text)
         if length and self.kind(1) == "num":
-            self.i += 1
-            rng = self.number_range()
-            self.i -= 1
+            rng = self.number_range(1)
             assert rng is not None
             lo, hi, used = rng
             after = self.peek(1 + used)
