@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mtmrules.engine.columnar import F, OPEN, T, U
 from mtmrules.engine.matches import canonical
 from mtmrules.population.screen import screen
 
@@ -25,20 +26,41 @@ def test_columnar_match_tables_equal_fast_on_populations(engine, factory, rngs):
     assert [canonical(m) for m in columnar.run_many(population)] == [engine.match(f, "fast") for f in population]
 
 
-def test_the_columns_rule_out_most_of_what_fast_would_try(engine, factory):
-    """Guard against a vacuous filter: the masks must leave out many (patient, rule) pairs the fast
-    executor's anchors would try, and keep every pair that is not false."""
+def test_column_states_are_fasts_wherever_the_columns_decide(engine, factory):
+    """Every state the columns decide is the fast executor's (false for the rules fast would not try),
+    and they decide nearly every pair: guard against a vacuous executor that leaves everything open."""
     population = [engine.facts_for(factory.profile(random.Random(seed), f"p{seed}"), AS_OF) for seed in range(300)]
     columnar, fast = engine._executor("columnar"), engine._executor("fast")
-    possible = columnar.possible(population)
-    tried = kept = 0
-    for facts, row in zip(population, possible):
+    code = {None: F, "not_evaluated": U, "fired": T}
+    decided = opened = 0
+    for facts, row in zip(population, columnar.states(population)):
         ctx = fast.context(facts)
         candidates = set(fast.candidates(ctx))
-        not_false = {r for r in candidates if fast.evaluate(r, ctx) is not None}
-        assert not_false <= set(row.nonzero()[0]) <= candidates
-        tried, kept = tried + len(candidates), kept + int(row.sum())
-    assert kept < 0.7 * tried
+        assert not row[[r for r in range(len(row)) if r not in candidates]].any()
+        for r in candidates:
+            if row[r] == OPEN:
+                opened += 1
+                continue
+            match = fast.evaluate(r, ctx)
+            assert row[r] == code[match.state if match else None], (facts.patient_id, fast.rules[r].id)
+            decided += 1
+    assert decided > 1000 and opened < 0.1 * decided
+
+
+def test_screening_runs_the_closures_only_for_true_and_open_pairs(engine, factory, monkeypatch):
+    """Not-evaluated rules are counted from the states, never built; the counts are fast's."""
+    population = [engine.facts_for(factory.profile(random.Random(seed), f"p{seed}"), AS_OF) for seed in range(60)]
+    columnar = engine._executor("columnar")
+    states = columnar.states(population)
+    evaluated = []
+    real = columnar.fast.evaluate
+    monkeypatch.setattr(columnar.fast, "evaluate", lambda r, ctx: evaluated.append(r) or real(r, ctx))
+    shown = columnar.screen_many(population)
+    assert len(evaluated) == int((states >= T).sum()) < int((states > F).sum())
+    for facts, (fired, not_evaluated) in zip(population, shown):
+        table = engine.match(facts, "fast")
+        assert canonical(fired) == tuple(m for m in table if m.state == "fired")
+        assert not_evaluated == sum(m.state == "not_evaluated" for m in table)
 
 
 # --- whole screenings over Bulk NDJSON -------------------------------------------------------------

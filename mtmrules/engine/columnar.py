@@ -1,64 +1,72 @@
-"""The ``columnar`` executor: which rules can hold, for a whole chunk of patients at once, as boolean
-column operations over integer-coded tables; match rows only for the (patient, rule) pairs left.
+"""The ``columnar`` executor: rule states for a whole chunk of patients at once, as column operations
+over integer-coded tables; match rows only for the (patient, rule) pairs the columns leave.
 
-Each IR node is compiled to a *possibly-not-false* mask over the chunk's patients — a sound
-over-approximation of Kleene's non-false (true or not evaluated): a leaf is masked out only where
-the data prove it false (no item of the ingredients, no condition of the groups, a known eGFR, age
-or lab value outside the bounds); ``all`` is the AND of its children, ``any`` the OR, and a node the
-columns cannot decide (``none``, a missing-lab test, a value reported as a bound) stays possible.
-A rule is then evaluated, by the ``fast`` executor's own compiled closures, only for patients the
-fast executor would try (its anchor index) *and* whose mask is set. Because a masked-out pair is
-false by construction and every other pair is evaluated by ``fast`` itself, the match table is
-identical to ``fast``'s for every rule shape: shapes the columns cannot decide cost time, never
-correctness (tests/test_columnar.py checks this on random populations).
+Each IR node is compiled to a state per patient in Kleene's three-valued logic — false, unknown
+(not evaluated), true — or *open* where the columns do not decide it (an allergy filter on reaction
+text, an adherence measure over a fill history). ``all`` is false where a child is false, else open
+where a child is open, else the least of its children; ``any`` is true where a child is true, else
+open where a child is open, else the greatest; ``none`` is the complement of ``any``. A rule is
+tried only for patients the fast executor would try (its anchor index) and then evaluated by the
+``fast`` executor's own compiled closures wherever its state is not false, so the match table is
+identical to ``fast``'s for every rule shape: shapes the columns leave open cost time, never
+correctness (tests/test_columnar.py checks the states and the tables on random populations).
+Screening shows fired rules and only *counts* the rules not evaluated, so it runs the closures for
+true and open pairs alone (:meth:`ColumnarExecutor.screen_many`).
 """
 
 from __future__ import annotations
+
+from dataclasses import fields
+from math import nan
 
 import numpy as np
 
 from mtmrules.engine import ir
 from mtmrules.engine.fast import FastExecutor, _anchor_tokens
 from mtmrules.engine.matches import Match
-from mtmrules.engine.vectorized import _bound_mask as _bounds_mask   # ir.Bounds.test over an array
+from mtmrules.engine.vectorized import _bound_mask   # ir.Bounds.test over an array
 from mtmrules.knowledge.facts import PatientFacts
 
+F, U, T, OPEN = 0, 1, 2, 3     # false, unknown, true; open: the columns do not decide, the closures will
+_STATE = {"F": F, "U": U, "T": T}
 _ITEM_LEAVES = (ir.Med, ir.Count, ir.Total, ir.AllergyConflict, ir.Adherence)
 
 
-def _key(node: ir.Node) -> object:
-    """What a node's mask depends on: table rows of one template repeat the same sets and bounds in
-    distinct node objects, and share one mask."""
-    if isinstance(node, (ir.Med, ir.Adherence)):
-        return "items", node.match.ingredients
-    if isinstance(node, ir.AllergyConflict):
-        return "conflict", node.match.ingredients
-    if isinstance(node, ir.Total):
-        return "total", node.match.ingredients, node.bounds.test(0.0)
-    if isinstance(node, ir.Count):
-        return "count", node.match.ingredients, node.distinct == "ingredient" and not node.same_ingredient, node.gte
-    if isinstance(node, ir.CondGroup):
-        return "groups", node.groups
-    if isinstance(node, ir.AllergyTo):
-        return "allergy", node.ingredients
-    if isinstance(node, (ir.PatientAttr, ir.Renal, ir.LabValueTest)):
-        return node.__class__, *(getattr(node, f) for f in ("attr", "measure", "test", "within_days", "bounds", "equals")
-                                 if hasattr(node, f))
-    return id(node)
+def _semantic_key(node: ir.Node, keys: dict[int, object]) -> object:
+    """What a node's states depend on (its wording and binding name aside): rows of one table-driven
+    template repeat the same sets and bounds in distinct node objects, and share one column."""
+    if isinstance(node, (ir.All, ir.Any_, ir.Not)):
+        return type(node), tuple(keys[id(c)] for c in node.children)
+    return (type(node), *(getattr(node, f.name) for f in fields(node) if f.name not in ("bind", "text", "label")))
 
 
 class _Chunk:
-    """One chunk of patients as flat integer-coded columns: items (patient, ingredient), conditions
-    (patient, group), allergies (patient, ingredient); patient scalars built on first use."""
+    """One chunk of patients as flat integer-coded columns: items (one row per patient and active
+    ingredient, with route, form, prn, daily amount, administrations a day, days taken and whether it
+    has fills), conditions (patient, group) and allergies (patient, allergy, ingredient); patient
+    number columns built on first use."""
 
     def __init__(self, facts: list[PatientFacts], ingredients: dict[str, int], groups: dict[str, int]) -> None:
         self.facts, self.n = facts, len(facts)
         other_ing, other_grp = len(ingredients), len(groups)
-        item_p, item_code, cond_p, cond_code, allergy_p, allergy_code = [], [], [], [], [], []
+        self.texts: dict[str, int] = {"": 0}    # routes, forms and units of this chunk → small ints
+        text = self.texts.setdefault
+        items = [(p, ingredients.get(i.ingredient, other_ing), text(i.route or "", len(self.texts)),
+                  text(i.form or "", len(self.texts)), i.prn,
+                  nan if i.daily is None else i.daily.value, 0 if i.daily is None else text(i.daily.unit, len(self.texts)),
+                  nan if i.per_day is None else i.per_day, i.med, nan if i.days_taken is None else i.days_taken,
+                  bool(i.fills))
+                 for p, f in enumerate(facts) for i in f.items]
+        columns = list(zip(*items)) if items else [()] * 11
+        (self.item_p, self.item_code, self.item_route, self.item_form) = (
+            np.array(c, dtype=np.int64) for c in columns[:4])
+        self.item_prn = np.array(columns[4], dtype=bool)
+        self.item_daily, self.item_unit = np.array(columns[5], dtype=float), np.array(columns[6], dtype=np.int64)
+        self.item_per_day, self.item_med = np.array(columns[7], dtype=float), np.array(columns[8], dtype=np.int64)
+        self.item_days, self.item_fills = np.array(columns[9], dtype=float), np.array(columns[10], dtype=bool)
+        self.item_key = self.item_p * (other_ing + 1) + self.item_code     # (patient, ingredient) as one int
+        cond_p, cond_code, allergy_p, allergy_idx, allergy_code = [], [], [], [], []
         for p, f in enumerate(facts):
-            for item in f.items:
-                item_p.append(p)
-                item_code.append(ingredients.get(item.ingredient, other_ing))
             for condition in f.conditions:
                 for group in condition.groups:
                     cond_p.append(p)
@@ -66,17 +74,31 @@ class _Chunk:
             for allergy in f.allergies:
                 for ing in allergy.ingredients:
                     allergy_p.append(p)
+                    allergy_idx.append(allergy.index)
                     allergy_code.append(ingredients.get(ing, other_ing))
-        self.item_p, self.item_code = np.array(item_p, dtype=np.int64), np.array(item_code, dtype=np.int64)
         self.cond_p, self.cond_code = np.array(cond_p, dtype=np.int64), np.array(cond_code, dtype=np.int64)
-        self.allergy_p = np.array(allergy_p, dtype=np.int64)
+        self.allergy_p, self.allergy_idx = np.array(allergy_p, dtype=np.int64), np.array(allergy_idx, dtype=np.int64)
         self.allergy_code = np.array(allergy_code, dtype=np.int64)
+        self.allergy_key = self.allergy_p * (other_ing + 1) + self.allergy_code
         self._scalars: dict[tuple, tuple[np.ndarray, ...]] = {}
 
     def present(self, rows_p: np.ndarray, hit: np.ndarray) -> np.ndarray:
+        """Per patient: does any of its rows hit?"""
         out = np.zeros(self.n, dtype=bool)
         out[rows_p[hit]] = True
         return out
+
+    def highest(self, rows_p: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """Per patient: the greatest state of its rows (false when it has none)."""
+        out = np.zeros(self.n, dtype=np.int8)
+        np.maximum.at(out, rows_p, states)
+        return out
+
+    def text_table(self, allowed) -> np.ndarray:
+        """Boolean table over this chunk's route/form/unit codes."""
+        table = np.zeros(len(self.texts), dtype=bool)
+        table[[self.texts[t] for t in allowed if t in self.texts]] = True
+        return table
 
     def scalar(self, key: tuple, build) -> tuple[np.ndarray, ...]:
         found = self._scalars.get(key)
@@ -87,25 +109,43 @@ class _Chunk:
     def number(self, attr: str) -> np.ndarray:
         """A numeric patient attribute (age, weight_kg) as floats, NaN when unknown."""
         return self.scalar(("attr", attr), lambda: (np.array(
-            [np.nan if (v := getattr(f, attr)) is None else float(v) for f in self.facts], dtype=float),))[0]
+            [nan if (v := getattr(f, attr)) is None else float(v) for f in self.facts], dtype=float),))[0]
 
     def measured(self, kind: str, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(value or NaN, reported as a bound, date ordinal or NaN) of a kidney-function measure or of
-        the latest result of a lab, per patient."""
+        """(value or NaN, reported as a bound, age in days or NaN when undated) of a kidney-function
+        measure or of the latest result of a lab, per patient."""
         def build():
-            value, bound, when = np.full(self.n, np.nan), np.zeros(self.n, dtype=bool), np.full(self.n, np.nan)
+            value, bound, age = np.full(self.n, nan), np.zeros(self.n, dtype=bool), np.full(self.n, nan)
             for p, f in enumerate(self.facts):
                 found = (f.renal if kind == "renal" else f.labs).get(name)
                 if found is not None:
                     value[p], bound[p] = found.value, found.comparator is not None
                     if kind == "lab" and found.date is not None:
-                        when[p] = (f.as_of - found.date).days
-            return value, bound, when
+                        age[p] = (f.as_of - found.date).days
+            return value, bound, age
         return self.scalar((kind, name), build)  # type: ignore[return-value]
+
+    def recent(self, test: str, within_days: int) -> np.ndarray:
+        """Per patient: is the newest dated result of ``test`` within ``within_days`` of the as-of date
+        (future dates count as recent, as in the other executors)?"""
+        def build():
+            out = np.zeros(self.n, dtype=bool)
+            for p, f in enumerate(self.facts):
+                history = f.lab_history.get(test)
+                # date-sorted with undated results first: the last one is the newest dated, if any is
+                if history and history[-1].date is not None:
+                    out[p] = (f.as_of - history[-1].date).days <= within_days
+            return (out,)
+        return self.scalar(("recent", test, within_days), build)[0]
+
+
+def _at_least(owners: np.ndarray, gte: int, n: int) -> np.ndarray:
+    """Patients (of ``n``) owning at least ``gte`` of the distinct things listed by owner."""
+    return np.flatnonzero(np.bincount(owners, minlength=n) >= gte)
 
 
 class ColumnarExecutor:
-    """Possible (patient, rule) pairs as column operations; match rows from the fast executor."""
+    """Rule states as column operations; match rows from the fast executor."""
 
     name = "columnar"
 
@@ -128,6 +168,17 @@ class ColumnarExecutor:
         self._tables: dict[tuple[str, frozenset], np.ndarray] = {}
         # the fast executor's candidates: a rule is tried when one of its anchor tokens is present
         self._anchors = [_anchor_tokens(rule.when) for rule in rules]
+        # one small int per distinct node meaning, children first
+        self._keys: dict[int, object] = {}
+        interned: dict[object, int] = {}
+        for rule in rules:
+            self._intern(rule.when, interned)
+
+    def _intern(self, node: ir.Node, interned: dict[object, int]) -> None:
+        for child in getattr(node, "children", ()):
+            self._intern(child, interned)
+        if id(node) not in self._keys:
+            self._keys[id(node)] = interned.setdefault(_semantic_key(node, self._keys), len(interned))
 
     # --- lookups ---------------------------------------------------------------------------------
 
@@ -142,25 +193,36 @@ class ColumnarExecutor:
             self._tables[key] = table
         return table
 
-    # --- masks -----------------------------------------------------------------------------------
+    def _weights(self, weights: tuple[tuple[str, float], ...]) -> np.ndarray:
+        """Weight per ingredient code (1.0 where none is given)."""
+        key = ("weights", weights)
+        table = self._tables.get(key)   # type: ignore[arg-type]
+        if table is None:
+            table = np.ones(len(self.ingredients) + 1)
+            for ing, weight in weights:
+                table[self.ingredients[ing]] = weight
+            self._tables[key] = table   # type: ignore[index]
+        return table
 
-    def possible(self, chunk: list[PatientFacts]) -> np.ndarray:
-        """A (patients × rules) boolean array: True where the fast executor would try the rule and the
-        columns do not prove it false. Every pair left out is false for the rule."""
+    # --- states ----------------------------------------------------------------------------------
+
+    def states(self, chunk: list[PatientFacts]) -> np.ndarray:
+        """A (patients × rules) int8 array: F (0) where the rule is false or the fast executor would not
+        try it, U (1) not evaluated, T (2) true, OPEN (3) not decided by the columns."""
         t = _Chunk(chunk, self.ingredients, self.groups)
         cache: dict = {}
         anchors: dict[frozenset, np.ndarray] = {}
-        out = np.zeros((len(self.rules), t.n), dtype=bool)
+        out = np.zeros((len(self.rules), t.n), dtype=np.int8)
         for r, rule in enumerate(self.rules):
             tokens = self._anchors[r]
             if tokens is None:
-                row = self._node(rule.when, t, cache)
-            else:
-                anchor = anchors.get(tokens)
-                if anchor is None:
-                    anchor = anchors[tokens] = self._anchor_mask(tokens, t)
-                row = anchor if not anchor.any() else anchor & self._node(rule.when, t, cache)
-            out[r] = row
+                out[r] = self._node(rule.when, t, cache)
+                continue
+            anchor = anchors.get(tokens)
+            if anchor is None:
+                anchor = anchors[tokens] = self._anchor_mask(tokens, t)
+            if anchor.any():
+                out[r] = np.where(anchor, self._node(rule.when, t, cache), F)
         return out.T.copy()   # patient rows, contiguous
 
     def _anchor_mask(self, tokens: frozenset[str], t: _Chunk) -> np.ndarray:
@@ -172,80 +234,199 @@ class ColumnarExecutor:
         return mask
 
     def _node(self, node: ir.Node, t: _Chunk, cache: dict) -> np.ndarray:
-        key = _key(node)
+        key = self._keys[id(node)]
         found = cache.get(key)
         if found is None:
             found = cache[key] = self._compute(node, t, cache)
         return found
 
-    def _items_of(self, ingredients: frozenset[str], t: _Chunk) -> np.ndarray:
-        """Items whose ingredient is one of ``ingredients`` (route, form and dose not looked at)."""
-        return self._table("ing", ingredients)[t.item_code]
+    def _items(self, match: ir.MedMatch, t: _Chunk, cache: dict) -> np.ndarray:
+        """Indexes of the items that pass the filter's ingredient, route, form and prn parts (as
+        ``fast``'s ``items_for``: an unknown route passes a route list)."""
+        key = ("items", match.ingredients, match.routes, match.exclude_routes, match.forms, match.exclude_forms,
+               match.prn)
+        found = cache.get(key)
+        if found is None:
+            mask = self._table("ing", match.ingredients)[t.item_code]
+            if mask.any():
+                if match.routes is not None:
+                    mask &= t.text_table(match.routes | {""})[t.item_route]
+                if match.exclude_routes:
+                    mask &= ~t.text_table(match.exclude_routes)[t.item_route]
+                if match.forms is not None:
+                    mask &= t.text_table(match.forms)[t.item_form] & (t.item_form != 0)
+                if match.exclude_forms:
+                    mask &= ~t.text_table(match.exclude_forms)[t.item_form]
+                if match.prn is not None:
+                    mask &= t.item_prn == match.prn
+            found = cache[key] = np.flatnonzero(mask)
+        return found
+
+    @staticmethod
+    def _dose_states(match: ir.MedMatch, t: _Chunk, rows: np.ndarray) -> np.ndarray:
+        """Per item of ``rows``: the state of the filter's daily-dose, administrations-a-day and
+        days-taken parts, tested in that order (as ``naive.dose_state``)."""
+        state = np.full(len(rows), T, dtype=np.int8)
+        for bounds, values, known in (
+                (match.daily, t.item_daily, lambda v: ~np.isnan(v) & (
+                    t.item_unit[rows] == t.texts.get(match.daily.unit, -1))),  # type: ignore[union-attr]
+                (match.per_day, t.item_per_day, lambda v: ~np.isnan(v)),
+                (match.days, t.item_days, lambda v: ~np.isnan(v))):
+            if bounds is None:
+                continue
+            v = values[rows]
+            part = np.where(known(v), np.where(_bound_mask(v, bounds), T, F), U)
+            state = np.where(state == T, part, state).astype(np.int8)
+        return state
 
     def _compute(self, node: ir.Node, t: _Chunk, cache: dict) -> np.ndarray:
         n = t.n
-        if isinstance(node, ir.All):
-            out = np.ones(n, dtype=bool)
-            for child in node.children:
-                out &= self._node(child, t, cache)
-                if not out.any():
-                    break
-            return out
-        if isinstance(node, ir.Any_):
-            out = np.zeros(n, dtype=bool)
-            for child in node.children:
-                out |= self._node(child, t, cache)
-            return out
+        if isinstance(node, (ir.All, ir.Any_, ir.Not)):
+            children = np.stack([self._node(c, t, cache) for c in node.children])
+            opened = (children == OPEN).any(axis=0)
+            if isinstance(node, ir.All):
+                least = children.min(axis=0)
+                return np.where(least == F, F, np.where(opened, OPEN, least)).astype(np.int8)
+            decided = np.where(children == OPEN, F, children).max(axis=0)
+            inner = np.where(decided == T, T, np.where(opened, OPEN, decided))
+            return (inner if isinstance(node, ir.Any_) else np.where(inner == OPEN, OPEN, T - inner)).astype(np.int8)
+        if isinstance(node, ir.Med):
+            rows = self._items(node.match, t, cache)
+            return t.highest(t.item_p[rows], self._dose_states(node.match, t, rows))
         if isinstance(node, ir.Count):
-            hit = self._items_of(node.match.ingredients, t)
-            if node.distinct == "ingredient" and not node.same_ingredient:
-                pairs = np.unique(t.item_p[hit] * (len(self.ingredients) + 1) + t.item_code[hit])
-                counts = np.bincount(pairs // (len(self.ingredients) + 1), minlength=n)
-            else:   # entries: at least as many items as entries of the set (or of one ingredient)
-                counts = np.bincount(t.item_p[hit], minlength=n)
-            return counts >= node.gte
+            rows = self._items(node.match, t, cache)
+            rows = rows[self._dose_states(node.match, t, rows) == T]
+            entries = int(t.item_med.max()) + 1 if len(rows) else 1     # (key, entry) pairs as one int
+            ingredients = len(self.ingredients) + 1
+            if node.same_ingredient:      # one ingredient in at least ``gte`` entries
+                keys, counts = np.unique(np.unique(t.item_key[rows] * entries + t.item_med[rows]) // entries,
+                                         return_counts=True)
+                hit = keys[counts >= node.gte] // ingredients
+            elif node.distinct == "ingredient":
+                hit = _at_least(np.unique(t.item_key[rows]) // ingredients, node.gte, n)
+            else:
+                hit = _at_least(np.unique(t.item_p[rows] * entries + t.item_med[rows]) // entries, node.gte, n)
+            out = np.zeros(n, dtype=np.int8)
+            out[hit] = T
+            return out
         if isinstance(node, ir.Total):
-            if node.bounds.test(0.0):   # a total of nothing may pass: no item needed
-                return np.ones(n, dtype=bool)
-            return t.present(t.item_p, self._items_of(node.match.ingredients, t))
-        if isinstance(node, (ir.Med, ir.Adherence)):
-            return t.present(t.item_p, self._items_of(node.match.ingredients, t))
-        if isinstance(node, ir.AllergyConflict):
-            return (t.present(t.item_p, self._items_of(node.match.ingredients, t))
-                    & t.present(t.allergy_p, self._table("ing", node.match.ingredients)[t.allergy_code]))
-        if isinstance(node, ir.AllergyTo):
-            return t.present(t.allergy_p, self._table("ing", node.ingredients)[t.allergy_code])
+            return self._total(node, t, cache)
         if isinstance(node, ir.CondGroup):
-            return t.present(t.cond_p, self._table("grp", node.groups)[t.cond_code])
-        if isinstance(node, ir.PatientAttr) and node.bounds is not None and node.attr in ("age", "weight_kg"):
-            values = t.number(node.attr)
-            return np.isnan(values) | _bounds_mask(values, node.bounds)
+            return np.where(t.present(t.cond_p, self._table("grp", node.groups)[t.cond_code]), T, F).astype(np.int8)
+        if isinstance(node, (ir.AllergyTo, ir.AllergyConflict)):
+            if isinstance(node, ir.AllergyTo):
+                hit = self._table("ing", node.ingredients)[t.allergy_code]
+            else:   # an allergy to an ingredient of a matching item of the same patient
+                hit = np.isin(t.allergy_key, t.item_key[self._items(node.match, t, cache)])
+            flt = node.filter
+            decided = not flt.reactions and flt.severities is None and flt.types is None
+            return np.where(t.present(t.allergy_p, hit), T if decided else OPEN, F).astype(np.int8)
+        if isinstance(node, ir.PatientAttr):
+            return self._attribute(node, t)
         if isinstance(node, ir.Renal):
             value, bound, _ = t.measured("renal", node.measure)
-            return np.isnan(value) | bound | _bounds_mask(value, node.bounds)
+            known = ~np.isnan(value)
+            return self._with_bounds(t, value, bound, known, node.bounds, lambda f: f.renal[node.measure])
         if isinstance(node, ir.LabValueTest):
             value, bound, age = t.measured("lab", node.test)
-            unknown = np.isnan(value)
+            known = ~np.isnan(value)
             if node.within_days is not None:
                 with np.errstate(invalid="ignore"):
-                    unknown = unknown | np.isnan(age) | (age > node.within_days)
-            return unknown | bound | _bounds_mask(value, node.bounds)
-        # none-of, missing-lab tests and the other patient attributes: not decided here
-        return np.ones(n, dtype=bool)
+                    known &= ~np.isnan(age) & (age <= node.within_days)
+            return self._with_bounds(t, value, bound, known, node.bounds, lambda f: f.labs[node.test])
+        if isinstance(node, ir.LabMissing):
+            return np.where(t.recent(node.test, node.within_days), F, T).astype(np.int8)
+        if isinstance(node, ir.Adherence):
+            # with no fill at all, PDC and the refill gap cannot be measured (not evaluated) and a fill
+            # count is 0; a fill history is measured by the closures
+            rows = self._items(node.match, t, cache)
+            without = U if node.measure != "fill_count" else T if node.bounds.test(0) else F
+            return t.highest(t.item_p[rows], np.where(t.item_fills[rows], OPEN, without).astype(np.int8))
+        raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
+
+    def _total(self, node: ir.Total, t: _Chunk, cache: dict) -> np.ndarray:
+        """As ``fast``: a daily-dose total (× the ingredient's factor), unknown where a counted item's dose
+        is; or a score counted once per ingredient."""
+        rows = self._items(node.match, t, cache)
+        counted = self._table("ing", frozenset(ing for ing, _ in node.weights))[t.item_code[rows]]
+        total = np.zeros(t.n)
+        unknown = np.zeros(t.n, dtype=bool)
+        if node.measure == "daily_dose" or node.per_dose:
+            if not node.per_dose:
+                counted = np.ones(len(rows), dtype=bool)
+            unit = node.bounds.unit if node.measure == "daily_dose" else "mg"
+            daily = t.item_daily[rows]
+            known = counted & ~np.isnan(daily) & (t.item_unit[rows] == t.texts.get(unit, -1))
+            np.add.at(total, t.item_p[rows][known], (daily * self._weights(node.weights)[t.item_code[rows]])[known])
+            unknown[t.item_p[rows][counted & ~known]] = True
+        else:
+            keys = np.unique(t.item_key[rows][counted])
+            codes = keys % (len(self.ingredients) + 1)
+            np.add.at(total, keys // (len(self.ingredients) + 1), self._weights(node.weights)[codes])
+        return np.where(_bound_mask(total, node.bounds), T, np.where(unknown, U, F)).astype(np.int8)
+
+    @staticmethod
+    def _attribute(node: ir.PatientAttr, t: _Chunk) -> np.ndarray:
+        if node.bounds is not None and node.attr in ("age", "weight_kg"):
+            values = t.number(node.attr)
+            return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
+        out = np.empty(t.n, dtype=np.int8)
+        for p, f in enumerate(t.facts):
+            value = getattr(f, node.attr)
+            if value is None or (node.attr == "sex" and value not in ("female", "male")):
+                out[p] = U
+            else:
+                out[p] = T if (node.bounds.test(value) if node.bounds is not None else value == node.equals) else F
+        return out
+
+    @staticmethod
+    def _with_bounds(t: _Chunk, value: np.ndarray, bound: np.ndarray, known: np.ndarray, bounds: ir.Bounds,
+                     measurement) -> np.ndarray:
+        """Unknown, except for ``known`` values: the bound test, or for a value reported as a bound
+        (">60") ``Bounds.state_of`` with its comparator, as the other executors decide it."""
+        out = np.full(t.n, U, dtype=np.int8)
+        out[known] = np.where(_bound_mask(value[known], bounds), T, F)
+        for p in np.flatnonzero(known & bound):
+            found = measurement(t.facts[p])
+            out[p] = _STATE[bounds.state_of(found.value, found.comparator)]
+        return out
 
     # --- match rows ------------------------------------------------------------------------------
 
     def run_many(self, chunk: list[PatientFacts]) -> list[list[Match]]:
-        if not chunk:
-            return []
-        possible = self.possible(chunk)
+        """Match tables (fired and not-evaluated rows) for a chunk: the closures run wherever the
+        columns leave a rule not false."""
         out = []
-        for facts, row in zip(chunk, possible):
+        for facts, row in zip(chunk, self.states(chunk) if chunk else ()):
             ctx = self.fast.context(facts)
             matches = (self.fast.evaluate(int(r), ctx) for r in np.flatnonzero(row))
             out.append([m for m in matches if m is not None])
         return out
 
+    def screen_many(self, chunk: list[PatientFacts]) -> list[tuple[list[Match], int]]:
+        """What screening shows of each patient: the fired rows, and how many rules were not evaluated.
+        Not-evaluated rows are counted, not built: the closures run only for true and open pairs."""
+        if not chunk:
+            return []
+        states = self.states(chunk)
+        out: list[tuple[list[Match], int]] = []
+        for p, row in enumerate(states):
+            fired: list[Match] = []
+            not_evaluated = int(np.count_nonzero(row == U))
+            wanted = np.flatnonzero(row >= T)
+            if len(wanted):
+                ctx = self.fast.context(chunk[p])
+                for r in wanted:
+                    match = self.fast.evaluate(int(r), ctx)
+                    if match is not None:
+                        if match.state == "fired":
+                            fired.append(match)
+                        else:
+                            not_evaluated += 1
+            out.append((fired, not_evaluated))
+        return out
+
     def run(self, facts: PatientFacts) -> list[Match]:
         """One patient: column work would cost more than it saves, and the result is fast's anyway."""
         return self.fast.run(facts)
+

@@ -173,6 +173,21 @@ class Engine:
         tables = iter(self._executor(name).run_many(alive))
         return [() if f.deceased else canonical(next(tables)) for f in batch]
 
+    def screen_matches(self, batch: list[PatientFacts],
+                       executor: str | None = None) -> list[tuple[tuple[Match, ...], int]]:
+        """What a screening row shows of each patient: its fired match rows (canonical order) and how
+        many rules were not evaluated. The columnar executor counts the latter without building them."""
+        name = executor or self.executor
+        if name != "columnar":
+            return [(tuple(m for m in table if m.state == "fired"), sum(m.state == "not_evaluated" for m in table))
+                    for table in self.match_many(batch, name)]
+        found = iter(self._executor(name).screen_many([f for f in batch if not f.deceased]))
+        out = []
+        for facts in batch:
+            fired, count = ((), 0) if facts.deceased else next(found)
+            out.append((canonical(fired), count))
+        return out
+
     def screen(self, source, as_of: date | str | None = None, workers: int = 1, chunk_size: int | None = None):
         """Screen a population — a claims-style fills DataFrame, or a path (Bulk NDJSON folder, profile
         folder, claims CSV/Parquet) — and return a :class:`~mtmrules.population.screen.Screening`:

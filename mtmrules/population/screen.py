@@ -169,7 +169,7 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
             errors.append([getattr(exc, "file", None) or "", getattr(exc, "line", None) or "", ident or "", reason])
             continue
         issues.extend(input_errors(profile) for profile in profiles)
-    for facts, matches, unusable in zip(batch, engine.match_many(batch, executor), issues):
+    for facts, (matches, not_evaluated), unusable in zip(batch, engine.screen_matches(batch, executor), issues):
         # the report's ranking and merging, without building the full report objects
         rows = engine.reporter.rows(facts, matches)
         problems.extend(rows)
@@ -178,7 +178,7 @@ def screen_chunk(items: list[tuple[str, Any]], as_of: date, executor: str = "fas
         active = sum(e.active for e in facts.entries)
         diseases = targeting.chronic_diseases(facts)
         summaries.append([facts.patient_id, len(rows), counts["contraindicated"], counts["major"], counts["moderate"],
-                          counts["minor"], sum(m.state == "not_evaluated" for m in matches), len(facts.unresolved),
+                          counts["minor"], not_evaluated, len(facts.unresolved),
                           unusable, active, cmr_priority(severities, active), diseases,
                           targeting.meets_criteria(diseases, active)])
     return problems, summaries, errors
