@@ -61,10 +61,10 @@ def main() -> None:
         t2 = clock()
         facts = [engine.facts.build(profile, AS_OF) for profile in profiles]
         t3 = clock()
-        matches = engine.match_many(facts, args.executor)
+        shown = engine.screen_matches(facts, args.executor)
         t4 = clock()
-        for patient, found in zip(facts, matches):
-            engine.reporter.rows(patient, found)
+        for patient, (fired, _) in zip(facts, shown):
+            engine.reporter.rows(patient, fired)
         t5 = clock()
         for stage, (a, b) in zip(spent, itertools.pairwise((t0, t1, t2, t3, t4, t5))):
             spent[stage] += b - a

@@ -29,6 +29,7 @@ from mtmrules.knowledge.facts import PatientFacts
 
 F, U, T, OPEN = 0, 1, 2, 3     # false, unknown, true; open: the columns do not decide, the closures will
 _STATE = {"F": F, "U": U, "T": T}
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 _ITEM_LEAVES = (ir.Med, ir.Count, ir.Total, ir.AllergyConflict, ir.Adherence)
 
 
@@ -65,6 +66,12 @@ class _Chunk:
         self.item_per_day, self.item_med = np.array(columns[7], dtype=float), np.array(columns[8], dtype=np.int64)
         self.item_days, self.item_fills = np.array(columns[9], dtype=float), np.array(columns[10], dtype=bool)
         self.item_key = self.item_p * (other_ing + 1) + self.item_code     # (patient, ingredient) as one int
+        # ingredient code → its item rows, in item order: a filter gathers the rows of the few codes present
+        order = np.argsort(self.item_code, kind="stable")
+        codes, starts = np.unique(self.item_code[order], return_index=True)
+        ends = [*starts[1:], len(order)]
+        self.rows_of = {int(c): order[a:b] for c, a, b in zip(codes, starts, ends)}
+        self.codes = frozenset(self.rows_of)
         cond_p, cond_code, allergy_p, allergy_idx, allergy_code = [], [], [], [], []
         for p, f in enumerate(facts):
             for condition in f.conditions:
@@ -111,17 +118,35 @@ class _Chunk:
         return self.scalar(("attr", attr), lambda: (np.array(
             [nan if (v := getattr(f, attr)) is None else float(v) for f in self.facts], dtype=float),))[0]
 
+    def _measurements(self) -> dict[tuple[str, str], list[tuple]]:
+        """Every kidney-function measure, latest lab result and newest dated result of the chunk, in one
+        pass: (kind, name) → [(patient, value, reported as a bound, age in days or NaN)]; for the kind
+        "newest" the value is the age in days of the newest dated result."""
+        found = self._scalars.get(("measurements",))
+        if found is None:
+            rows: dict[tuple[str, str], list[tuple]] = {}
+            for p, f in enumerate(self.facts):
+                for name, v in f.renal.items():
+                    rows.setdefault(("renal", name), []).append((p, v.value, v.comparator is not None, nan))
+                for name, v in f.labs.items():
+                    age = nan if v.date is None else (f.as_of - v.date).days
+                    rows.setdefault(("lab", name), []).append((p, v.value, v.comparator is not None, age))
+                for name, history in f.lab_history.items():
+                    # date-sorted with undated results first: the last one is the newest dated, if any is
+                    if history and history[-1].date is not None:
+                        rows.setdefault(("newest", name), []).append((p, (f.as_of - history[-1].date).days))
+            found = self._scalars[("measurements",)] = (rows,)   # type: ignore[assignment]
+        return found[0]   # type: ignore[return-value]
+
     def measured(self, kind: str, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value or NaN, reported as a bound, age in days or NaN when undated) of a kidney-function
         measure or of the latest result of a lab, per patient."""
         def build():
             value, bound, age = np.full(self.n, nan), np.zeros(self.n, dtype=bool), np.full(self.n, nan)
-            for p, f in enumerate(self.facts):
-                found = (f.renal if kind == "renal" else f.labs).get(name)
-                if found is not None:
-                    value[p], bound[p] = found.value, found.comparator is not None
-                    if kind == "lab" and found.date is not None:
-                        age[p] = (f.as_of - found.date).days
+            rows = self._measurements().get((kind, name))
+            if rows:
+                p, values, bounds, ages = (np.array(c) for c in zip(*rows))
+                value[p], bound[p], age[p] = values, bounds, ages
             return value, bound, age
         return self.scalar((kind, name), build)  # type: ignore[return-value]
 
@@ -130,13 +155,13 @@ class _Chunk:
         (future dates count as recent, as in the other executors)?"""
         def build():
             out = np.zeros(self.n, dtype=bool)
-            for p, f in enumerate(self.facts):
-                history = f.lab_history.get(test)
-                # date-sorted with undated results first: the last one is the newest dated, if any is
-                if history and history[-1].date is not None:
-                    out[p] = (f.as_of - history[-1].date).days <= within_days
+            rows = self._measurements().get(("newest", test))
+            if rows:
+                p, age = (np.array(c) for c in zip(*rows))
+                out[p] = age <= within_days
             return (out,)
         return self.scalar(("recent", test, within_days), build)[0]
+
 
 
 def _at_least(owners: np.ndarray, gte: int, n: int) -> np.ndarray:
@@ -166,8 +191,14 @@ class ColumnarExecutor:
         self.ingredients = {name: code for code, name in enumerate(sorted(ingredients))}
         self.groups = {name: code for code, name in enumerate(sorted(groups))}
         self._tables: dict[tuple[str, frozenset], np.ndarray] = {}
+        self._ingredient_codes: dict[frozenset[str], frozenset[int]] = {}
         # the fast executor's candidates: a rule is tried when one of its anchor tokens is present
         self._anchors = [_anchor_tokens(rule.when) for rule in rules]
+        self._compute = {ir.All: self._logic, ir.Any_: self._logic, ir.Not: self._logic, ir.Med: self._med,
+                         ir.Count: self._count, ir.Total: self._total, ir.CondGroup: self._condition,
+                         ir.AllergyTo: self._allergy, ir.AllergyConflict: self._allergy, ir.PatientAttr: self._attribute,
+                         ir.Renal: self._renal, ir.LabValueTest: self._lab_value, ir.LabMissing: self._lab_missing,
+                         ir.Adherence: self._adherence}
         # one small int per distinct node meaning, children first
         self._keys: dict[int, object] = {}
         interned: dict[object, int] = {}
@@ -228,7 +259,8 @@ class ColumnarExecutor:
     def _anchor_mask(self, tokens: frozenset[str], t: _Chunk) -> np.ndarray:
         ings = frozenset(tok[4:] for tok in tokens if tok.startswith("ing:"))
         grps = frozenset(tok[4:] for tok in tokens if tok.startswith("grp:"))
-        mask = t.present(t.item_p, self._table("ing", ings)[t.item_code]) if ings else np.zeros(t.n, dtype=bool)
+        mask = np.zeros(t.n, dtype=bool)
+        mask[t.item_p[self._rows(ings, t)]] = True
         if grps:
             mask |= t.present(t.cond_p, self._table("grp", grps)[t.cond_code])
         return mask
@@ -237,30 +269,49 @@ class ColumnarExecutor:
         key = self._keys[id(node)]
         found = cache.get(key)
         if found is None:
-            found = cache[key] = self._compute(node, t, cache)
+            found = cache[key] = self._compute[type(node)](node, t, cache)
         return found
 
     def _items(self, match: ir.MedMatch, t: _Chunk, cache: dict) -> np.ndarray:
-        """Indexes of the items that pass the filter's ingredient, route, form and prn parts (as
-        ``fast``'s ``items_for``: an unknown route passes a route list)."""
+        """Indexes of the items that pass the filter's ingredient, route, form and prn parts, in item
+        order (as ``fast``'s ``items_for``: an unknown route passes a route list)."""
         key = ("items", match.ingredients, match.routes, match.exclude_routes, match.forms, match.exclude_forms,
                match.prn)
         found = cache.get(key)
         if found is None:
-            mask = self._table("ing", match.ingredients)[t.item_code]
-            if mask.any():
-                if match.routes is not None:
-                    mask &= t.text_table(match.routes | {""})[t.item_route]
-                if match.exclude_routes:
-                    mask &= ~t.text_table(match.exclude_routes)[t.item_route]
-                if match.forms is not None:
-                    mask &= t.text_table(match.forms)[t.item_form] & (t.item_form != 0)
-                if match.exclude_forms:
-                    mask &= ~t.text_table(match.exclude_forms)[t.item_form]
-                if match.prn is not None:
-                    mask &= t.item_prn == match.prn
-            found = cache[key] = np.flatnonzero(mask)
+            found = cache[key] = self._filtered(match, t, self._rows(match.ingredients, t))
         return found
+
+    def _rows(self, ingredients: frozenset[str], t: _Chunk) -> np.ndarray:
+        """Item rows of any of ``ingredients``, in item order."""
+        codes = t.codes & self._codes_of(ingredients)
+        if len(codes) < 2:
+            return t.rows_of[next(iter(codes))] if codes else _NO_ROWS
+        return np.sort(np.concatenate([t.rows_of[c] for c in codes]))
+
+    def _codes_of(self, ingredients: frozenset[str]) -> frozenset[int]:
+        found = self._ingredient_codes.get(ingredients)
+        if found is None:
+            found = self._ingredient_codes[ingredients] = frozenset(
+                self.ingredients[i] for i in ingredients if i in self.ingredients)
+        return found
+
+    @staticmethod
+    def _filtered(match: ir.MedMatch, t: _Chunk, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return rows
+        keep = np.ones(len(rows), dtype=bool)
+        if match.routes is not None:
+            keep &= t.text_table(match.routes | {""})[t.item_route[rows]]
+        if match.exclude_routes:
+            keep &= ~t.text_table(match.exclude_routes)[t.item_route[rows]]
+        if match.forms is not None:
+            keep &= t.text_table(match.forms)[t.item_form[rows]] & (t.item_form[rows] != 0)
+        if match.exclude_forms:
+            keep &= ~t.text_table(match.exclude_forms)[t.item_form[rows]]
+        if match.prn is not None:
+            keep &= t.item_prn[rows] == match.prn
+        return rows if keep.all() else rows[keep]
 
     @staticmethod
     def _dose_states(match: ir.MedMatch, t: _Chunk, rows: np.ndarray) -> np.ndarray:
@@ -279,70 +330,75 @@ class ColumnarExecutor:
             state = np.where(state == T, part, state).astype(np.int8)
         return state
 
-    def _compute(self, node: ir.Node, t: _Chunk, cache: dict) -> np.ndarray:
-        n = t.n
-        if isinstance(node, (ir.All, ir.Any_, ir.Not)):
-            children = np.stack([self._node(c, t, cache) for c in node.children])
-            opened = (children == OPEN).any(axis=0)
+    def _logic(self, node: ir.All | ir.Any_ | ir.Not, t: _Chunk, cache: dict) -> np.ndarray:
+        children = np.stack([self._node(c, t, cache) for c in node.children])
+        if children.max() < OPEN:   # every state decided: Kleene's logic is min / max / complement
             if isinstance(node, ir.All):
-                least = children.min(axis=0)
-                return np.where(least == F, F, np.where(opened, OPEN, least)).astype(np.int8)
-            decided = np.where(children == OPEN, F, children).max(axis=0)
-            inner = np.where(decided == T, T, np.where(opened, OPEN, decided))
-            return (inner if isinstance(node, ir.Any_) else np.where(inner == OPEN, OPEN, T - inner)).astype(np.int8)
-        if isinstance(node, ir.Med):
-            rows = self._items(node.match, t, cache)
-            return t.highest(t.item_p[rows], self._dose_states(node.match, t, rows))
-        if isinstance(node, ir.Count):
-            rows = self._items(node.match, t, cache)
-            rows = rows[self._dose_states(node.match, t, rows) == T]
-            entries = int(t.item_med.max()) + 1 if len(rows) else 1     # (key, entry) pairs as one int
-            ingredients = len(self.ingredients) + 1
-            if node.same_ingredient:      # one ingredient in at least ``gte`` entries
-                keys, counts = np.unique(np.unique(t.item_key[rows] * entries + t.item_med[rows]) // entries,
-                                         return_counts=True)
-                hit = keys[counts >= node.gte] // ingredients
-            elif node.distinct == "ingredient":
-                hit = _at_least(np.unique(t.item_key[rows]) // ingredients, node.gte, n)
-            else:
-                hit = _at_least(np.unique(t.item_p[rows] * entries + t.item_med[rows]) // entries, node.gte, n)
-            out = np.zeros(n, dtype=np.int8)
-            out[hit] = T
-            return out
-        if isinstance(node, ir.Total):
-            return self._total(node, t, cache)
-        if isinstance(node, ir.CondGroup):
-            return np.where(t.present(t.cond_p, self._table("grp", node.groups)[t.cond_code]), T, F).astype(np.int8)
-        if isinstance(node, (ir.AllergyTo, ir.AllergyConflict)):
-            if isinstance(node, ir.AllergyTo):
-                hit = self._table("ing", node.ingredients)[t.allergy_code]
-            else:   # an allergy to an ingredient of a matching item of the same patient
-                hit = np.isin(t.allergy_key, t.item_key[self._items(node.match, t, cache)])
-            flt = node.filter
-            decided = not flt.reactions and flt.severities is None and flt.types is None
-            return np.where(t.present(t.allergy_p, hit), T if decided else OPEN, F).astype(np.int8)
-        if isinstance(node, ir.PatientAttr):
-            return self._attribute(node, t)
-        if isinstance(node, ir.Renal):
-            value, bound, _ = t.measured("renal", node.measure)
-            known = ~np.isnan(value)
-            return self._with_bounds(t, value, bound, known, node.bounds, lambda f: f.renal[node.measure])
-        if isinstance(node, ir.LabValueTest):
-            value, bound, age = t.measured("lab", node.test)
-            known = ~np.isnan(value)
-            if node.within_days is not None:
-                with np.errstate(invalid="ignore"):
-                    known &= ~np.isnan(age) & (age <= node.within_days)
-            return self._with_bounds(t, value, bound, known, node.bounds, lambda f: f.labs[node.test])
-        if isinstance(node, ir.LabMissing):
-            return np.where(t.recent(node.test, node.within_days), F, T).astype(np.int8)
-        if isinstance(node, ir.Adherence):
-            # with no fill at all, PDC and the refill gap cannot be measured (not evaluated) and a fill
-            # count is 0; a fill history is measured by the closures
-            rows = self._items(node.match, t, cache)
-            without = U if node.measure != "fill_count" else T if node.bounds.test(0) else F
-            return t.highest(t.item_p[rows], np.where(t.item_fills[rows], OPEN, without).astype(np.int8))
-        raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
+                return children.min(axis=0)
+            top = children.max(axis=0)
+            return top if isinstance(node, ir.Any_) else (T - top).astype(np.int8)
+        opened = (children == OPEN).any(axis=0)
+        if isinstance(node, ir.All):
+            least = children.min(axis=0)
+            return np.where(least == F, F, np.where(opened, OPEN, least)).astype(np.int8)
+        decided = np.where(children == OPEN, F, children).max(axis=0)
+        inner = np.where(decided == T, T, np.where(opened, OPEN, decided))
+        return (inner if isinstance(node, ir.Any_) else np.where(inner == OPEN, OPEN, T - inner)).astype(np.int8)
+
+    def _med(self, node: ir.Med, t: _Chunk, cache: dict) -> np.ndarray:
+        rows = self._items(node.match, t, cache)
+        return t.highest(t.item_p[rows], self._dose_states(node.match, t, rows))
+
+    def _count(self, node: ir.Count, t: _Chunk, cache: dict) -> np.ndarray:
+        rows = self._items(node.match, t, cache)
+        rows = rows[self._dose_states(node.match, t, rows) == T]
+        entries = int(t.item_med.max()) + 1 if len(rows) else 1     # (key, entry) pairs as one int
+        ingredients = len(self.ingredients) + 1
+        if node.same_ingredient:      # one ingredient in at least ``gte`` entries
+            keys, counts = np.unique(np.unique(t.item_key[rows] * entries + t.item_med[rows]) // entries,
+                                     return_counts=True)
+            hit = keys[counts >= node.gte] // ingredients
+        elif node.distinct == "ingredient":
+            hit = _at_least(np.unique(t.item_key[rows]) // ingredients, node.gte, t.n)
+        else:
+            hit = _at_least(np.unique(t.item_p[rows] * entries + t.item_med[rows]) // entries, node.gte, t.n)
+        out = np.zeros(t.n, dtype=np.int8)
+        out[hit] = T
+        return out
+
+    def _condition(self, node: ir.CondGroup, t: _Chunk, cache: dict) -> np.ndarray:
+        return np.where(t.present(t.cond_p, self._table("grp", node.groups)[t.cond_code]), T, F).astype(np.int8)
+
+    def _allergy(self, node: ir.AllergyTo | ir.AllergyConflict, t: _Chunk, cache: dict) -> np.ndarray:
+        if isinstance(node, ir.AllergyTo):
+            hit = self._table("ing", node.ingredients)[t.allergy_code]
+        else:   # an allergy to an ingredient of a matching item of the same patient
+            hit = np.isin(t.allergy_key, t.item_key[self._items(node.match, t, cache)])
+        flt = node.filter
+        decided = not flt.reactions and flt.severities is None and flt.types is None
+        return np.where(t.present(t.allergy_p, hit), T if decided else OPEN, F).astype(np.int8)
+
+    def _renal(self, node: ir.Renal, t: _Chunk, cache: dict) -> np.ndarray:
+        value, bound, _ = t.measured("renal", node.measure)
+        return self._with_bounds(t, value, bound, ~np.isnan(value), node.bounds, lambda f: f.renal[node.measure])
+
+    def _lab_value(self, node: ir.LabValueTest, t: _Chunk, cache: dict) -> np.ndarray:
+        value, bound, age = t.measured("lab", node.test)
+        known = ~np.isnan(value)
+        if node.within_days is not None:
+            with np.errstate(invalid="ignore"):
+                known &= ~np.isnan(age) & (age <= node.within_days)
+        return self._with_bounds(t, value, bound, known, node.bounds, lambda f: f.labs[node.test])
+
+    def _lab_missing(self, node: ir.LabMissing, t: _Chunk, cache: dict) -> np.ndarray:
+        return np.where(t.recent(node.test, node.within_days), F, T).astype(np.int8)
+
+    def _adherence(self, node: ir.Adherence, t: _Chunk, cache: dict) -> np.ndarray:
+        # with no fill at all, PDC and the refill gap cannot be measured (not evaluated) and a fill count
+        # is 0; a fill history is measured by the closures
+        rows = self._items(node.match, t, cache)
+        without = U if node.measure != "fill_count" else T if node.bounds.test(0) else F
+        return t.highest(t.item_p[rows], np.where(t.item_fills[rows], OPEN, without).astype(np.int8))
 
     def _total(self, node: ir.Total, t: _Chunk, cache: dict) -> np.ndarray:
         """As ``fast``: a daily-dose total (× the ingredient's factor), unknown where a counted item's dose
@@ -366,7 +422,7 @@ class ColumnarExecutor:
         return np.where(_bound_mask(total, node.bounds), T, np.where(unknown, U, F)).astype(np.int8)
 
     @staticmethod
-    def _attribute(node: ir.PatientAttr, t: _Chunk) -> np.ndarray:
+    def _attribute(node: ir.PatientAttr, t: _Chunk, cache: dict) -> np.ndarray:
         if node.bounds is not None and node.attr in ("age", "weight_kg"):
             values = t.number(node.attr)
             return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
