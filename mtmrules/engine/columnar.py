@@ -17,6 +17,7 @@ true and open pairs alone (:meth:`ColumnarExecutor.screen_many`).
 from __future__ import annotations
 
 from dataclasses import fields
+from functools import reduce
 from math import nan
 
 import numpy as np
@@ -88,6 +89,8 @@ class _Chunk:
         self.allergy_code = np.array(allergy_code, dtype=np.int64)
         self.allergy_key = self.allergy_p * (other_ing + 1) + self.allergy_code
         self._scalars: dict[tuple, tuple[np.ndarray, ...]] = {}
+        self.states: dict[object, np.ndarray] = {}   # node key → its states; filter key → its item rows
+        self.opened: set[object] = set()             # keys of the nodes some patient's state is open for
 
     def present(self, rows_p: np.ndarray, hit: np.ndarray) -> np.ndarray:
         """Per patient: does any of its rows hit?"""
@@ -95,10 +98,14 @@ class _Chunk:
         out[rows_p[hit]] = True
         return out
 
-    def highest(self, rows_p: np.ndarray, states: np.ndarray) -> np.ndarray:
+    def highest(self, rows_p: np.ndarray, states: np.ndarray | int) -> np.ndarray:
         """Per patient: the greatest state of its rows (false when it has none)."""
         out = np.zeros(self.n, dtype=np.int8)
-        np.maximum.at(out, rows_p, states)
+        if isinstance(states, int):
+            out[rows_p] = states
+            return out
+        for state in (U, T, OPEN):   # ascending: a greater state overwrites a lesser one
+            out[rows_p[states == state]] = state
         return out
 
     def text_table(self, allowed) -> np.ndarray:
@@ -241,19 +248,18 @@ class ColumnarExecutor:
         """A (patients × rules) int8 array: F (0) where the rule is false or the fast executor would not
         try it, U (1) not evaluated, T (2) true, OPEN (3) not decided by the columns."""
         t = _Chunk(chunk, self.ingredients, self.groups)
-        cache: dict = {}
         anchors: dict[frozenset, np.ndarray] = {}
         out = np.zeros((len(self.rules), t.n), dtype=np.int8)
         for r, rule in enumerate(self.rules):
             tokens = self._anchors[r]
             if tokens is None:
-                out[r] = self._node(rule.when, t, cache)
+                out[r] = self._node(rule.when, t)
                 continue
             anchor = anchors.get(tokens)
             if anchor is None:
                 anchor = anchors[tokens] = self._anchor_mask(tokens, t)
             if anchor.any():
-                out[r] = np.where(anchor, self._node(rule.when, t, cache), F)
+                out[r] = np.where(anchor, self._node(rule.when, t), F)
         return out.T.copy()   # patient rows, contiguous
 
     def _anchor_mask(self, tokens: frozenset[str], t: _Chunk) -> np.ndarray:
@@ -265,21 +271,23 @@ class ColumnarExecutor:
             mask |= t.present(t.cond_p, self._table("grp", grps)[t.cond_code])
         return mask
 
-    def _node(self, node: ir.Node, t: _Chunk, cache: dict) -> np.ndarray:
+    def _node(self, node: ir.Node, t: _Chunk) -> np.ndarray:
         key = self._keys[id(node)]
-        found = cache.get(key)
+        found = t.states.get(key)
         if found is None:
-            found = cache[key] = self._compute[type(node)](node, t, cache)
+            found = t.states[key] = self._compute[type(node)](node, t)
+            if found.max(initial=F) == OPEN:
+                t.opened.add(key)
         return found
 
-    def _items(self, match: ir.MedMatch, t: _Chunk, cache: dict) -> np.ndarray:
+    def _items(self, match: ir.MedMatch, t: _Chunk) -> np.ndarray:
         """Indexes of the items that pass the filter's ingredient, route, form and prn parts, in item
         order (as ``fast``'s ``items_for``: an unknown route passes a route list)."""
         key = ("items", match.ingredients, match.routes, match.exclude_routes, match.forms, match.exclude_forms,
                match.prn)
-        found = cache.get(key)
+        found = t.states.get(key)
         if found is None:
-            found = cache[key] = self._filtered(match, t, self._rows(match.ingredients, t))
+            found = t.states[key] = self._filtered(match, t, self._rows(match.ingredients, t))
         return found
 
     def _rows(self, ingredients: frozenset[str], t: _Chunk) -> np.ndarray:
@@ -314,9 +322,11 @@ class ColumnarExecutor:
         return rows if keep.all() else rows[keep]
 
     @staticmethod
-    def _dose_states(match: ir.MedMatch, t: _Chunk, rows: np.ndarray) -> np.ndarray:
+    def _dose_states(match: ir.MedMatch, t: _Chunk, rows: np.ndarray) -> np.ndarray | None:
         """Per item of ``rows``: the state of the filter's daily-dose, administrations-a-day and
         days-taken parts, tested in that order (as ``naive.dose_state``)."""
+        if match.daily is None and match.per_day is None and match.days is None:
+            return None   # no dose part: every item is true
         state = np.full(len(rows), T, dtype=np.int8)
         for bounds, values, known in (
                 (match.daily, t.item_daily, lambda v: ~np.isnan(v) & (
@@ -330,13 +340,15 @@ class ColumnarExecutor:
             state = np.where(state == T, part, state).astype(np.int8)
         return state
 
-    def _logic(self, node: ir.All | ir.Any_ | ir.Not, t: _Chunk, cache: dict) -> np.ndarray:
-        children = np.stack([self._node(c, t, cache) for c in node.children])
-        if children.max() < OPEN:   # every state decided: Kleene's logic is min / max / complement
+    def _logic(self, node: ir.All | ir.Any_ | ir.Not, t: _Chunk) -> np.ndarray:
+        states = [self._node(c, t) for c in node.children]
+        if t.opened.isdisjoint(self._keys[id(c)] for c in node.children):
+            # every state decided: Kleene's logic is the least / the greatest / its complement
             if isinstance(node, ir.All):
-                return children.min(axis=0)
-            top = children.max(axis=0)
+                return reduce(np.minimum, states)
+            top = reduce(np.maximum, states)
             return top if isinstance(node, ir.Any_) else (T - top).astype(np.int8)
+        children = np.stack(states)
         opened = (children == OPEN).any(axis=0)
         if isinstance(node, ir.All):
             least = children.min(axis=0)
@@ -345,13 +357,16 @@ class ColumnarExecutor:
         inner = np.where(decided == T, T, np.where(opened, OPEN, decided))
         return (inner if isinstance(node, ir.Any_) else np.where(inner == OPEN, OPEN, T - inner)).astype(np.int8)
 
-    def _med(self, node: ir.Med, t: _Chunk, cache: dict) -> np.ndarray:
-        rows = self._items(node.match, t, cache)
-        return t.highest(t.item_p[rows], self._dose_states(node.match, t, rows))
+    def _med(self, node: ir.Med, t: _Chunk) -> np.ndarray:
+        rows = self._items(node.match, t)
+        states = self._dose_states(node.match, t, rows)
+        return t.highest(t.item_p[rows], T if states is None else states)
 
-    def _count(self, node: ir.Count, t: _Chunk, cache: dict) -> np.ndarray:
-        rows = self._items(node.match, t, cache)
-        rows = rows[self._dose_states(node.match, t, rows) == T]
+    def _count(self, node: ir.Count, t: _Chunk) -> np.ndarray:
+        rows = self._items(node.match, t)
+        states = self._dose_states(node.match, t, rows)
+        if states is not None:
+            rows = rows[states == T]
         entries = int(t.item_med.max()) + 1 if len(rows) else 1     # (key, entry) pairs as one int
         ingredients = len(self.ingredients) + 1
         if node.same_ingredient:      # one ingredient in at least ``gte`` entries
@@ -366,23 +381,23 @@ class ColumnarExecutor:
         out[hit] = T
         return out
 
-    def _condition(self, node: ir.CondGroup, t: _Chunk, cache: dict) -> np.ndarray:
+    def _condition(self, node: ir.CondGroup, t: _Chunk) -> np.ndarray:
         return np.where(t.present(t.cond_p, self._table("grp", node.groups)[t.cond_code]), T, F).astype(np.int8)
 
-    def _allergy(self, node: ir.AllergyTo | ir.AllergyConflict, t: _Chunk, cache: dict) -> np.ndarray:
+    def _allergy(self, node: ir.AllergyTo | ir.AllergyConflict, t: _Chunk) -> np.ndarray:
         if isinstance(node, ir.AllergyTo):
             hit = self._table("ing", node.ingredients)[t.allergy_code]
         else:   # an allergy to an ingredient of a matching item of the same patient
-            hit = np.isin(t.allergy_key, t.item_key[self._items(node.match, t, cache)])
+            hit = np.isin(t.allergy_key, t.item_key[self._items(node.match, t)])
         flt = node.filter
         decided = not flt.reactions and flt.severities is None and flt.types is None
         return np.where(t.present(t.allergy_p, hit), T if decided else OPEN, F).astype(np.int8)
 
-    def _renal(self, node: ir.Renal, t: _Chunk, cache: dict) -> np.ndarray:
+    def _renal(self, node: ir.Renal, t: _Chunk) -> np.ndarray:
         value, bound, _ = t.measured("renal", node.measure)
         return self._with_bounds(t, value, bound, ~np.isnan(value), node.bounds, lambda f: f.renal[node.measure])
 
-    def _lab_value(self, node: ir.LabValueTest, t: _Chunk, cache: dict) -> np.ndarray:
+    def _lab_value(self, node: ir.LabValueTest, t: _Chunk) -> np.ndarray:
         value, bound, age = t.measured("lab", node.test)
         known = ~np.isnan(value)
         if node.within_days is not None:
@@ -390,20 +405,20 @@ class ColumnarExecutor:
                 known &= ~np.isnan(age) & (age <= node.within_days)
         return self._with_bounds(t, value, bound, known, node.bounds, lambda f: f.labs[node.test])
 
-    def _lab_missing(self, node: ir.LabMissing, t: _Chunk, cache: dict) -> np.ndarray:
+    def _lab_missing(self, node: ir.LabMissing, t: _Chunk) -> np.ndarray:
         return np.where(t.recent(node.test, node.within_days), F, T).astype(np.int8)
 
-    def _adherence(self, node: ir.Adherence, t: _Chunk, cache: dict) -> np.ndarray:
+    def _adherence(self, node: ir.Adherence, t: _Chunk) -> np.ndarray:
         # with no fill at all, PDC and the refill gap cannot be measured (not evaluated) and a fill count
         # is 0; a fill history is measured by the closures
-        rows = self._items(node.match, t, cache)
+        rows = self._items(node.match, t)
         without = U if node.measure != "fill_count" else T if node.bounds.test(0) else F
         return t.highest(t.item_p[rows], np.where(t.item_fills[rows], OPEN, without).astype(np.int8))
 
-    def _total(self, node: ir.Total, t: _Chunk, cache: dict) -> np.ndarray:
+    def _total(self, node: ir.Total, t: _Chunk) -> np.ndarray:
         """As ``fast``: a daily-dose total (× the ingredient's factor), unknown where a counted item's dose
         is; or a score counted once per ingredient."""
-        rows = self._items(node.match, t, cache)
+        rows = self._items(node.match, t)
         counted = self._table("ing", frozenset(ing for ing, _ in node.weights))[t.item_code[rows]]
         total = np.zeros(t.n)
         unknown = np.zeros(t.n, dtype=bool)
@@ -422,7 +437,7 @@ class ColumnarExecutor:
         return np.where(_bound_mask(total, node.bounds), T, np.where(unknown, U, F)).astype(np.int8)
 
     @staticmethod
-    def _attribute(node: ir.PatientAttr, t: _Chunk, cache: dict) -> np.ndarray:
+    def _attribute(node: ir.PatientAttr, t: _Chunk) -> np.ndarray:
         if node.bounds is not None and node.attr in ("age", "weight_kg"):
             values = t.number(node.attr)
             return np.where(np.isnan(values), U, np.where(_bound_mask(values, node.bounds), T, F)).astype(np.int8)
@@ -452,11 +467,10 @@ class ColumnarExecutor:
     def run_many(self, chunk: list[PatientFacts]) -> list[list[Match]]:
         """Match tables (fired and not-evaluated rows) for a chunk: the closures run wherever the
         columns leave a rule not false."""
-        out = []
-        for facts, row in zip(chunk, self.states(chunk) if chunk else ()):
-            ctx = self.fast.context(facts)
-            matches = (self.fast.evaluate(int(r), ctx) for r in np.flatnonzero(row))
-            out.append([m for m in matches if m is not None])
+        out: list[list[Match]] = [[] for _ in chunk]
+        if chunk:
+            for p, match in self._evaluate(chunk, self.states(chunk) > F):
+                out[p].append(match)
         return out
 
     def screen_many(self, chunk: list[PatientFacts]) -> list[tuple[list[Match], int]]:
@@ -465,22 +479,26 @@ class ColumnarExecutor:
         if not chunk:
             return []
         states = self.states(chunk)
-        out: list[tuple[list[Match], int]] = []
-        for p, row in enumerate(states):
-            fired: list[Match] = []
-            not_evaluated = int(np.count_nonzero(row == U))
-            wanted = np.flatnonzero(row >= T)
-            if len(wanted):
-                ctx = self.fast.context(chunk[p])
-                for r in wanted:
-                    match = self.fast.evaluate(int(r), ctx)
-                    if match is not None:
-                        if match.state == "fired":
-                            fired.append(match)
-                        else:
-                            not_evaluated += 1
-            out.append((fired, not_evaluated))
-        return out
+        fired: list[list[Match]] = [[] for _ in chunk]
+        not_evaluated = np.count_nonzero(states == U, axis=1).tolist()
+        for p, match in self._evaluate(chunk, states >= T):
+            if match.state == "fired":
+                fired[p].append(match)
+            else:
+                not_evaluated[p] += 1
+        return list(zip(fired, not_evaluated))
+
+    def _evaluate(self, chunk: list[PatientFacts], wanted: np.ndarray):
+        """(patient, match row) for the wanted (patient × rule) pairs that are not false, patient by
+        patient in rule order."""
+        current, ctx = -1, None
+        patients, rules = np.nonzero(wanted)
+        for p, r in zip(patients.tolist(), rules.tolist()):
+            if p != current:
+                current, ctx = p, self.fast.context(chunk[p])
+            match = self.fast.evaluate(r, ctx)
+            if match is not None:
+                yield p, match
 
     def run(self, facts: PatientFacts) -> list[Match]:
         """One patient: column work would cost more than it saves, and the result is fast's anyway."""
