@@ -28,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warm", type=int, default=3000)
     parser.add_argument("--measure", type=int, default=3000)
-    parser.add_argument("--chunk", type=int, default=1000)
+    parser.add_argument("--chunk", type=int, help="patients per chunk (default: screen's for the executor)")
     parser.add_argument("--executor", default="columnar")
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--export", help="an existing export folder (default: generate one)")
@@ -40,6 +40,7 @@ def main() -> None:
     from screen import AS_OF, generate
 
     engine = Engine.default()
+    args.chunk = args.chunk or (screening.COLUMNAR_CHUNK if args.executor == "columnar" else screening.CHUNK)
     with tempfile.TemporaryDirectory(prefix="mtmrules-stages-") as tmp:
         export = Path(args.export or tmp)
         if not args.export:

@@ -32,9 +32,10 @@ _PRIORITY, _MTM = SUMMARY_COLUMNS.index("cmr_priority"), SUMMARY_COLUMNS.index("
 #: CMR priority: severity-weighted problem count (who to call first for a Comprehensive Medication Review)
 PRIORITY_WEIGHT = {"contraindicated": 10.0, "major": 5.0, "moderate": 2.0, "minor": 0.5}
 CHUNK = 500
-#: the columnar executor's column work has a fixed cost per chunk (one pass per distinct rule node), so it
-#: takes larger chunks; beyond ~1,000 patients memory grows and two workers balance worse for no gain
-COLUMNAR_CHUNK = 1000
+#: the columnar executor's column work has a fixed cost per chunk (a few numpy passes per distinct rule
+#: node), so it takes larger chunks: on the benchmark export its states cost 86 µs/patient in chunks of
+#: 1,000 and 67 in chunks of 2,000, and a 20,000-patient screen ~5% less CPU, for ~20 MB more memory
+COLUMNAR_CHUNK = 2000
 
 
 def cmr_priority(severities: Iterable[str], active_meds: int) -> float:
