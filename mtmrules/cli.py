@@ -46,7 +46,6 @@ class ExecutorName(str, Enum):
     fast = "fast"
     naive = "naive"
     durable = "durable"
-    vectorized = "vectorized"
     columnar = "columnar"
 
 

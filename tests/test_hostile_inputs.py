@@ -284,7 +284,7 @@ def test_egfr_comparator_is_a_bound(engine, quantity, text, fired, pending):
     obs = egfr(quantity, **({"valueString": text} if text else {}))
     profile, = profiles_from_bundle(bundle(PATIENT, request("m", {"text": "metformin 500 mg tablet"},
                                                                  dosageInstruction=[{"text": "1 tab bid"}]), obs))
-    for executor in ("fast", "naive", "vectorized"):
+    for executor in ("fast", "naive", "columnar"):
         report = engine.check(profile, as_of=AS_OF, executor=executor)
         got = {p.rule for p in report.problems} & {LT30, LT45}
         waiting = {n.rule for n in report.not_evaluated} & {LT30, LT45}

@@ -9,7 +9,7 @@ from mtmrules.engine.compiler import PackCompiler
 from mtmrules.errors import InputError
 
 AS_OF = date(2026, 11, 27)
-EXECUTORS = ["fast", "naive", "vectorized", "durable"]
+EXECUTORS = ["fast", "naive", "columnar", "durable"]
 
 
 def _check(engine, executor, profile):
@@ -53,8 +53,8 @@ def test_executors_agree_on_unchecked_modifiers(engine):
                "labs": [{"name": "potassium", "value": 3.1, "unit": "mmol/L", "date": "2026-01-10"},
                         {"name": "QTc", "value": 480, "unit": "ms"}]}
     facts = engine.facts_for(profile, AS_OF)
-    tables = {name: engine.match(facts, name) for name in ("fast", "naive", "vectorized")}
-    assert tables["fast"] == tables["naive"] == tables["vectorized"]
+    tables = {name: engine.match(facts, name) for name in ("fast", "naive", "columnar")}
+    assert tables["fast"] == tables["naive"] == tables["columnar"]
     row = next(m for m in tables["fast"] if m.rule == "interactions-extended/ddi-qt-prolonging-combination")
     assert any("has no date" in m for m in row.missing)
 

@@ -56,7 +56,7 @@ def test_claims_fills_feed_the_same_rules(engine, tmp_path):
     assert CRITICAL not in rules(reports["B2"])                  # still supplied
 
 
-@pytest.mark.parametrize("executor", ["naive", "vectorized", "durable"])
+@pytest.mark.parametrize("executor", ["naive", "columnar", "durable"])
 def test_executors_agree_on_refill_gaps(engine, executor):
     if executor == "durable":
         pytest.importorskip("durable")

@@ -25,13 +25,27 @@ import numpy as np
 from mtmrules.engine import ir
 from mtmrules.engine.fast import FastExecutor, _anchor_tokens
 from mtmrules.engine.matches import Match
-from mtmrules.engine.vectorized import _bound_mask   # ir.Bounds.test over an array
 from mtmrules.knowledge.facts import PatientFacts
 
 F, U, T, OPEN = 0, 1, 2, 3     # false, unknown, true; open: the columns do not decide, the closures will
 _STATE = {"F": F, "U": U, "T": T}
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 _ITEM_LEAVES = (ir.Med, ir.Count, ir.Total, ir.AllergyConflict, ir.Adherence)
+
+
+def _bound_mask(values: np.ndarray, bounds: ir.Bounds) -> np.ndarray:
+    """Vectorised ir.Bounds.test (same tolerance); NaN compares false."""
+    out = np.ones(values.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if bounds.gt is not None:
+            out &= values > bounds.gt + ir._eps(bounds.gt)
+        if bounds.gte is not None:
+            out &= values >= bounds.gte - ir._eps(bounds.gte)
+        if bounds.lt is not None:
+            out &= values < bounds.lt - ir._eps(bounds.lt)
+        if bounds.lte is not None:
+            out &= values <= bounds.lte + ir._eps(bounds.lte)
+    return out
 
 
 def _semantic_key(node: ir.Node, keys: dict[int, object]) -> object:
@@ -501,6 +515,7 @@ class ColumnarExecutor:
                 yield p, match
 
     def run(self, facts: PatientFacts) -> list[Match]:
-        """One patient: column work would cost more than it saves, and the result is fast's anyway."""
-        return self.fast.run(facts)
+        """One patient's match table, through the columns all the same (``fast`` alone is quicker for
+        one patient; this keeps per-patient checks of the columns possible)."""
+        return self.run_many([facts])[0]
 

@@ -25,7 +25,7 @@ from mtmrules.report.models import Report
 ProfileInput = Union[dict, Profile, list, str, Path]
 
 BUILTIN_PACKS = Path(__file__).resolve().parent.parent / "rules"
-EXECUTORS = ("fast", "naive", "durable", "vectorized", "columnar")
+EXECUTORS = ("fast", "naive", "durable", "columnar")
 
 
 def builtin_pack_paths() -> list[Path]:
@@ -121,9 +121,6 @@ class Engine:
                 self._executors[name] = FastExecutor(self.rules)
             elif name == "naive":
                 self._executors[name] = NaiveExecutor(self.rules)
-            elif name == "vectorized":
-                from mtmrules.engine.vectorized import VectorizedExecutor
-                self._executors[name] = VectorizedExecutor(self.rules)
             elif name == "columnar":
                 from mtmrules.engine.columnar import ColumnarExecutor
                 self._executors[name] = ColumnarExecutor(self.rules, self._executor("fast"))
@@ -165,9 +162,9 @@ class Engine:
         return canonical(self._executor(executor or self.executor).run(facts))
 
     def match_many(self, batch: list[PatientFacts], executor: str | None = None) -> list[tuple[Match, ...]]:
-        """Match tables for a batch; the vectorized and columnar executors take the whole batch at once."""
+        """Match tables for a batch; the columnar executor takes the whole batch at once."""
         name = executor or self.executor
-        if name not in ("vectorized", "columnar"):
+        if name != "columnar":
             return [self.match(facts, name) for facts in batch]
         alive = [f for f in batch if not f.deceased]
         tables = iter(self._executor(name).run_many(alive))
