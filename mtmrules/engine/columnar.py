@@ -184,7 +184,6 @@ class _Chunk:
         return self.scalar(("recent", test, within_days), build)[0]
 
 
-
 def _at_least(owners: np.ndarray, gte: int, n: int) -> np.ndarray:
     """Patients (of ``n``) owning at least ``gte`` of the distinct things listed by owner."""
     return np.flatnonzero(np.bincount(owners, minlength=n) >= gte)
