@@ -122,8 +122,18 @@ def _quiet_gc() -> None:
 
 
 def _screen_chunk_settled(*args) -> tuple[list[list], list[list], list[list]]:
-    """``screen_chunk``, then the cycle collector settled (see ``_settle_gc``)."""
-    result = screen_chunk(*args)
+    """``screen_chunk`` with the automatic cycle collector off, then the collector settled (see
+    ``_settle_gc``). A chunk builds its patients' data and lets it go at the end; during the chunk
+    nearly everything the young-generation collections scanned was that data, still alive (measured:
+    they found nothing to free, and cost ~15% of the CPU time). What little cyclic garbage a chunk
+    makes waits for the collection at its end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        result = screen_chunk(*args)
+    finally:
+        if enabled:
+            gc.enable()
     _settle_gc()
     return result
 
