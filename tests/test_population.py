@@ -188,3 +188,25 @@ def test_dask_partition_function_honours_site_policy(tmp_path):
     assert not any(r.startswith("interactions/") for r in local.rule)
     expected = Engine.default(site=policy).screen(frame, as_of=AS_OF).problems
     pd.testing.assert_frame_equal(local.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)
+
+
+def test_screening_a_population_leaves_no_reference_cycles():
+    """Screening freezes what each chunk leaves rather than collecting it (``_settle_gc``), so a reference
+    cycle made per patient or per rule would stay in memory: there must be none, from a cold engine
+    (rules seen for the first time) as well as a warm one."""
+    import gc
+    from mtmrules import Engine
+    from mtmrules.population.screen import iter_items, screen_chunk
+    items = list(iter_items(SHARED / "fixtures" / "synthea-r4", AS_OF, lambda *a, **k: None))
+    assert len(items) > 5
+    fresh = Engine.default()
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for executor in ("columnar", "fast"):
+            rows = screen_chunk(items, AS_OF, executor, engine=fresh)
+            assert rows[0] and gc.collect() == 0, executor
+    finally:
+        if enabled:
+            gc.enable()

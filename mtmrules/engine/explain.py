@@ -82,16 +82,18 @@ def _step(executor: NaiveExecutor, node: ir.Node, facts: PatientFacts) -> Step:
 def true_leaves(node: ir.Node, facts: PatientFacts, kind: type) -> list[ir.Node]:
     """Leaves of type ``kind`` that hold for this patient on the paths that made ``node`` true (never
     inside a ``none``): what a title or message may truthfully name, e.g. the overdue tests."""
-    executor = NaiveExecutor([])
     out: list[ir.Node] = []
-
-    def walk(current: ir.Node) -> None:
-        if executor.eval(current, facts).state != TRUE:
-            return
-        if isinstance(current, (ir.All, ir.Any_)):
-            for child in current.children:
-                walk(child)
-        elif isinstance(current, kind):
-            out.append(current)
-    walk(node)
+    _collect_true(node, facts, kind, NaiveExecutor([]), out)
     return out
+
+
+def _collect_true(node: ir.Node, facts: PatientFacts, kind: type, executor: NaiveExecutor, out: list) -> None:
+    # module-level recursion: a nested recursive function would be a reference cycle holding the
+    # patient's facts until the cycle collector runs, which screening does rarely
+    if executor.eval(node, facts).state != TRUE:
+        return
+    if isinstance(node, (ir.All, ir.Any_)):
+        for child in node.children:
+            _collect_true(child, facts, kind, executor, out)
+    elif isinstance(node, kind):
+        out.append(node)

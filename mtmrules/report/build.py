@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
@@ -407,19 +407,20 @@ def _capital(text: str) -> str:
 def _missing_therapy(when: ir.Node) -> frozenset[str]:
     """Ingredients a rule requires to be absent (under a ``none``): for an untreated condition, the
     therapy that would answer it."""
-    found: set[str] = set()
+    return frozenset(_absent_ingredients(when, False))
 
-    def walk(node: ir.Node, negated: bool) -> None:
-        if isinstance(node, ir.Not):
-            for child in node.children:
-                walk(child, True)
-        elif isinstance(node, (ir.All, ir.Any_)):
-            for child in node.children:
-                walk(child, negated)
-        elif negated and isinstance(node, ir.Med):
-            found.update(node.match.ingredients)
-    walk(when, False)
-    return frozenset(found)
+
+# Module-level recursion, not nested functions: a nested recursive function is a reference cycle, left
+# for the cycle collector, which screening runs rarely (population/screen.py ``_settle_gc``).
+def _absent_ingredients(node: ir.Node, negated: bool) -> Iterator[str]:
+    if isinstance(node, ir.Not):
+        for child in node.children:
+            yield from _absent_ingredients(child, True)
+    elif isinstance(node, (ir.All, ir.Any_)):
+        for child in node.children:
+            yield from _absent_ingredients(child, negated)
+    elif negated and isinstance(node, ir.Med):
+        yield from node.match.ingredients
 
 
 def _test_parts(when: ir.Node) -> tuple[tuple[ir.Node, ...], tuple[ir.LabMissing, ...] | None]:
@@ -428,22 +429,26 @@ def _test_parts(when: ir.Node) -> tuple[tuple[ir.Node, ...], tuple[ir.LabMissing
     ``any``, else the condition itself. For a condition known to hold, the true missing-test leaves of
     these parts, in order, are those of the whole condition, without evaluating the rest twice.
     Second: the missing-test leaves of those parts when nothing else is in them (else None)."""
-    def reaches(node: ir.Node) -> bool:
-        return isinstance(node, ir.LabMissing) or (
-            isinstance(node, (ir.All, ir.Any_)) and any(reaches(c) for c in node.children))
-
-    def leaves(node: ir.Node) -> list[ir.LabMissing] | None:
-        if isinstance(node, ir.LabMissing):
-            return [node]
-        if isinstance(node, (ir.All, ir.Any_)):
-            found = [leaves(c) for c in node.children]
-            return None if None in found else [leaf for part in found for leaf in part]  # type: ignore[union-attr]
-        return None
-    parts = tuple(c for c in when.children if reaches(c)) if isinstance(when, (ir.All, ir.Any_)) else (when,)
-    found = [leaves(part) for part in parts]
+    parts = tuple(c for c in when.children if _reaches_test(c)) if isinstance(when, (ir.All, ir.Any_)) else (when,)
+    found = [_only_tests(part) for part in parts]
     if None in found:
         return parts, None
     return parts, tuple(leaf for part in found for leaf in part)  # type: ignore[union-attr]
+
+
+def _reaches_test(node: ir.Node) -> bool:
+    return isinstance(node, ir.LabMissing) or (
+        isinstance(node, (ir.All, ir.Any_)) and any(_reaches_test(c) for c in node.children))
+
+
+def _only_tests(node: ir.Node) -> list[ir.LabMissing] | None:
+    """The missing-test leaves of ``node`` when it holds nothing else (through all/any), else None."""
+    if isinstance(node, ir.LabMissing):
+        return [node]
+    if isinstance(node, (ir.All, ir.Any_)):
+        found = [_only_tests(c) for c in node.children]
+        return None if None in found else [leaf for part in found for leaf in part]  # type: ignore[union-attr]
+    return None
 
 
 @dataclass(frozen=True, slots=True)
