@@ -5,7 +5,7 @@
 
 Generates the screening benchmark's synthetic Bulk export (benchmarks/screen.py), screens the warm-up
 patients once, then times each stage of ``screen_chunk`` separately on the measured patients, in chunks
-of ``--chunk``: parse (NDJSON lines → dicts), FHIR → profile, profile → facts, matching, rows
+of ``--chunk`` with the cycle collector handled as screening does: parse (NDJSON lines → dicts), FHIR → profile, profile → facts, matching, rows
 (merging, ranking, titles). Prints µs per patient for each stage and the total. Figures are for one
 process on a possibly shared machine: compare stages measured in the same run.
 """
@@ -13,6 +13,7 @@ process on a possibly shared machine: compare stages measured in the same run.
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import sys
 import tempfile
@@ -49,12 +50,14 @@ def main() -> None:
                                       args.warm + args.measure))
     warm, measured = items[:args.warm], items[args.warm:]
     screening._quiet_gc()
+    mtm = (screening.CMS_MAX_DISEASES, screening.CMS_MAX_DRUGS)
     for start in range(0, len(warm), args.chunk):
-        screening.screen_chunk(warm[start:start + args.chunk], AS_OF, args.executor, engine=engine)
+        screening._screen_chunk_settled(warm[start:start + args.chunk], AS_OF, args.executor, mtm, engine)
     spent = dict.fromkeys(("parse", "profile", "facts", "matching", "rows"), 0.0)
     clock = time.perf_counter
     for start in range(0, len(measured), args.chunk):
         chunk = measured[start:start + args.chunk]
+        gc.disable()   # as screening runs a chunk (population/screen.py: _screen_chunk_settled)
         t0 = clock()
         parsed = [(pid, [load_line(r) if isinstance(r, bytes) else r for r in lines]) for _, (pid, lines) in chunk]
         t1 = clock()
@@ -67,6 +70,8 @@ def main() -> None:
         for patient, (fired, _) in zip(facts, shown):
             engine.reporter.rows(patient, fired)
         t5 = clock()
+        gc.enable()
+        screening._settle_gc()
         for stage, (a, b) in zip(spent, itertools.pairwise((t0, t1, t2, t3, t4, t5))):
             spent[stage] += b - a
     count = len(measured)
