@@ -23,8 +23,9 @@ from math import nan
 import numpy as np
 
 from mtmrules.engine import ir
-from mtmrules.engine.fast import FastExecutor, _anchor_tokens
-from mtmrules.engine.matches import Match
+from mtmrules.engine.fast import FastExecutor, _anchor_tokens, filter_id
+from mtmrules.engine.matches import TRUE, Match, canonical_bindings
+from mtmrules.engine.naive import dose_state
 from mtmrules.knowledge.facts import PatientFacts
 
 F, U, T, OPEN = 0, 1, 2, 3     # false, unknown, true; open: the columns do not decide, the closures will
@@ -54,6 +55,25 @@ def _semantic_key(node: ir.Node, keys: dict[int, object]) -> object:
     if isinstance(node, (ir.All, ir.Any_, ir.Not)):
         return type(node), tuple(keys[id(c)] for c in node.children)
     return (type(node), *(getattr(node, f.name) for f in fields(node) if f.name not in ("bind", "text", "label")))
+
+
+def _row_bindings(node: ir.Node) -> list[tuple[str, ir.Node]] | None:
+    """The named parts (``as:``) of a rule's condition when each is a medication or condition leaf
+    reached through ``all`` only — then each holds wherever the rule does, and screening can read its
+    binding without the closures; None for any other shape."""
+    if isinstance(node, (ir.All, ir.Any_, ir.Not)):
+        if node.bind is not None:
+            return None
+        found: list[tuple[str, ir.Node]] = []
+        for child in node.children:
+            part = _row_bindings(child)
+            if part is None or (part and not isinstance(node, ir.All)):
+                return None
+            found += part
+        return found
+    if node.bind is None:
+        return []
+    return [(node.bind, node)] if isinstance(node, (ir.Med, ir.CondGroup)) else None
 
 
 class _Chunk:
@@ -223,7 +243,9 @@ class ColumnarExecutor:
         self._keys: dict[int, object] = {}
         interned: dict[object, int] = {}
         for rule in rules:
-            self._intern(rule.when, interned)
+            for root in (rule.when, *(m.when for m in rule.modifiers)):
+                self._intern(root, interned)
+        self._binders = [_row_bindings(rule.when) for rule in rules]
 
     def _intern(self, node: ir.Node, interned: dict[object, int]) -> None:
         for child in getattr(node, "children", ()):
@@ -260,7 +282,9 @@ class ColumnarExecutor:
     def states(self, chunk: list[PatientFacts]) -> np.ndarray:
         """A (patients × rules) int8 array: F (0) where the rule is false or the fast executor would not
         try it, U (1) not evaluated, T (2) true, OPEN (3) not decided by the columns."""
-        t = _Chunk(chunk, self.ingredients, self.groups)
+        return self._states(_Chunk(chunk, self.ingredients, self.groups))
+
+    def _states(self, t: _Chunk) -> np.ndarray:
         anchors: dict[frozenset, np.ndarray] = {}
         out = np.zeros((len(self.rules), t.n), dtype=np.int8)
         for r, rule in enumerate(self.rules):
@@ -481,37 +505,70 @@ class ColumnarExecutor:
         """Match tables (fired and not-evaluated rows) for a chunk: the closures run wherever the
         columns leave a rule not false."""
         out: list[list[Match]] = [[] for _ in chunk]
-        if chunk:
-            for p, match in self._evaluate(chunk, self.states(chunk) > F):
+        if not chunk:
+            return out
+        current, ctx = -1, None
+        patients, rules = np.nonzero(self.states(chunk))
+        for p, r in zip(patients.tolist(), rules.tolist()):
+            if p != current:
+                current, ctx = p, self.fast.context(chunk[p])
+            match = self.fast.evaluate(r, ctx)
+            if match is not None:
                 out[p].append(match)
         return out
 
     def screen_many(self, chunk: list[PatientFacts]) -> list[tuple[list[Match], int]]:
         """What screening shows of each patient: the fired rows, and how many rules were not evaluated.
-        Not-evaluated rows are counted, not built: the closures run only for true and open pairs."""
+        Not-evaluated rows are counted, not built; a fired row is read from the columns where the rule's
+        shape allows (its bindings and modifier: no evidence, which screening never shows) and built by
+        the closures elsewhere, as are the rows of open states."""
         if not chunk:
             return []
-        states = self.states(chunk)
+        t = _Chunk(chunk, self.ingredients, self.groups)
+        states = self._states(t)
         fired: list[list[Match]] = [[] for _ in chunk]
         not_evaluated = np.count_nonzero(states == U, axis=1).tolist()
-        for p, match in self._evaluate(chunk, states >= T):
+        current, ctx = -1, None
+        patients, rules = np.nonzero(states >= T)
+        for p, r in zip(patients.tolist(), rules.tolist()):
+            if p != current:
+                current, ctx = p, self.fast.context(chunk[p])
+            match = self._fired_row(r, p, t, ctx) if states[p, r] == T else None
+            if match is None:
+                match = self.fast.evaluate(r, ctx)
+            if match is None:
+                continue
             if match.state == "fired":
                 fired[p].append(match)
             else:
                 not_evaluated[p] += 1
         return list(zip(fired, not_evaluated))
 
-    def _evaluate(self, chunk: list[PatientFacts], wanted: np.ndarray):
-        """(patient, match row) for the wanted (patient × rule) pairs that are not false, patient by
-        patient in rule order."""
-        current, ctx = -1, None
-        patients, rules = np.nonzero(wanted)
-        for p, r in zip(patients.tolist(), rules.tolist()):
-            if p != current:
-                current, ctx = p, self.fast.context(chunk[p])
-            match = self.fast.evaluate(r, ctx)
-            if match is not None:
-                yield p, match
+    def _fired_row(self, r: int, p: int, t: _Chunk, ctx) -> Match | None:
+        """The screening row of rule ``r``, true for patient ``p``, without running its closures: the
+        bindings of its named medication and condition leaves (``_row_bindings``) and its modifier (the
+        first whose state is true). None when the rule's shape or an open modifier needs the closures."""
+        binders = self._binders[r]
+        if binders is None:
+            return None
+        rule = self.rules[r]
+        modifier = None
+        for i, m in enumerate(rule.modifiers):
+            state = self._node(m.when, t)[p]
+            if state == OPEN:
+                return None
+            if state == T:
+                modifier = i
+                break
+        bindings = []
+        for name, leaf in binders:
+            if isinstance(leaf, ir.Med):   # the items that made the leaf true, as fast's closure finds them
+                items = ctx.items_for(leaf.match, filter_id(leaf.match))
+                refs = tuple(("med", i.med, i.ingredient) for i in items if dose_state(leaf.match, i) == TRUE)
+            else:
+                refs = tuple(("condition", c.index) for c in ctx.facts.conditions if not c.groups.isdisjoint(leaf.groups))
+            bindings.append((name, refs))
+        return Match(rule.id, "fired", canonical_bindings(bindings), modifier=modifier)
 
     def run(self, facts: PatientFacts) -> list[Match]:
         """One patient's match table, through the columns all the same (``fast`` alone is quicker for

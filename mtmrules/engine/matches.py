@@ -89,11 +89,17 @@ class Match:
             return None
         if outcome.state == UNKNOWN:
             return Match(rule, "not_evaluated", missing=outcome.missing)
-        merged: dict[str, set] = {}
-        for name, refs in outcome.bindings:
-            merged.setdefault(name, set()).update(refs)
-        bindings = tuple(sorted((k, tuple(sorted(v, key=repr))) for k, v in merged.items()))
-        return Match(rule, "fired", bindings, outcome.evidence, _unique(unchecked), modifier)
+        return Match(rule, "fired", canonical_bindings(outcome.bindings), outcome.evidence, _unique(unchecked),
+                     modifier)
+
+
+def canonical_bindings(bindings) -> tuple[tuple[str, tuple[Ref, ...]], ...]:
+    """(name, refs) pairs merged by name, in one canonical order: names sorted, each name's refs unique
+    and sorted."""
+    merged: dict[str, set] = {}
+    for name, refs in bindings:
+        merged.setdefault(name, set()).update(refs)
+    return tuple(sorted((k, tuple(sorted(v, key=repr))) for k, v in merged.items()))
 
 
 def canonical(matches: list[Match]) -> tuple[Match, ...]:
