@@ -23,9 +23,8 @@ from math import nan
 import numpy as np
 
 from mtmrules.engine import ir
-from mtmrules.engine.fast import FastExecutor, _anchor_tokens, filter_id
-from mtmrules.engine.matches import TRUE, Match, canonical_bindings
-from mtmrules.engine.naive import dose_state
+from mtmrules.engine.fast import FastExecutor, _anchor_tokens, _compile_leaf
+from mtmrules.engine.matches import Match, canonical_bindings
 from mtmrules.knowledge.facts import PatientFacts
 
 F, U, T, OPEN = 0, 1, 2, 3     # false, unknown, true; open: the columns do not decide, the closures will
@@ -57,23 +56,24 @@ def _semantic_key(node: ir.Node, keys: dict[int, object]) -> object:
     return (type(node), *(getattr(node, f.name) for f in fields(node) if f.name not in ("bind", "text", "label")))
 
 
-def _row_bindings(node: ir.Node) -> list[tuple[str, ir.Node]] | None:
-    """The named parts (``as:``) of a rule's condition when each is a medication or condition leaf
-    reached through ``all`` only — then each holds wherever the rule does, and screening can read its
-    binding without the closures; None for any other shape."""
+def _binding_plan(node: ir.Node) -> tuple | None:
+    """Where a rule's named parts (``as:``) are, for reading its bindings from the columns: ("leaf",
+    name, node) for a named leaf, ("all", plans) and ("any", ((child, plan), …)) for the children that
+    hold named parts, () when nothing is named. ``none`` drops its children's bindings, as the closures
+    do. None when a named ``all``/``any``/``none`` needs the closures."""
     if isinstance(node, (ir.All, ir.Any_, ir.Not)):
         if node.bind is not None:
             return None
-        found: list[tuple[str, ir.Node]] = []
-        for child in node.children:
-            part = _row_bindings(child)
-            if part is None or (part and not isinstance(node, ir.All)):
-                return None
-            found += part
-        return found
-    if node.bind is None:
-        return []
-    return [(node.bind, node)] if isinstance(node, (ir.Med, ir.CondGroup)) else None
+        if isinstance(node, ir.Not):
+            return ()
+        plans = [(child, _binding_plan(child)) for child in node.children]
+        if any(plan is None for _, plan in plans):
+            return None
+        named = tuple((child, plan) for child, plan in plans if plan)
+        if not named:
+            return ()
+        return ("all", tuple(plan for _, plan in named)) if isinstance(node, ir.All) else ("any", named)
+    return ("leaf", node.bind, node) if node.bind is not None else ()
 
 
 class _Chunk:
@@ -245,7 +245,10 @@ class ColumnarExecutor:
         for rule in rules:
             for root in (rule.when, *(m.when for m in rule.modifiers)):
                 self._intern(root, interned)
-        self._binders = [_row_bindings(rule.when) for rule in rules]
+        self._plans = [_binding_plan(rule.when) for rule in rules]
+        # the fast executor's own closure of each named leaf, which finds the items or conditions it binds
+        self._leaf_closures = {id(leaf): _compile_leaf(leaf) for rule in rules for leaf in ir.leaves(rule.when)
+                               if leaf.bind is not None}
 
     def _intern(self, node: ir.Node, interned: dict[object, int]) -> None:
         for child in getattr(node, "children", ()):
@@ -545,11 +548,12 @@ class ColumnarExecutor:
         return list(zip(fired, not_evaluated))
 
     def _fired_row(self, r: int, p: int, t: _Chunk, ctx) -> Match | None:
-        """The screening row of rule ``r``, true for patient ``p``, without running its closures: the
-        bindings of its named medication and condition leaves (``_row_bindings``) and its modifier (the
-        first whose state is true). None when the rule's shape or an open modifier needs the closures."""
-        binders = self._binders[r]
-        if binders is None:
+        """The screening row of rule ``r``, true for patient ``p``, without running the closures of its
+        whole condition: its bindings (``_binding_plan``: the named leaves' own closures, for the parts
+        the column states show true) and its modifier (the first whose column state is true). None
+        when a named composite part or an open state needs the closures."""
+        plan = self._plans[r]
+        if plan is None:
             return None
         rule = self.rules[r]
         modifier = None
@@ -560,15 +564,25 @@ class ColumnarExecutor:
             if state == T:
                 modifier = i
                 break
-        bindings = []
-        for name, leaf in binders:
-            if isinstance(leaf, ir.Med):   # the items that made the leaf true, as fast's closure finds them
-                items = ctx.items_for(leaf.match, filter_id(leaf.match))
-                refs = tuple(("med", i.med, i.ingredient) for i in items if dose_state(leaf.match, i) == TRUE)
-            else:
-                refs = tuple(("condition", c.index) for c in ctx.facts.conditions if not c.groups.isdisjoint(leaf.groups))
-            bindings.append((name, refs))
+        bindings: list[tuple[str, tuple]] = []
+        if plan and not self._bind(plan, p, t, ctx, bindings):
+            return None
         return Match(rule.id, "fired", canonical_bindings(bindings), modifier=modifier)
+
+    def _bind(self, plan: tuple, p: int, t: _Chunk, ctx, out: list) -> bool:
+        """Add the bindings of a part true for patient ``p`` to ``out``; False where a state is open."""
+        kind, parts = plan[0], plan[1:]
+        if kind == "leaf":
+            name, leaf = parts
+            out.append((name, self._leaf_closures[id(leaf)](ctx)[1]))
+            return True
+        if kind == "all":   # every child of a true ``all`` is true
+            return all(self._bind(child, p, t, ctx, out) for child in parts[0])
+        for child, child_plan in parts[0]:   # ``any``: the bindings of its true children
+            state = self._node(child, t)[p]
+            if state == OPEN or (state == T and not self._bind(child_plan, p, t, ctx, out)):
+                return False
+        return True
 
     def run(self, facts: PatientFacts) -> list[Match]:
         """One patient's match table, through the columns all the same (``fast`` alone is quicker for
