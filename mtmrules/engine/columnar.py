@@ -17,7 +17,7 @@ true and open pairs alone (:meth:`ColumnarExecutor.screen_many`).
 from __future__ import annotations
 
 from dataclasses import fields
-from functools import reduce
+from functools import cached_property, reduce
 from math import nan
 
 import numpy as np
@@ -107,7 +107,7 @@ class _Chunk:
         ends = [*starts[1:], len(order)]
         self.rows_of = {int(c): order[a:b] for c, a, b in zip(codes, starts, ends)}
         self.codes = frozenset(self.rows_of)
-        cond_p, cond_code, allergy_p, allergy_idx, allergy_code = [], [], [], [], []
+        cond_p, cond_code, allergy_p, allergy_code = [], [], [], []
         for p, f in enumerate(facts):
             for condition in f.conditions:
                 for group in condition.groups:
@@ -116,11 +116,9 @@ class _Chunk:
             for allergy in f.allergies:
                 for ing in allergy.ingredients:
                     allergy_p.append(p)
-                    allergy_idx.append(allergy.index)
                     allergy_code.append(ingredients.get(ing, other_ing))
         self.cond_p, self.cond_code = np.array(cond_p, dtype=np.int64), np.array(cond_code, dtype=np.int64)
-        self.allergy_p, self.allergy_idx = np.array(allergy_p, dtype=np.int64), np.array(allergy_idx, dtype=np.int64)
-        self.allergy_code = np.array(allergy_code, dtype=np.int64)
+        self.allergy_p, self.allergy_code = np.array(allergy_p, dtype=np.int64), np.array(allergy_code, dtype=np.int64)
         self.allergy_key = self.allergy_p * (other_ing + 1) + self.allergy_code
         self._scalars: dict[tuple, tuple[np.ndarray, ...]] = {}
         self.states: dict[object, np.ndarray] = {}   # node key → its states; filter key → its item rows
@@ -159,32 +157,30 @@ class _Chunk:
         return self.scalar(("attr", attr), lambda: (np.array(
             [nan if (v := getattr(f, attr)) is None else float(v) for f in self.facts], dtype=float),))[0]
 
+    @cached_property
     def _measurements(self) -> dict[tuple[str, str], list[tuple]]:
         """Every kidney-function measure, latest lab result and newest dated result of the chunk, in one
         pass: (kind, name) → [(patient, value, reported as a bound, age in days or NaN)]; for the kind
         "newest" the value is the age in days of the newest dated result."""
-        found = self._scalars.get(("measurements",))
-        if found is None:
-            rows: dict[tuple[str, str], list[tuple]] = {}
-            for p, f in enumerate(self.facts):
-                for name, v in f.renal.items():
-                    rows.setdefault(("renal", name), []).append((p, v.value, v.comparator is not None, nan))
-                for name, v in f.labs.items():
-                    age = nan if v.date is None else (f.as_of - v.date).days
-                    rows.setdefault(("lab", name), []).append((p, v.value, v.comparator is not None, age))
-                for name, history in f.lab_history.items():
-                    # date-sorted with undated results first: the last one is the newest dated, if any is
-                    if history and history[-1].date is not None:
-                        rows.setdefault(("newest", name), []).append((p, (f.as_of - history[-1].date).days))
-            found = self._scalars[("measurements",)] = (rows,)   # type: ignore[assignment]
-        return found[0]   # type: ignore[return-value]
+        rows: dict[tuple[str, str], list[tuple]] = {}
+        for p, f in enumerate(self.facts):
+            for name, v in f.renal.items():
+                rows.setdefault(("renal", name), []).append((p, v.value, v.comparator is not None, nan))
+            for name, v in f.labs.items():
+                age = nan if v.date is None else (f.as_of - v.date).days
+                rows.setdefault(("lab", name), []).append((p, v.value, v.comparator is not None, age))
+            for name, history in f.lab_history.items():
+                # date-sorted with undated results first: the last one is the newest dated, if any is
+                if history and history[-1].date is not None:
+                    rows.setdefault(("newest", name), []).append((p, (f.as_of - history[-1].date).days))
+        return rows
 
     def measured(self, kind: str, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value or NaN, reported as a bound, age in days or NaN when undated) of a kidney-function
         measure or of the latest result of a lab, per patient."""
         def build():
             value, bound, age = np.full(self.n, nan), np.zeros(self.n, dtype=bool), np.full(self.n, nan)
-            rows = self._measurements().get((kind, name))
+            rows = self._measurements.get((kind, name))
             if rows:
                 p, values, bounds, ages = (np.array(c) for c in zip(*rows))
                 value[p], bound[p], age[p] = values, bounds, ages
@@ -196,7 +192,7 @@ class _Chunk:
         (future dates count as recent, as in the other executors)?"""
         def build():
             out = np.zeros(self.n, dtype=bool)
-            rows = self._measurements().get(("newest", test))
+            rows = self._measurements.get(("newest", test))
             if rows:
                 p, age = (np.array(c) for c in zip(*rows))
                 out[p] = age <= within_days
