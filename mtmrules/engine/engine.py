@@ -173,7 +173,9 @@ class Engine:
     def screen_matches(self, batch: list[PatientFacts],
                        executor: str | None = None) -> list[tuple[tuple[Match, ...], int]]:
         """What a screening row shows of each patient: its fired match rows (canonical order) and how
-        many rules were not evaluated. The columnar executor counts the latter without building them."""
+        many rules were not evaluated. The columnar executor counts the latter without building them,
+        and reads most fired rows from its columns: their rule, bindings and modifier are ``fast``'s,
+        their evidence may be left empty (screening never shows it; ``match_many`` gives full rows)."""
         name = executor or self.executor
         if name != "columnar":
             return [(tuple(m for m in table if m.state == "fired"), sum(m.state == "not_evaluated" for m in table))
