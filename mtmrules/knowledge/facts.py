@@ -308,9 +308,10 @@ class FactBuilder:
     def _dosing(self, text, code_system, code, route, form, dose, frequency, sig, weight_kg) -> _Dosing:
         """One medication entry as written, understood: resolution (with the entry's form and any salt
         conversion noted), daily dose and daily amounts (read-only: shared between entries with the same key)."""
-        res = self.resolver.drug(text, code_system, code, route)
-        if form:
-            res.form = res.form or form
+        res = self.resolver.drug_shared(text, code_system, code, route)   # copied below before any change
+        if form and not res.form:
+            res = res.copy()
+            res.form = form
         if not res.ingredients:
             return _Dosing(res, None, {}, {}, None)
         dose_read = daily_dose(read_regimen(dose, frequency, sig), res.ingredients, res.strengths, res.form,
@@ -318,6 +319,7 @@ class FactBuilder:
         salts = self._salts_named(text) if text and dose_read.amounts else {}
         daily: dict[str, Amount] = {}
         daily_min: dict[str, Amount] = {}
+        conversions = []
         for ingredient, (low, high) in dose_read.amounts.items():
             if high.unit.endswith("/kg"):
                 continue   # weight-based with no weight on record: not a flat dose
@@ -327,8 +329,10 @@ class FactBuilder:
             salt, factor = salts[ingredient]
             daily[ingredient] = Amount(high.value * factor, high.unit)
             daily_min[ingredient] = Amount(low.value * factor, low.unit)
-            converted = f"dose converted from {salt} to {ingredient} (× {factor:.4g})"
-            res.note = f"{res.note}; {converted}" if res.note else converted
+            conversions.append(f"dose converted from {salt} to {ingredient} (× {factor:.4g})")
+        if conversions:
+            res = res.copy()
+            res.note = "; ".join(([res.note] if res.note else []) + conversions)
         missing = any(ing not in daily for ing in res.ingredients)
         return _Dosing(res, dose_read, daily, daily_min, dose_read.note if missing else None)
 

@@ -134,6 +134,10 @@ class DoseReading:
 
     def describe(self) -> str:
         """One line: '1-2 each × 4-6/day, as needed, max 6 per day'."""
+        return self._described
+
+    @cached_property   # every dose note of every entry with this sig starts with it: written once per reading
+    def _described(self) -> str:
         if self.status == UNREADABLE:
             return f"unreadable: {self.reason}"
         parts = []
