@@ -43,6 +43,19 @@ class MedItem:
     daily_min: Amount | None = None            # the least daily amount as written ("1-2 tabs": the 1)
     anchors: tuple[str, ...] = ()              # timing anchors read from the sig: morning, bedtime, 08:00 …
 
+    # Facts build a MedItem per ingredient and a MedEntry per medication of every patient; the generated
+    # frozen __init__ (one object.__setattr__ per field) was a tenth of the facts stage. These take the
+    # fields, in order, with their defaults, and set them in one step.
+    def __init__(self, med, ingredient, route, form, prn, daily, per_day, dose_note=None, fills=(),
+                 days_taken=None, daily_min=None, anchors=()):
+        object.__setattr__(self, "__dict__", {
+            "med": med, "ingredient": ingredient, "route": route, "form": form, "prn": prn, "daily": daily,
+            "per_day": per_day, "dose_note": dose_note, "fills": fills, "days_taken": days_taken,
+            "daily_min": daily_min, "anchors": anchors})
+
+
+_NEW_DICT = object()   # MedEntry.daily_min not given: a new empty dict, as field(default_factory=dict) gives
+
 
 @dataclass(frozen=True)
 class MedEntry:
@@ -58,6 +71,13 @@ class MedEntry:
     daily_min: dict[str, Amount] = field(default_factory=dict)
     reading: DoseReading | None = None
     dose: DailyDose | None = None
+
+    def __init__(self, index, label, active, resolution, daily, reason, source, daily_min=_NEW_DICT, reading=None,
+                 dose=None):   # see MedItem.__init__
+        object.__setattr__(self, "__dict__", {
+            "index": index, "label": label, "active": active, "resolution": resolution, "daily": daily,
+            "reason": reason, "source": source, "daily_min": {} if daily_min is _NEW_DICT else daily_min,
+            "reading": reading, "dose": dose})
 
     @property
     def dose_note(self) -> str | None:
