@@ -92,6 +92,9 @@ class ConditionFact:
     groups: frozenset[str]
     source: str | None
 
+    def __init__(self, index, label, groups, source):   # see MedItem.__init__
+        object.__setattr__(self, "__dict__", {"index": index, "label": label, "groups": groups, "source": source})
+
 
 @dataclass(frozen=True)
 class AllergyFact:
@@ -115,6 +118,10 @@ class LabValue:
     label: str
     source: str | None = None
     comparator: str | None = None   # "<", "<=", ">=", ">": the value is a bound (a lab reported as ">60")
+
+    def __init__(self, lab, value, unit, date, label, source=None, comparator=None):   # see MedItem.__init__
+        object.__setattr__(self, "__dict__", {"lab": lab, "value": value, "unit": unit, "date": date, "label": label,
+                                              "source": source, "comparator": comparator})
 
     def describe(self) -> str:
         when = f" on {self.date.isoformat()}" if self.date else " (undated)"
