@@ -175,11 +175,12 @@ def _daily(reading: DoseReading, ingredients, strengths, form, weight_kg) -> Dai
     phase_totals = []
     product_units = None
     unbounded = False   # a clause of the first phase with no frequency (bounded only by a written maximum)
+    current = reading.phases[0] if reading.phases else None
     for phase in reading.phases:
         totals: dict[str, list] = {}
         for clause in phase.clauses:
             if clause.amount is None or (clause.per_day is None and not clause.daily_total):
-                if phase is reading.phases[0]:
+                if phase is current:
                     if reading.cap is None:
                         raise _Unreadable("no frequency written")
                     unbounded = unbounded or (clause.per_day is None and not clause.daily_total)
@@ -188,7 +189,7 @@ def _daily(reading: DoseReading, ingredients, strengths, form, weight_kg) -> Dai
                 else:
                     continue
             amounts, product = _clause_daily(clause, ingredients, strengths, form, weight_kg)
-            if product and phase is reading.phases[0]:
+            if product and phase is current:
                 product_units = product if product_units is None else \
                     (product_units[0] + product[0], product_units[1] + product[1], product[2])
             for ing, (lo, hi, unit) in amounts.items():
@@ -204,7 +205,7 @@ def _daily(reading: DoseReading, ingredients, strengths, form, weight_kg) -> Dai
         why = "strength of the product is unknown" if missing else "the amount does not convert to the product"
         raise _Unreadable(f"{why}, so {reading.phases[0].clauses[0].amount} cannot be converted to an "
                           "amount of each ingredient")
-    result = {ing: [lo, hi, unit] for ing, (lo, hi, unit) in first.items()}
+    result = first                          # ingredient → [least, most, unit] per day
     for later in phase_totals[1:]:          # a titration upward: the highest phase is the maximum
         for ing, (lo, hi, unit) in later.items():
             if ing in result and result[ing][2] == unit and hi > result[ing][1]:
