@@ -54,7 +54,7 @@ class MedItem:
             "daily_min": daily_min, "anchors": anchors})
 
 
-_NEW_DICT = object()   # MedEntry.daily_min not given: a new empty dict, as field(default_factory=dict) gives
+_NEW_DICT = object()   # a dict field not given: a new empty dict, as field(default_factory=dict) gives
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,16 @@ class PatientFacts:
     unresolved: tuple[tuple[str, str, str], ...] = ()   # (kind, input, reason)
     problem_list: bool | None = None   # True when any condition is recorded; None: unknown (not "none")
     deceased: bool = False
+
+    def __init__(self, patient_id, as_of, age, sex, pregnant, breastfeeding, weight_kg, entries, items, conditions,
+                 allergies, allergy_status_recorded, labs, lab_history, renal=_NEW_DICT, unresolved=(),
+                 problem_list=None, deceased=False):   # see MedItem.__init__
+        object.__setattr__(self, "__dict__", {
+            "patient_id": patient_id, "as_of": as_of, "age": age, "sex": sex, "pregnant": pregnant,
+            "breastfeeding": breastfeeding, "weight_kg": weight_kg, "entries": entries, "items": items,
+            "conditions": conditions, "allergies": allergies, "allergy_status_recorded": allergy_status_recorded,
+            "labs": labs, "lab_history": lab_history, "renal": {} if renal is _NEW_DICT else renal,
+            "unresolved": unresolved, "problem_list": problem_list, "deceased": deceased})
 
     @property
     def ingredients(self) -> frozenset[str]:
