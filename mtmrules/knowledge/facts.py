@@ -43,6 +43,19 @@ class MedItem:
     daily_min: Amount | None = None            # the least daily amount as written ("1-2 tabs": the 1)
     anchors: tuple[str, ...] = ()              # timing anchors read from the sig: morning, bedtime, 08:00 …
 
+    # Facts build a MedItem per ingredient and a MedEntry per medication of every patient; the generated
+    # frozen __init__ (one object.__setattr__ per field) was a tenth of the facts stage. These take the
+    # fields, in order, with their defaults, and set them in one step.
+    def __init__(self, med, ingredient, route, form, prn, daily, per_day, dose_note=None, fills=(),
+                 days_taken=None, daily_min=None, anchors=()):
+        object.__setattr__(self, "__dict__", {
+            "med": med, "ingredient": ingredient, "route": route, "form": form, "prn": prn, "daily": daily,
+            "per_day": per_day, "dose_note": dose_note, "fills": fills, "days_taken": days_taken,
+            "daily_min": daily_min, "anchors": anchors})
+
+
+_NEW_DICT = object()   # a dict field not given: a new empty dict, as field(default_factory=dict) gives
+
 
 @dataclass(frozen=True)
 class MedEntry:
@@ -59,6 +72,13 @@ class MedEntry:
     reading: DoseReading | None = None
     dose: DailyDose | None = None
 
+    def __init__(self, index, label, active, resolution, daily, reason, source, daily_min=_NEW_DICT, reading=None,
+                 dose=None):   # see MedItem.__init__
+        object.__setattr__(self, "__dict__", {
+            "index": index, "label": label, "active": active, "resolution": resolution, "daily": daily,
+            "reason": reason, "source": source, "daily_min": {} if daily_min is _NEW_DICT else daily_min,
+            "reading": reading, "dose": dose})
+
     @property
     def dose_note(self) -> str | None:
         """How the dose was read, or why it could not be (written on demand: reports need it, screening not)."""
@@ -71,6 +91,9 @@ class ConditionFact:
     label: str
     groups: frozenset[str]
     source: str | None
+
+    def __init__(self, index, label, groups, source):   # see MedItem.__init__
+        object.__setattr__(self, "__dict__", {"index": index, "label": label, "groups": groups, "source": source})
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,10 @@ class LabValue:
     label: str
     source: str | None = None
     comparator: str | None = None   # "<", "<=", ">=", ">": the value is a bound (a lab reported as ">60")
+
+    def __init__(self, lab, value, unit, date, label, source=None, comparator=None):   # see MedItem.__init__
+        object.__setattr__(self, "__dict__", {"lab": lab, "value": value, "unit": unit, "date": date, "label": label,
+                                              "source": source, "comparator": comparator})
 
     def describe(self) -> str:
         when = f" on {self.date.isoformat()}" if self.date else " (undated)"
@@ -138,6 +165,16 @@ class PatientFacts:
     unresolved: tuple[tuple[str, str, str], ...] = ()   # (kind, input, reason)
     problem_list: bool | None = None   # True when any condition is recorded; None: unknown (not "none")
     deceased: bool = False
+
+    def __init__(self, patient_id, as_of, age, sex, pregnant, breastfeeding, weight_kg, entries, items, conditions,
+                 allergies, allergy_status_recorded, labs, lab_history, renal=_NEW_DICT, unresolved=(),
+                 problem_list=None, deceased=False):   # see MedItem.__init__
+        object.__setattr__(self, "__dict__", {
+            "patient_id": patient_id, "as_of": as_of, "age": age, "sex": sex, "pregnant": pregnant,
+            "breastfeeding": breastfeeding, "weight_kg": weight_kg, "entries": entries, "items": items,
+            "conditions": conditions, "allergies": allergies, "allergy_status_recorded": allergy_status_recorded,
+            "labs": labs, "lab_history": lab_history, "renal": {} if renal is _NEW_DICT else renal,
+            "unresolved": unresolved, "problem_list": problem_list, "deceased": deceased})
 
     @property
     def ingredients(self) -> frozenset[str]:
@@ -308,9 +345,10 @@ class FactBuilder:
     def _dosing(self, text, code_system, code, route, form, dose, frequency, sig, weight_kg) -> _Dosing:
         """One medication entry as written, understood: resolution (with the entry's form and any salt
         conversion noted), daily dose and daily amounts (read-only: shared between entries with the same key)."""
-        res = self.resolver.drug(text, code_system, code, route)
-        if form:
-            res.form = res.form or form
+        res = self.resolver.drug_shared(text, code_system, code, route)   # copied below before any change
+        if form and not res.form:
+            res = res.copy()
+            res.form = form
         if not res.ingredients:
             return _Dosing(res, None, {}, {}, None)
         dose_read = daily_dose(read_regimen(dose, frequency, sig), res.ingredients, res.strengths, res.form,
@@ -318,6 +356,7 @@ class FactBuilder:
         salts = self._salts_named(text) if text and dose_read.amounts else {}
         daily: dict[str, Amount] = {}
         daily_min: dict[str, Amount] = {}
+        conversions = []
         for ingredient, (low, high) in dose_read.amounts.items():
             if high.unit.endswith("/kg"):
                 continue   # weight-based with no weight on record: not a flat dose
@@ -327,8 +366,10 @@ class FactBuilder:
             salt, factor = salts[ingredient]
             daily[ingredient] = Amount(high.value * factor, high.unit)
             daily_min[ingredient] = Amount(low.value * factor, low.unit)
-            converted = f"dose converted from {salt} to {ingredient} (× {factor:.4g})"
-            res.note = f"{res.note}; {converted}" if res.note else converted
+            conversions.append(f"dose converted from {salt} to {ingredient} (× {factor:.4g})")
+        if conversions:
+            res = res.copy()
+            res.note = "; ".join(([res.note] if res.note else []) + conversions)
         missing = any(ing not in daily for ing in res.ingredients)
         return _Dosing(res, dose_read, daily, daily_min, dose_read.note if missing else None)
 

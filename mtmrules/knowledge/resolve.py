@@ -158,11 +158,13 @@ class Resolver:
     def drug(self, text: str | None, code_system: str | None = None, code: str | None = None,
              route: str | None = None) -> DrugResolution:
         """Resolve one medication from its code and/or text (a fresh object each call; lookups are cached)."""
-        return self._drug_cached(text, code_system, code, route).copy()
+        return self.drug_shared(text, code_system, code, route).copy()
 
     @functools.lru_cache(maxsize=65536)
-    def _drug_cached(self, text: str | None, code_system: str | None, code: str | None,
-                     route: str | None) -> DrugResolution:
+    def drug_shared(self, text: str | None, code_system: str | None = None, code: str | None = None,
+                    route: str | None = None) -> DrugResolution:
+        """``drug``'s cached answer itself, shared by every caller with these arguments: read only
+        (``copy()`` it to change it)."""
         result: DrugResolution | None = None
         words = tokens(text) if text else []
         if code and code_system == "rxnorm" and code in self._by_rxcui:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
 _NON_WORD = re.compile(r"[^a-z0-9.%/+]+")
 
 
+@functools.lru_cache(maxsize=65536)   # a new medication text is normalised by the resolver, then for its salts
 def normalise(text: str) -> str:
     """Lowercase, accents folded, punctuation to single spaces: 'Tylenol® Extra-Strength' → 'tylenol extra strength'."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()

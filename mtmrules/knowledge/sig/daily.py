@@ -23,6 +23,9 @@ class _Unreadable(Exception):
     pass
 
 
+_NEW_DICT = object()   # DailyDose.amounts not given: a new empty dict, as field(default_factory=dict) gives
+
+
 @dataclass(frozen=True)
 class DailyDose:
     """Daily amount per ingredient (min, max) in canonical units, or why there is none."""
@@ -32,6 +35,13 @@ class DailyDose:
     status: str = READ
     detail: str = ""                       # why there is no amount; or how a written maximum capped it
     reading: DoseReading | None = None     # set when read: the note is written from it on demand
+
+    # one per new product and sig of every patient: the fields set in one step, not by the generated frozen
+    # __init__'s object.__setattr__ per field (same parameters, order and defaults as the fields)
+    def __init__(self, amounts=_NEW_DICT, product_units=None, status=READ, detail="", reading=None):
+        object.__setattr__(self, "__dict__", {
+            "amounts": {} if amounts is _NEW_DICT else amounts, "product_units": product_units, "status": status,
+            "detail": detail, "reading": reading})
 
     @property
     def known(self) -> bool:
@@ -164,19 +174,22 @@ def _clause_daily(clause: Clause, ingredients, strengths, form, weight_kg) -> tu
 def _daily(reading: DoseReading, ingredients, strengths, form, weight_kg) -> DailyDose:
     phase_totals = []
     product_units = None
+    unbounded = False   # a clause of the first phase with no frequency (bounded only by a written maximum)
+    current = reading.phases[0] if reading.phases else None
     for phase in reading.phases:
         totals: dict[str, list] = {}
         for clause in phase.clauses:
             if clause.amount is None or (clause.per_day is None and not clause.daily_total):
-                if phase is reading.phases[0]:
+                if phase is current:
                     if reading.cap is None:
                         raise _Unreadable("no frequency written")
+                    unbounded = unbounded or (clause.per_day is None and not clause.daily_total)
                     # no frequency, but a written maximum: the maximum is the daily amount
                     clause = Clause(clause.amount, clause.alternative, (1.0, _UNBOUNDED), sites=clause.sites)
                 else:
                     continue
             amounts, product = _clause_daily(clause, ingredients, strengths, form, weight_kg)
-            if product and phase is reading.phases[0]:
+            if product and phase is current:
                 product_units = product if product_units is None else \
                     (product_units[0] + product[0], product_units[1] + product[1], product[2])
             for ing, (lo, hi, unit) in amounts.items():
@@ -192,20 +205,23 @@ def _daily(reading: DoseReading, ingredients, strengths, form, weight_kg) -> Dai
         why = "strength of the product is unknown" if missing else "the amount does not convert to the product"
         raise _Unreadable(f"{why}, so {reading.phases[0].clauses[0].amount} cannot be converted to an "
                           "amount of each ingredient")
-    result = {ing: [lo, hi, unit] for ing, (lo, hi, unit) in first.items()}
+    result = first                          # ingredient → [least, most, unit] per day
     for later in phase_totals[1:]:          # a titration upward: the highest phase is the maximum
         for ing, (lo, hi, unit) in later.items():
             if ing in result and result[ing][2] == unit and hi > result[ing][1]:
                 result[ing][1] = hi
     capped = _apply_cap(reading, result, ingredients, strengths, product_units)
-    unbounded = any(c.per_day is None and not c.daily_total for c in reading.phases[0].clauses)
     if unbounded and not capped:
         raise _Unreadable(f"the written {reading.cap} is not in a unit that bounds the daily amount")
     if product_units and reading.cap and reading.cap.unit in (None, product_units[2], "each"):
         product_units = (min(product_units[0], reading.cap.value / reading.cap.per_days),
                          min(product_units[1], reading.cap.value / reading.cap.per_days), product_units[2])
-    amounts = {ing: (Amount(lo, unit), Amount(hi, unit)) for ing, (lo, hi, unit) in result.items()}
-    status = WEIGHT_BASED if any(a.unit.endswith("/kg") for a, _ in amounts.values()) else READ
+    amounts = {}
+    status = READ
+    for ing, (lo, hi, unit) in result.items():
+        amounts[ing] = (Amount(lo, unit), Amount(hi, unit))
+        if unit.endswith("/kg"):
+            status = WEIGHT_BASED
     return DailyDose(amounts, product_units, status, capped or "", reading)
 
 

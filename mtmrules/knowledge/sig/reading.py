@@ -28,6 +28,11 @@ class Quantity:
     per_kg: bool = False
     noun: str | None = None   # the counted form as written: tablet, capsule, suppository … (for wording only)
 
+    # every new sig builds a reading of these: the fields set in one step, not by the generated frozen
+    # __init__'s object.__setattr__ per field (same parameters, order and defaults as the fields)
+    def __init__(self, lo, hi, unit, per_kg=False, noun=None):
+        object.__setattr__(self, "__dict__", {"lo": lo, "hi": hi, "unit": unit, "per_kg": per_kg, "noun": noun})
+
     def __str__(self) -> str:
         return span(self.lo, self.hi, self.unit + ("/kg" if self.per_kg else ""))
 
@@ -45,6 +50,12 @@ class Clause:
     daily_total: bool = False            # "1 g daily in divided doses": the amount is already per day
     rate_per_day: Quantity | None = None  # "21 mg/24 hr" written in the sig (patches)
     worn_hours: float | None = None       # a patch worn part of each day ("remove after 12 hours")
+
+    def __init__(self, amount, alternative, per_day, anchors=(), days=(), sites=1, daily_total=False,
+                 rate_per_day=None, worn_hours=None):   # see Quantity.__init__
+        object.__setattr__(self, "__dict__", {
+            "amount": amount, "alternative": alternative, "per_day": per_day, "anchors": anchors, "days": days,
+            "sites": sites, "daily_total": daily_total, "rate_per_day": rate_per_day, "worn_hours": worn_hours})
 
     def describe(self) -> str:
         parts = [str(self.amount) if self.amount else "no amount"]
@@ -104,6 +115,12 @@ class DoseReading:
     until_gone: bool = False
     trace: tuple[str, ...] = field(default=(), compare=False)
 
+    def __init__(self, text, status=READ, reason=None, phases=(), prn=False, cap=None, duration_days=None,
+                 until_gone=False, trace=()):   # see Quantity.__init__
+        object.__setattr__(self, "__dict__", {
+            "text": text, "status": status, "reason": reason, "phases": phases, "prn": prn, "cap": cap,
+            "duration_days": duration_days, "until_gone": until_gone, "trace": trace})
+
     # anchors and per_day are asked for every medication entry, and a reading is shared by every entry with
     # the same sig: computed once (a frozen dataclass may hold a cached_property; fields, eq and repr ignore it)
     @cached_property
@@ -134,6 +151,10 @@ class DoseReading:
 
     def describe(self) -> str:
         """One line: '1-2 each × 4-6/day, as needed, max 6 per day'."""
+        return self._described
+
+    @cached_property   # every dose note of every entry with this sig starts with it: written once per reading
+    def _described(self) -> str:
         if self.status == UNREADABLE:
             return f"unreadable: {self.reason}"
         parts = []
