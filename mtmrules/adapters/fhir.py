@@ -297,7 +297,8 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
     if dose:
         out["dose"] = dose
     frequency = _timing_text(dosage["timing"]) if dosage.get("timing") else None
-    for cap in map(_obj, _items(dosage.get("maxDosePerPeriod") or None)):
+    caps = dosage.get("maxDosePerPeriod")
+    for cap in map(_obj, _items(caps) if caps else ()):
         top, bottom = _obj(cap.get("numerator")), _obj(cap.get("denominator"))
         if top.get("value") is not None:
             _positive(top, "value", "maxDosePerPeriod.numerator")
@@ -310,8 +311,9 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
             frequency = f"{frequency} {limit}" if frequency else limit
     if frequency:
         out["frequency"] = frequency
-    if _str(dosage.get("text")):
-        out["sig"] = dosage["text"]
+    text = dosage.get("text")
+    if isinstance(text, str) and text.strip():
+        out["sig"] = text
     if dosage.get("asNeededBoolean") is True or ("asNeededCodeableConcept" in dosage or "asNeededFor" in dosage) \
             and (_obj(dosage.get("asNeededCodeableConcept")) or _items(dosage.get("asNeededFor"))):
         out["prn"] = True
@@ -354,8 +356,11 @@ NO_KNOWN_OTHER_ALLERGY = {"429625007": "no known food allergy", "428607008": "no
 
 
 def _medication_concept(resource: dict, medications: dict[str, dict]) -> Any:
-    if resource.get("medicationCodeableConcept"):
-        return resource["medicationCodeableConcept"]
+    return resource.get("medicationCodeableConcept") or _referenced_concept(resource, medications)
+
+
+def _referenced_concept(resource: dict, medications: dict[str, dict]) -> Any:
+    """The code of the Medication a resource references (contained, or elsewhere in the export)."""
     ref = _ref_id(resource.get("medicationReference"))
     contained = {c.get("id"): c for c in map(_obj, _items(resource.get("contained")))
                  if c.get("resourceType") == "Medication"}
@@ -377,7 +382,7 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
     if status in ERROR_STATUS:
         issues.append(ImportIssue(kind="medication", input=_label(resource), reason="entered in error; ignored"))
         return None
-    concept = _medication_concept(resource, medications)
+    concept = resource.get("medicationCodeableConcept") or _referenced_concept(resource, medications)
     codes = _codes(concept)
     name = _text(concept)
     if not codes and not name:
@@ -414,7 +419,7 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
     period = _obj(resource.get("effectivePeriod"))
     start = _date(resource.get("authoredOn"), period.get("start"), resource.get("effectiveDateTime"),
                   resource.get("dateAsserted"))
-    end = _date(_at(resource, "dispenseRequest", "validityPeriod", "end"), period.get("end"))
+    end = _date(_at(resource.get("dispenseRequest"), "validityPeriod", "end"), period.get("end"))
     who = resource.get("requester") or resource.get("informationSource")
     prescriber = _str(who.get("display")) if isinstance(who, dict) else None
     try:
@@ -543,11 +548,11 @@ def _value(quantity: Any, text: Any) -> tuple[float, str | None] | str | None:
     return value, comparator
 
 
-def _labs(resource: dict, counter: Counter, issues: list[ImportIssue]) -> list[Lab]:
+def _labs(resource: dict, counter: dict[str, int], issues: list[ImportIssue]) -> list[Lab]:
     if _status_code(resource.get("status")) not in OBSERVATION_STATUS:
-        counter["Observation not final"] += 1
+        counter["Observation not final"] = counter.get("Observation not final", 0) + 1
         return []
-    when = _date(resource.get("effectiveDateTime"), _at(resource, "effectivePeriod", "start"), resource.get("issued"))
+    when = _date(resource.get("effectiveDateTime"), _at(resource.get("effectivePeriod"), "start"), resource.get("issued"))
     parts = [(resource.get("code"), resource.get("valueQuantity"), resource.get("valueString"))]
     if resource.get("component"):
         parts += [(_obj(c).get("code"), _obj(c).get("valueQuantity"), _obj(c).get("valueString"))
@@ -571,7 +576,7 @@ def _labs(resource: dict, counter: Counter, issues: list[ImportIssue]) -> list[L
                         unit=unit if isinstance(unit, str) else None, date=when,
                         source={"type": "Observation", "id": _id(resource)}))
     if not labs and not any(i.input.startswith(_label(resource)) for i in issues):
-        counter["Observation without a numeric value"] += 1
+        counter["Observation without a numeric value"] = counter.get("Observation without a numeric value", 0) + 1
     return labs
 
 
@@ -590,7 +595,7 @@ def _build(group: _Patient, medications: dict[str, dict], ignored: dict[str, int
     meds, conditions, allergies, labs = [], [], [], []
     dispenses = []
     no_known_drug_allergy = False
-    counter: Counter = Counter()
+    counter: dict[str, int] = {}
     for resource in group.resources:
         rtype = resource.get("resourceType")
         unusable = _unknown_modifiers(resource) if "modifierExtension" in resource else None
@@ -672,11 +677,7 @@ def _subject(resource: dict) -> str | None:
     if resource.get("resourceType") == "Patient":
         rid = resource.get("id")
         return str(rid).strip() or None if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
-    for key in ("subject", "patient"):
-        ref = _ref_id(resource.get(key))
-        if ref:
-            return ref
-    return None
+    return _ref_id(resource.get("subject")) or _ref_id(resource.get("patient"))
 
 
 def profiles_from_resources(resources: Iterable[Any], where: str = "<resources>",
@@ -689,19 +690,21 @@ def profiles_from_resources(resources: Iterable[Any], where: str = "<resources>"
     groups: dict[str, _Patient] = {}
     medications: dict[str, dict] = {}
     ignored: dict[str, Counter] = defaultdict(Counter)
-    unattached: Counter = Counter()
+    unattached: dict[str, int] = {}   # a plain dict: a Counter costs more to make than most patients use
     for n, resource in enumerate(resources):
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(rtype, str):
             place = places[n] if places and n < len(places) else f"item {n}"
-            unattached[f"{place}: not a FHIR resource (no resourceType)"] += 1
+            what = f"{place}: not a FHIR resource (no resourceType)"
+            unattached[what] = unattached.get(what, 0) + 1
             continue
-        rtype = resource["resourceType"]
         if rtype == "Medication":
             medications[_id(resource)] = resource
             continue
         pid = _subject(resource)
         if pid is None:
-            unattached[f"{rtype} without a patient reference"] += 1
+            what = f"{rtype} without a patient reference"
+            unattached[what] = unattached.get(what, 0) + 1
             continue
         pid = aliases.get(pid, pid)
         group = groups.get(pid)
@@ -722,7 +725,7 @@ def profiles_from_resources(resources: Iterable[Any], where: str = "<resources>"
                          + (f": {found}" if found else ""), file=where)
     ordered = sorted(groups.values(), key=lambda g: (g.patient is None,))
     profiles = [_build(g, medications, ignored.get(g.pid, {})) for g in ordered]
-    for profile in profiles:
+    for profile in profiles if unattached else ():
         profile.import_issues.extend(ImportIssue(kind="resource", input=f"{what} ×{n}", reason="not used")
                                      for what, n in sorted(unattached.items()))
     return profiles
