@@ -85,7 +85,7 @@ def _at(value: Any, *keys: str) -> Any:
 def _date(*values: Any) -> date | None:
     """The date of the first of ``values`` that is a FHIR date or dateTime."""
     for value in values:
-        if isinstance(value, str) and len(value) >= 10:
+        if value is not None and isinstance(value, str) and len(value) >= 10:   # most are absent: no call
             try:
                 return date.fromisoformat(value[:10])
             except ValueError:
@@ -126,10 +126,8 @@ _SEMANTIC_TAG = re.compile(r"\s*\((substance|product|medicinal product|finding|d
 
 
 def _text(concept: Any) -> str | None:
-    if isinstance(concept, str):       # STU3-era or hand-written payloads: a bare string
-        return _str(concept)
-    if not isinstance(concept, dict):
-        return None
+    if not isinstance(concept, dict):  # STU3-era or hand-written payloads: a bare string
+        return _str(concept) if isinstance(concept, str) else None
     text = concept.get("text")
     if not (isinstance(text, str) and text.strip()):
         text = next((_str(_obj(c).get("display")) for c in _items(concept.get("coding"))
@@ -298,7 +296,7 @@ def dosage_fields(dosage: Any) -> dict[str, Any]:
         out["dose"] = dose
     frequency = _timing_text(dosage["timing"]) if dosage.get("timing") else None
     caps = dosage.get("maxDosePerPeriod")
-    for cap in map(_obj, _items(caps) if caps else ()):
+    for cap in map(_obj, _items(caps)) if caps else ():
         top, bottom = _obj(cap.get("numerator")), _obj(cap.get("denominator"))
         if top.get("value") is not None:
             _positive(top, "value", "maxDosePerPeriod.numerator")
