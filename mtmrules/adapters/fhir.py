@@ -380,7 +380,7 @@ def _medication(resource: dict, medications: dict[str, dict], issues: list[Impor
     if status in ERROR_STATUS:
         issues.append(ImportIssue(kind="medication", input=_label(resource), reason="entered in error; ignored"))
         return None
-    concept = resource.get("medicationCodeableConcept") or _referenced_concept(resource, medications)
+    concept = _medication_concept(resource, medications)
     codes = _codes(concept)
     name = _text(concept)
     if not codes and not name:
