@@ -10,8 +10,8 @@ tried only for patients the fast executor would try (its anchor index) and then 
 ``fast`` executor's own compiled closures wherever its state is not false, so the match table is
 identical to ``fast``'s for every rule shape: shapes the columns leave open cost time, never
 correctness (tests/test_columnar.py checks the states and the tables on random populations).
-Screening shows fired rules and only *counts* the rules not evaluated, so it runs the closures for
-true and open pairs alone (:meth:`ColumnarExecutor.screen_many`).
+Screening shows fired rules and only *counts* the rules not evaluated, so it builds no not-evaluated
+row and reads most fired rows (bindings, modifier) from the columns (:meth:`ColumnarExecutor.screen_many`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from math import nan
 import numpy as np
 
 from mtmrules.engine import ir
-from mtmrules.engine.fast import FastExecutor, _anchor_tokens, _compile_leaf
+from mtmrules.engine.fast import FastExecutor, _anchor_tokens, _compile_leaf, filter_id
 from mtmrules.engine.matches import Match, canonical_bindings
 from mtmrules.knowledge.facts import PatientFacts
 
@@ -54,6 +54,16 @@ def _semantic_key(node: ir.Node, keys: dict[int, object]) -> object:
     if isinstance(node, (ir.All, ir.Any_, ir.Not)):
         return type(node), tuple(keys[id(c)] for c in node.children)
     return (type(node), *(getattr(node, f.name) for f in fields(node) if f.name not in ("bind", "text", "label")))
+
+
+def _anchor_parts(node: ir.Node) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The fast executor's anchors of a rule (one must be present for it to be tried), split into
+    ingredients and condition groups; None for a rule tried for every patient."""
+    tokens = _anchor_tokens(node)
+    if tokens is None:
+        return None
+    return (frozenset(tok[4:] for tok in tokens if tok.startswith("ing:")),
+            frozenset(tok[4:] for tok in tokens if tok.startswith("grp:")))
 
 
 def _binding_plan(node: ir.Node) -> tuple | None:
@@ -227,9 +237,10 @@ class ColumnarExecutor:
         self.ingredients = {name: code for code, name in enumerate(sorted(ingredients))}
         self.groups = {name: code for code, name in enumerate(sorted(groups))}
         self._tables: dict[tuple[str, frozenset], np.ndarray] = {}
+        self._weight_tables: dict[tuple[tuple[str, float], ...], np.ndarray] = {}
         self._ingredient_codes: dict[frozenset[str], frozenset[int]] = {}
         # the fast executor's candidates: a rule is tried when one of its anchor tokens is present
-        self._anchors = [_anchor_tokens(rule.when) for rule in rules]
+        self._anchors = [_anchor_parts(rule.when) for rule in rules]
         self._compute = {ir.All: self._logic, ir.Any_: self._logic, ir.Not: self._logic, ir.Med: self._med,
                          ir.Count: self._count, ir.Total: self._total, ir.CondGroup: self._condition,
                          ir.AllergyTo: self._allergy, ir.AllergyConflict: self._allergy, ir.PatientAttr: self._attribute,
@@ -267,13 +278,11 @@ class ColumnarExecutor:
 
     def _weights(self, weights: tuple[tuple[str, float], ...]) -> np.ndarray:
         """Weight per ingredient code (1.0 where none is given)."""
-        key = ("weights", weights)
-        table = self._tables.get(key)   # type: ignore[arg-type]
+        table = self._weight_tables.get(weights)
         if table is None:
-            table = np.ones(len(self.ingredients) + 1)
+            table = self._weight_tables[weights] = np.ones(len(self.ingredients) + 1)
             for ing, weight in weights:
                 table[self.ingredients[ing]] = weight
-            self._tables[key] = table   # type: ignore[index]
         return table
 
     # --- states ----------------------------------------------------------------------------------
@@ -284,23 +293,22 @@ class ColumnarExecutor:
         return self._states(_Chunk(chunk, self.ingredients, self.groups))
 
     def _states(self, t: _Chunk) -> np.ndarray:
-        anchors: dict[frozenset, np.ndarray] = {}
+        masks: dict[tuple, np.ndarray] = {}
         out = np.zeros((len(self.rules), t.n), dtype=np.int8)
         for r, rule in enumerate(self.rules):
-            tokens = self._anchors[r]
-            if tokens is None:
+            anchors = self._anchors[r]
+            if anchors is None:
                 out[r] = self._node(rule.when, t)
                 continue
-            anchor = anchors.get(tokens)
+            anchor = masks.get(anchors)
             if anchor is None:
-                anchor = anchors[tokens] = self._anchor_mask(tokens, t)
+                anchor = masks[anchors] = self._anchor_mask(anchors, t)
             if anchor.any():
                 out[r] = np.where(anchor, self._node(rule.when, t), F)
         return out.T.copy()   # patient rows, contiguous
 
-    def _anchor_mask(self, tokens: frozenset[str], t: _Chunk) -> np.ndarray:
-        ings = frozenset(tok[4:] for tok in tokens if tok.startswith("ing:"))
-        grps = frozenset(tok[4:] for tok in tokens if tok.startswith("grp:"))
+    def _anchor_mask(self, anchors: tuple[frozenset[str], frozenset[str]], t: _Chunk) -> np.ndarray:
+        ings, grps = anchors
         mask = np.zeros(t.n, dtype=bool)
         mask[t.item_p[self._rows(ings, t)]] = True
         if grps:
@@ -319,8 +327,7 @@ class ColumnarExecutor:
     def _items(self, match: ir.MedMatch, t: _Chunk) -> np.ndarray:
         """Indexes of the items that pass the filter's ingredient, route, form and prn parts, in item
         order (as ``fast``'s ``items_for``: an unknown route passes a route list)."""
-        key = ("items", match.ingredients, match.routes, match.exclude_routes, match.forms, match.exclude_forms,
-               match.prn)
+        key = ("items", filter_id(match))
         found = t.states.get(key)
         if found is None:
             found = t.states[key] = self._filtered(match, t, self._rows(match.ingredients, t))
@@ -506,11 +513,7 @@ class ColumnarExecutor:
         out: list[list[Match]] = [[] for _ in chunk]
         if not chunk:
             return out
-        current, ctx = -1, None
-        patients, rules = np.nonzero(self.states(chunk))
-        for p, r in zip(patients.tolist(), rules.tolist()):
-            if p != current:
-                current, ctx = p, self.fast.context(chunk[p])
+        for p, r, ctx in self._pairs(chunk, self.states(chunk) > F):
             match = self.fast.evaluate(r, ctx)
             if match is not None:
                 out[p].append(match)
@@ -527,11 +530,7 @@ class ColumnarExecutor:
         states = self._states(t)
         fired: list[list[Match]] = [[] for _ in chunk]
         not_evaluated = np.count_nonzero(states == U, axis=1).tolist()
-        current, ctx = -1, None
-        patients, rules = np.nonzero(states >= T)
-        for p, r in zip(patients.tolist(), rules.tolist()):
-            if p != current:
-                current, ctx = p, self.fast.context(chunk[p])
+        for p, r, ctx in self._pairs(chunk, states >= T):
             match = self._fired_row(r, p, t, ctx) if states[p, r] == T else None
             if match is None:
                 match = self.fast.evaluate(r, ctx)
@@ -542,6 +541,16 @@ class ColumnarExecutor:
             else:
                 not_evaluated[p] += 1
         return list(zip(fired, not_evaluated))
+
+    def _pairs(self, chunk: list[PatientFacts], wanted: np.ndarray):
+        """(patient, rule, the patient's fast context) for each wanted pair, patient by patient in rule
+        order; one context per patient."""
+        current, ctx = -1, None
+        patients, rules = np.nonzero(wanted)
+        for p, r in zip(patients.tolist(), rules.tolist()):
+            if p != current:
+                current, ctx = p, self.fast.context(chunk[p])
+            yield p, r, ctx
 
     def _fired_row(self, r: int, p: int, t: _Chunk, ctx) -> Match | None:
         """The screening row of rule ``r``, true for patient ``p``, without running the closures of its
