@@ -11,7 +11,6 @@ whatever the size of the export.
 
 from __future__ import annotations
 
-import codecs
 import json
 import math
 import stat
@@ -24,7 +23,7 @@ from pathlib import Path
 from mtmrules.errors import InputError
 from mtmrules.adapters.fhir import USED_TYPES, _subject, profiles_from_resources
 from mtmrules.profile.models import Profile
-from mtmrules.yamlsource import decode, parse_json
+from mtmrules.yamlsource import decode, parse_json, without_bom
 
 #: NDJSON bytes per bucket: below this an export is indexed in memory in one piece
 BUCKET_BYTES = 256 * 1024 * 1024
@@ -155,9 +154,8 @@ def load_line(raw: bytes) -> dict:
     """A line the first pass already checked (valid UTF-8 JSON object, BOM allowed). Read by orjson when
     it is installed (3× faster), except where orjson would read it differently: it turns integers beyond
     64 bits into floats (so lines with a run of 19+ digits go to ``json``) and refuses lone surrogates,
-    which ``json`` reads. The BOM is sliced off, not decoded with "utf-8-sig" (a codec written in Python)."""
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[3:]
+    which ``json`` reads. A byte-order mark is dropped (``without_bom``)."""
+    raw = without_bom(raw)
     if _orjson is not None and _LONG_DIGITS not in raw.translate(_DIGITS):
         try:
             return _orjson.loads(raw)

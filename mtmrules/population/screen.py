@@ -147,9 +147,9 @@ def _settle_gc() -> None:
     names, sigs, doses) — so that no collection scans them again. Scanning them once per chunk cost
     ~7% of a patient's time (~75 new objects a patient on the benchmark export); left unfrozen, every
     full collection re-scanned all of them (~27% after 30,000 patients). Frozen objects are still freed
-    when nothing refers to them; only cyclic garbage would wait, and screening makes almost none (at
-    steady state, none: the only cycles measured are per-rule helpers built once per rule), so a full
-    collection every ``FULL_COLLECTION_EVERY`` chunks bounds it. ``_quiet_gc_while`` unfreezes at the end."""
+    when nothing refers to them; only cyclic garbage would wait, and screening makes none
+    (tests/test_population.py checks), so a full collection every ``FULL_COLLECTION_EVERY`` chunks is
+    only a bound. ``_quiet_gc_while`` unfreezes at the end."""
     global _chunks_since_collection
     _chunks_since_collection += 1
     if _chunks_since_collection >= FULL_COLLECTION_EVERY:
