@@ -4,11 +4,13 @@
     python benchmarks/screen.py --patients 20000 --json
 
 Prints, measured in one run: the floor (read, parse and group the export by patient, nothing
-else); `screen` end to end with the columnar executor (1 and 2 workers) and the fast executor
-(1 worker); patients/s, each run's ratio to the floor in wall-clock and in CPU time (user + system
-of the run and its workers, which another job on the machine disturbs far less), and each run's
-peak RSS (the largest of the main process and any worker). Every run is its own process so the
-figures do not mix.
+else); `screen` with every rule ignored (what is built for each patient whatever the rules: FHIR
+import, facts, summary rows — the lower bound of screening through per-patient objects); `screen`
+end to end with the columnar executor (1 and 2 workers) and the fast executor (1 worker);
+patients/s, each run's ratio to the floor in wall-clock and in CPU time (user + system of the run
+and its workers, which another job on the machine disturbs far less), and each run's peak RSS
+(the largest of the main process and any worker). Every run is its own process so the figures do
+not mix.
 """
 
 from __future__ import annotations
@@ -82,11 +84,14 @@ def floor(folder: str) -> None:
     print(json.dumps({"patients": count, "peak_rss_mb": _peak_mb(), "cpu_s": _cpu_s()}))
 
 
-def run_screen(folder: str, out: str, workers: int, executor: str, chunk: int) -> None:
+def run_screen(folder: str, out: str, workers: int, executor: str, chunk: int | None, rules: bool = True) -> None:
+    """``rules=False``: an engine with every rule ignored, so that only what is built for every patient
+    before and after the rules runs (reading, FHIR import, facts, summary rows): a lower bound of any
+    screen through per-patient objects."""
     from mtmrules import Engine
     from mtmrules.population.screen import screen
-    summary = screen(folder, out, AS_OF, executor, workers=workers, chunk_size=chunk, progress=False,
-                     engine=Engine.default())
+    engine = Engine() if rules else Engine(ignore=[""])   # "" prefixes every rule id
+    summary = screen(folder, out, AS_OF, executor, workers=workers, chunk_size=chunk, progress=False, engine=engine)
     print(json.dumps({**summary.to_dict(), "peak_rss_mb": _peak_mb(), "cpu_s": _cpu_s()}))
 
 
@@ -113,16 +118,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--_floor")
-    parser.add_argument("--chunk", type=int, default=1000, help="patients per chunk for the columnar runs")
+    parser.add_argument("--chunk", type=int, default=0, help="patients per chunk for the columnar runs "
+                        "(default: screen's own)")
     parser.add_argument("--export", help="keep the generated export in this folder (reused when it has one)")
     parser.add_argument("--_screen", nargs=5)
+    parser.add_argument("--_no_rules", action="store_true")
     args = parser.parse_args()
     if args._floor:
         floor(args._floor)
         return
     if args._screen:
         folder, out, workers, executor, chunk = args._screen
-        run_screen(folder, out, int(workers), executor, int(chunk))
+        run_screen(folder, out, int(workers), executor, int(chunk) or None, rules=not args._no_rules)
         return
     with tempfile.TemporaryDirectory(prefix="mtmrules-screen-") as tmp:
         work = Path(tmp)
@@ -130,9 +137,10 @@ def main() -> None:
         export.mkdir(parents=True, exist_ok=True)
         if not any(export.glob("*.ndjson")):
             generate(export, args.patients, args.seed)
-        runs = {"floor": ["--_floor", str(export)]}
+        runs = {"floor": ["--_floor", str(export)],
+                "no_rules": ["--_screen", str(export), str(work / "no_rules.parquet"), "1", "columnar", "0", "--_no_rules"]}
         for name, workers, executor, chunk in (("columnar_1", 1, "columnar", args.chunk),
-                                               ("columnar_2", 2, "columnar", args.chunk), ("fast_1", 1, "fast", 500)):
+                                               ("columnar_2", 2, "columnar", args.chunk), ("fast_1", 1, "fast", 0)):
             runs[name] = ["--_screen", str(export), str(work / f"{name}.parquet"), str(workers), executor, str(chunk)]
         measured = {name: timed(argv) for name, argv in runs.items()}
         identical = same_tables(work / "columnar_1.parquet", work / "fast_1.parquet") and \
@@ -148,7 +156,8 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(f"{args.patients:,} synthetic patients (Bulk NDJSON, ~8 medications, ~4 conditions, a few labs each)")
-    labels = {"floor": "floor (read + parse + group)", "columnar_1": "screen columnar, 1 worker",
+    labels = {"floor": "floor (read + parse + group)", "no_rules": "screen, no rules, 1 worker",
+              "columnar_1": "screen columnar, 1 worker",
               "columnar_2": "screen columnar, 2 workers", "fast_1": "screen fast, 1 worker"}
     for name, label in labels.items():
         row = result[name]
