@@ -3,7 +3,7 @@ export: reading the NDJSON into Arrow tables, and resolving drug names, reading 
 daily doses once per distinct text with the project's own code.
 
     python benchmarks/screen_budget.py                 # 20,000 patients
-    python benchmarks/screen_budget.py --patients 100000
+    python benchmarks/screen_budget.py --patients 100000 --export DIR   # DIR: kept, reused when it has one
 
 Prints the floor (read, parse and group by patient, as benchmarks/screen.py measures it), the Arrow
 read, the distinct counts and the µs per distinct text and per patient of each resolution step, in
@@ -28,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--export", help="keep the generated export in this folder (reused when it has one)")
     args = parser.parse_args()
     import pyarrow.json as pj
 
@@ -38,8 +39,10 @@ def main() -> None:
 
     engine = Engine.default()
     with tempfile.TemporaryDirectory(prefix="mtmrules-budget-") as tmp:
-        export = Path(tmp)
-        generate(export, args.patients, args.seed)
+        export = Path(args.export) if args.export else Path(tmp)
+        export.mkdir(parents=True, exist_ok=True)
+        if not any(export.glob("*.ndjson")):
+            generate(export, args.patients, args.seed)
         start = time.perf_counter()
         count = sum(1 for _ in bulk_groups(export))
         floor = time.perf_counter() - start
