@@ -66,6 +66,14 @@ def generate(folder: Path, patients: int, seed: int) -> None:
             handle.close()
 
 
+def prepared(export: Path, patients: int, seed: int) -> Path:
+    """``export``, with the synthetic export written into it unless it already holds one."""
+    export.mkdir(parents=True, exist_ok=True)
+    if not any(export.glob("*.ndjson")):
+        generate(export, patients, seed)
+    return export
+
+
 def _cpu_s() -> float:
     """CPU seconds (user + system) of this process and its finished workers: on a shared machine
     this moves far less than the wall clock when other jobs compete for the cores."""
@@ -133,10 +141,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="mtmrules-screen-") as tmp:
         work = Path(tmp)
-        export = Path(args.export) if args.export else work / "export"
-        export.mkdir(parents=True, exist_ok=True)
-        if not any(export.glob("*.ndjson")):
-            generate(export, args.patients, args.seed)
+        export = prepared(Path(args.export) if args.export else work / "export", args.patients, args.seed)
         runs = {"floor": ["--_floor", str(export)],
                 "no_rules": ["--_screen", str(export), str(work / "no_rules.parquet"), "1", "columnar", "0", "--_no_rules"]}
         for name, workers, executor, chunk in (("columnar_1", 1, "columnar", args.chunk),

@@ -35,14 +35,11 @@ def main() -> None:
     from mtmrules import Engine
     from mtmrules.adapters.bulk import bulk_groups
     from mtmrules.knowledge.sig import daily_dose, read_regimen
-    from screen import generate
+    from screen import prepared
 
     engine = Engine.default()
     with tempfile.TemporaryDirectory(prefix="mtmrules-budget-") as tmp:
-        export = Path(args.export) if args.export else Path(tmp)
-        export.mkdir(parents=True, exist_ok=True)
-        if not any(export.glob("*.ndjson")):
-            generate(export, args.patients, args.seed)
+        export = prepared(Path(args.export or tmp), args.patients, args.seed)
         start = time.perf_counter()
         count = sum(1 for _ in bulk_groups(export))
         floor = time.perf_counter() - start
