@@ -65,6 +65,13 @@ def _matches_prefix(rule_id: str, prefix: str) -> bool:
     return rule_id.startswith(prefix) or rule_id.split("/", 1)[1].startswith(prefix)
 
 
+def _per_living(batch: list[PatientFacts], run_many, deceased_result) -> list:
+    """``run_many`` over the living patients of ``batch``, its results back in batch order; a deceased
+    patient gets ``deceased_result`` (no rule is run for them, as ``Engine.match`` does)."""
+    results = iter(run_many([f for f in batch if not f.deceased]))
+    return [deceased_result if f.deceased else next(results) for f in batch]
+
+
 class Engine:
     """Loads knowledge and rule packs once; ``check`` is then safe to call from many threads
     (with the ``fast`` and ``naive`` executors)."""
@@ -166,9 +173,7 @@ class Engine:
         name = executor or self.executor
         if name != "columnar":
             return [self.match(facts, name) for facts in batch]
-        alive = [f for f in batch if not f.deceased]
-        tables = iter(self._executor(name).run_many(alive))
-        return [() if f.deceased else canonical(next(tables)) for f in batch]
+        return [canonical(table) for table in _per_living(batch, self._executor(name).run_many, ())]
 
     def screen_matches(self, batch: list[PatientFacts],
                        executor: str | None = None) -> list[tuple[tuple[Match, ...], int]]:
@@ -180,12 +185,8 @@ class Engine:
         if name != "columnar":
             return [(tuple(m for m in table if m.state == "fired"), sum(m.state == "not_evaluated" for m in table))
                     for table in self.match_many(batch, name)]
-        found = iter(self._executor(name).screen_many([f for f in batch if not f.deceased]))
-        out = []
-        for facts in batch:
-            fired, count = ((), 0) if facts.deceased else next(found)
-            out.append((canonical(fired), count))
-        return out
+        return [(canonical(fired), count)
+                for fired, count in _per_living(batch, self._executor(name).screen_many, ((), 0))]
 
     def screen(self, source, as_of: date | str | None = None, workers: int = 1, chunk_size: int | None = None):
         """Screen a population — a claims-style fills DataFrame, or a path (Bulk NDJSON folder, profile
