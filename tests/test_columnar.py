@@ -170,3 +170,19 @@ def test_two_columnar_workers_write_the_same_files_as_fast(engine, tmp_path):
     screen(folder, tmp_path / "col.csv", AS_OF, "columnar", workers=2, chunk_size=7, progress=False, engine=engine)
     for suffix in (".csv", ".summary.csv", ".errors.csv"):
         assert (tmp_path / f"fast{suffix}").read_text() == (tmp_path / f"col{suffix}").read_text()
+
+
+def test_batches_skip_deceased_patients_and_keep_batch_order(engine, factory):
+    """A deceased patient in a columnar batch gets no match rows and no not-evaluated count (as
+    ``Engine.match`` gives), and the living patients around it keep their own rows, in batch order."""
+    profiles = [factory.profile(random.Random(seed), f"p{seed}") for seed in range(6)]
+    for profile in profiles[1::2]:
+        profile["deceased"] = True
+    batch = [engine.facts_for(p, AS_OF) for p in profiles]
+    fast_tables = [engine.match(f, "fast") for f in batch]
+    assert not any(fast_tables[1::2]) and sum(map(bool, fast_tables[0::2])) >= 2
+    assert engine.match_many(batch, "columnar") == fast_tables
+    def shown(fired):   # screening's fired rows may leave evidence out: compare what a row shows
+        return tuple((m.rule, m.bindings, m.modifier) for m in fired)
+    assert [(shown(fired), n) for fired, n in engine.screen_matches(batch, "columnar")] == [
+        (shown(m for m in t if m.state == "fired"), sum(m.state == "not_evaluated" for m in t)) for t in fast_tables]
